@@ -1,0 +1,317 @@
+"""LimNetController: the stable, Qt-free public API of napari-limnet.
+
+    ctrl = LimNetController(volume, spacing=(dz, dy, dx))
+    mask = ctrl.interact(z, positive=[(y, x), ...], negative=[(y, x), ...])
+    ctrl.mask; ctrl.undo(); ctrl.reset()
+
+The controller owns the run (rounds, history, settings). The networks live in
+:mod:`napari_limnet.modeling`, the per-round mechanics in :mod:`napari_limnet.inference`.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from numbers import Integral, Real
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .inference.fusion import FusionConfig, keep_old
+from .inference.mask_store import LazyMask, SliceMask, dense_slice, dense_volume
+from .inference.prompt import PromptResult, predict_prompt_mask
+from .inference.propagation import Cancelled, PropagationConfig, propagate
+from .inference.rounds import Interaction, RunState, apply_round, influence_range, plan_round
+from .inference.runner import NetRunner
+from .inference.volume import VolumeSource, check_spacing
+from .modeling.weights import LimNetModels, resolve_device
+
+#: Non-numpy volumes whose dense mask would exceed this many voxels get a lazy mask.
+LAZY_MASK_VOXELS = 1 << 28
+
+ProgressCallback = Callable[[int, int, str], None]
+_MODEL_CACHE: dict[str, LimNetModels] = {}
+_MODEL_LOCK = threading.Lock()
+
+
+def shipped_models(device=None) -> LimNetModels:
+    """The packaged, trained models on ``device`` (loaded once per device and shared)."""
+    dev = resolve_device(device)
+    with _MODEL_LOCK:
+        if str(dev) not in _MODEL_CACHE:
+            _MODEL_CACHE[str(dev)] = LimNetModels.load(dev)
+        return _MODEL_CACHE[str(dev)]
+
+
+class LimNetController:
+    """Interactive 3D segmentation of one object at a time in a (Z, Y, X) volume.
+
+    Parameters
+    ----------
+    volume : (Z, Y, X) array of any real dtype: numpy, or a lazy array (dask, zarr) read slice
+        by slice.
+    spacing : (dz, dy, dx) voxel size in any physical unit; default (1, 1, 1).
+    device : 'cpu' (default), 'cuda' or 'mps'.
+    models : networks to use; default the shipped, trained ones.
+    precision : 'fp32' (default), 'bf16' or 'auto'.
+    fusion : 'mrf' (default) or 'new' (always take the new round; the no-MRF ablation).
+    stop_when_empty : stop propagating where the object ends (default True).
+    max_slices : propagate at most this many slices each way from the clicked slice (None = all).
+    z_limits : (z_low, z_high) inclusive range propagation may reach (None = whole volume).
+    """
+
+    def __init__(
+        self,
+        volume,
+        spacing: Sequence[float] | None = None,
+        device=None,
+        *,
+        models: LimNetModels | None = None,
+        precision: str = "fp32",
+        fusion: str = "mrf",
+        stop_when_empty: bool = True,
+        max_slices: int | None = None,
+        z_limits: tuple[int, int] | None = None,
+    ):
+        self._source = VolumeSource(volume)
+        self.spacing = check_spacing(spacing)
+        if models is None:
+            models = shipped_models(device)
+        elif device is not None and resolve_device(device) != models.device:
+            raise ValueError(f"models are on {models.device}, but device={device!r} was asked for")
+        self.models = models
+        self._runner = NetRunner(models, precision)
+        self.fusion = FusionConfig(mode=fusion)
+        self.stop_when_empty = bool(stop_when_empty)
+        self.max_slices = max_slices
+        self.z_limits = z_limits
+        self._history: list[RunState] = [RunState()]
+        self._cancel = threading.Event()
+        self._lock = threading.RLock()
+        self._dense_cache: tuple[RunState, np.ndarray] | None = None
+        self._prompt_cache: tuple[tuple, RunState, PromptResult] | None = None
+
+    # -- properties ----------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self._source.shape
+
+    @property
+    def state(self) -> RunState:
+        """The current (immutable) run state."""
+        return self._history[-1]
+
+    @property
+    def n_rounds(self) -> int:
+        return self.state.round
+
+    @property
+    def interactions(self) -> dict[int, tuple[list, list]]:
+        """Interacted slices -> (positive clicks, negative clicks), as (y, x) lists."""
+        return {z: (list(i.positive), list(i.negative)) for z, i in self.state.interactions.items()}
+
+    @property
+    def mask(self):
+        """The current fused (Z, Y, X) bool mask (read-only); lazy array-like for huge lazy volumes."""
+        state = self.state
+        if self._lazy_output:
+            return LazyMask(state.masks, self.shape)
+        if self._dense_cache is None or self._dense_cache[0] is not state:
+            dense = dense_volume(state.masks, self.shape)
+            dense.setflags(write=False)
+            self._dense_cache = (state, dense)
+        return self._dense_cache[1]
+
+    @property
+    def _lazy_output(self) -> bool:
+        return self._source.lazy and math.prod(self.shape) > LAZY_MASK_VOXELS
+
+    def slice_mask(self, z: int) -> np.ndarray:
+        """(Y, X) bool mask of slice z (cheap, also for lazy volumes)."""
+        z = self._check_z(z)
+        return dense_slice(self.state.masks, z, self._source.slice_shape)
+
+    def nonempty_slices(self) -> list[int]:
+        """Sorted slices where the current mask has foreground."""
+        return sorted(self.state.masks)
+
+    # -- validation ----------------------------------------------------------------------------
+    def _check_z(self, z) -> int:
+        if isinstance(z, bool) or not isinstance(z, (Integral, Real)):
+            raise ValueError(f"slice index z must be an integer, got {z!r}")
+        if isinstance(z, Real) and not isinstance(z, Integral):
+            if not math.isfinite(z) or not float(z).is_integer():
+                raise ValueError(f"slice index z must be an integer, got {z!r}")
+        z = int(z)
+        if not 0 <= z < self.shape[0]:
+            raise ValueError(f"slice index z={z} is outside the volume (it has {self.shape[0]} slices, 0..{self.shape[0] - 1})")
+        return z
+
+    def _check_clicks(self, points, kind: str) -> np.ndarray:
+        if points is None:
+            return np.zeros((0, 2))
+        try:
+            arr = np.asarray(points, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{kind} clicks must be a list of (y, x) pairs, got {points!r}") from None
+        if arr.size == 0:
+            return np.zeros((0, 2))
+        if arr.ndim == 1 and arr.shape[0] == 2:
+            arr = arr[None]
+        if arr.ndim != 2 or arr.shape[1] != 2:
+            raise ValueError(f"{kind} clicks must be a list of (y, x) pairs, got an array of shape {arr.shape}")
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{kind} clicks contain NaN or infinite coordinates: {arr.tolist()}")
+        h, w = self._source.slice_shape
+        rounded = np.rint(arr)
+        outside = (rounded[:, 0] < 0) | (rounded[:, 0] >= h) | (rounded[:, 1] < 0) | (rounded[:, 1] >= w)
+        if outside.any():
+            y, x = arr[np.flatnonzero(outside)[0]]
+            raise ValueError(
+                f"{kind} click (y={y:g}, x={x:g}) is outside the slice, which has {h} rows and {w} columns "
+                f"(y in 0..{h - 1}, x in 0..{w - 1}). Click inside the image."
+            )
+        return rounded
+
+    def _check_round(self, z, positive, negative) -> tuple[int, np.ndarray, np.ndarray]:
+        z = self._check_z(z)
+        pos = self._check_clicks(positive, "positive")
+        neg = self._check_clicks(negative, "negative")
+        if len(pos) == 0 and len(neg) == 0:
+            raise ValueError("no clicks were given: pass at least one positive or negative (y, x) click on the slice")
+        return z, pos, neg
+
+    def _user_limits(self, z: int) -> tuple[int, int]:
+        low, high = 0, self.shape[0] - 1
+        if self.z_limits is not None:
+            zl, zh = (int(v) for v in self.z_limits)
+            if zl > zh:
+                zl, zh = zh, zl
+            low, high = max(low, zl), min(high, zh)
+        if self.max_slices is not None:
+            n = max(0, int(self.max_slices))
+            low, high = max(low, z - n), min(high, z + n)
+        return min(low, z), max(high, z)
+
+    # -- rounds --------------------------------------------------------------------------------
+    def _prompt(self, z: int, pos: np.ndarray, neg: np.ndarray, state: RunState) -> PromptResult:
+        key = (z, pos.tobytes(), neg.tobytes())
+        cached = self._prompt_cache
+        if cached is not None and cached[0] == key and cached[1] is state:
+            return cached[2]
+        result = predict_prompt_mask(
+            self._runner, self._source, self.spacing[1:], z, pos, neg, state.masks.get(z)
+        )
+        self._prompt_cache = (key, state, result)
+        return result
+
+    def preview(self, z, positive=(), negative=()) -> np.ndarray:
+        """The 2D prompt mask (Y, X) bool that a round with these clicks would put on slice z.
+
+        Changes no state; the following :meth:`interact` with the same clicks reuses it.
+        """
+        with self._lock:
+            z, pos, neg = self._check_round(z, positive, negative)
+            result = self._prompt(z, pos, neg, self.state)
+            return result.mask.dense(self._source.slice_shape) if result.mask is not None else np.zeros(
+                self._source.slice_shape, dtype=bool
+            )
+
+    def cancel(self) -> None:
+        """Ask a running :meth:`interact` (in another thread) to stop; its round is discarded."""
+        self._cancel.set()
+
+    def interact(
+        self,
+        z,
+        positive=(),
+        negative=(),
+        *,
+        progress: ProgressCallback | None = None,
+        should_cancel: Callable[[], bool] | None = None,
+    ):
+        """One interaction round on slice z; returns the fused (Z, Y, X) bool mask.
+
+        ``positive`` / ``negative`` are ALL the clicks the user has on slice z so far, as (y, x)
+        pixel coordinates. ``progress(done, total, message)`` is called as slices are
+        processed. If ``should_cancel()`` returns True, or :meth:`cancel` is called, the round
+        stops, raises :class:`~napari_limnet.inference.propagation.Cancelled` and the state
+        stays exactly as it was. Bad input raises ValueError and changes nothing.
+        """
+        with self._lock:
+            z, pos, neg = self._check_round(z, positive, negative)
+            self._cancel.clear()
+
+            def cancelled() -> bool:
+                return self._cancel.is_set() or (should_cancel is not None and bool(should_cancel()))
+
+            state = self.state
+            low, high = influence_range(state.interactions, z, self.shape[0], self._user_limits(z))
+            total = (high - low + 1) + 1
+            done = 0
+
+            def report(message: str) -> None:
+                if progress is not None:
+                    progress(min(done, total), total, message)
+
+            report("prompt mask")
+            prompt = self._prompt(z, pos, neg, state)
+            if cancelled():
+                raise Cancelled()
+            done += 1
+            report("propagating")
+
+            propagated = {}
+            if prompt.mask is not None:
+
+                def on_slice(_z: int) -> None:
+                    nonlocal done
+                    done += 1
+                    report("propagating")
+
+                config = PropagationConfig(stop_when_empty=self.stop_when_empty)
+                result = propagate(
+                    self._runner, self._source, self.spacing[1:], z, prompt.mask, (low, high), config,
+                    on_slice=on_slice, should_cancel=cancelled,
+                )
+                propagated = result.masks
+            plan = plan_round(state, z, prompt.mask, propagated, low, high)
+            if cancelled():
+                raise Cancelled()
+            report("fusing rounds")
+            interaction = Interaction(z, tuple(map(tuple, pos.tolist())), tuple(map(tuple, neg.tolist())))
+            new_state = apply_round(
+                state,
+                interaction,
+                plan,
+                lambda choices: keep_old(self._runner, self._source, self.spacing[1:], choices, self.fusion),
+            )
+            if cancelled():
+                raise Cancelled()
+            self._history.append(new_state)
+            done = total
+            report("done")
+            return self.mask
+
+    def undo(self) -> bool:
+        """Go back one round. Returns False when there was nothing to undo."""
+        with self._lock:
+            if len(self._history) <= 1:
+                return False
+            self._history.pop()
+            return True
+
+    def reset(self) -> None:
+        """Forget all rounds (start a new object)."""
+        with self._lock:
+            self._history = [RunState()]
+            self._prompt_cache = None
+
+    def __repr__(self) -> str:
+        return (
+            f"LimNetController(shape={self.shape}, spacing={self.spacing}, device={self.models.device}, "
+            f"rounds={self.n_rounds})"
+        )
+
+
+__all__ = ["LimNetController", "Cancelled", "SliceMask"]

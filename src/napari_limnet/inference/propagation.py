@@ -1,0 +1,153 @@
+"""Propagating a 2D mask through the stack, one slice at a time, with the memory network.
+
+From the interacted slice z0 the mask is carried to z0 +/- 1, 2, ... in a crop that follows
+the object (each crop frames the previous slice's mask). It stops
+
+- when the network's "object present" output falls below a threshold, or the mask vanishes
+  (when ``stop_when_empty``),
+- at the limit the caller gives: the nearest slice the user already interacted with, the
+  volume's edge or the user's propagation range.
+
+Each result is kept only where it connects to the previous slice's mask (dilated a little),
+so the propagation cannot jump to a similar-looking neighbour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+from .crops import CROP_SIZE, CropBox
+from .intensity import apply_window, intensity_window
+from .mask_store import SliceMask
+from .memory import MemoryBank
+from .runner import NetRunner
+from .slice_io import mask_to_crop, paste_mask, read_crop
+from .volume import VolumeSource
+
+
+class Cancelled(Exception):
+    """Raised inside a round when the caller asked to cancel; the controller's state is untouched."""
+
+
+@dataclass(frozen=True)
+class PropagationConfig:
+    """Knobs of the propagation loop."""
+
+    n_recent: int = 3
+    presence_threshold: float = 0.5
+    min_area_pixels: int = 3
+    stop_when_empty: bool = True
+    link_dilation: int = 2
+    size: int = CROP_SIZE
+
+
+@dataclass
+class PropagationResult:
+    """Masks for the visited slices (None = empty) and why each direction stopped."""
+
+    masks: dict[int, SliceMask | None]
+    stop_reasons: dict[int, str]  # direction (+1 / -1) -> reason
+
+
+def linked_to_previous(mask: SliceMask | None, previous: SliceMask, dilation: int) -> SliceMask | None:
+    """Keep the components of ``mask`` that touch ``previous`` dilated by ``dilation`` pixels."""
+    if mask is None:
+        return None
+    labels, n = ndimage.label(mask.crop, structure=np.ones((3, 3), dtype=bool))
+    prev = np.zeros(labels.shape, dtype=bool)
+    previous.paste_into(prev, mask.y0, mask.x0)
+    if dilation > 0:
+        prev = ndimage.binary_dilation(prev, iterations=dilation)
+    ids = np.unique(labels[prev & (labels > 0)])
+    if ids.size == 0:
+        return None
+    if ids.size == n:
+        return mask
+    return SliceMask.from_region(mask.y0, mask.x0, np.isin(labels, ids))
+
+
+class SliceSegmenter:
+    """Encodes the interacted slice once and segments further slices against the memory."""
+
+    def __init__(
+        self,
+        runner: NetRunner,
+        source: VolumeSource,
+        spacing_yx: tuple[float, float],
+        z0: int,
+        mask0: SliceMask,
+        config: PropagationConfig,
+    ):
+        self.runner, self.source, self.spacing_yx, self.config = runner, source, spacing_yx, config
+        box0 = CropBox.framing(mask0.bbox, spacing_yx)
+        raw0 = read_crop(source, z0, box0, config.size)[None]
+        self.low, self.high = intensity_window(raw0)
+        image0 = apply_window(raw0, self.low, self.high)[None]
+        feats0 = runner.encode_image(image0)
+        value0 = runner.encode_value(image0, mask_to_crop(mask0, box0, config.size)[None, None], feats0)
+        self.anchor = MemoryBank(feats0.key, value0, config.n_recent)
+
+    def step(self, z: int, previous: SliceMask, memory: MemoryBank) -> tuple[SliceMask | None, float]:
+        """Segment slice z given the previous slice's mask; on success, remember it.
+
+        Returns (mask or None, P(object present)).
+        """
+        cfg = self.config
+        box = CropBox.framing(previous.bbox, self.spacing_yx)
+        raw = read_crop(self.source, z, box, cfg.size)[None]
+        image = apply_window(raw, self.low, self.high)[None]
+        feats = self.runner.encode_image(image)
+        keys, values = memory.read()
+        prev_crop = mask_to_crop(previous, box, cfg.size)[None, None]
+        logits, presence = self.runner.segment(feats, keys, values, prev_crop)
+        p_present = float(torch.sigmoid(presence)[0])
+        mask = linked_to_previous(paste_mask(logits[0, 0], box, self.source.slice_shape), previous, cfg.link_dilation)
+        if mask is None or mask.area < cfg.min_area_pixels or p_present < cfg.presence_threshold:
+            return None, p_present
+        value = self.runner.encode_value(image, mask_to_crop(mask, box, cfg.size)[None, None], feats)
+        memory.add(feats.key, value)
+        return mask, p_present
+
+
+def propagate(
+    runner: NetRunner,
+    source: VolumeSource,
+    spacing_yx: tuple[float, float],
+    z0: int,
+    mask0: SliceMask,
+    limits: tuple[int, int],
+    config: PropagationConfig = PropagationConfig(),
+    on_slice: Callable[[int], None] | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+) -> PropagationResult:
+    """Propagate ``mask0`` from slice z0 up and down within ``limits`` = (z_low, z_high), inclusive.
+
+    Slices within the limits that the propagation did not reach are not in the result.
+    """
+    segmenter = SliceSegmenter(runner, source, spacing_yx, z0, mask0, config)
+    masks: dict[int, SliceMask | None] = {}
+    reasons: dict[int, str] = {}
+    for direction, end in ((+1, limits[1]), (-1, limits[0])):
+        memory = segmenter.anchor.copy()
+        previous = mask0
+        z = z0 + direction
+        reasons[direction] = "range limit"
+        while (z <= end) if direction > 0 else (z >= end):
+            if should_cancel is not None and should_cancel():
+                raise Cancelled()
+            mask, _ = segmenter.step(z, previous, memory)
+            masks[z] = mask
+            if on_slice is not None:
+                on_slice(z)
+            if mask is not None:
+                previous = mask
+            elif config.stop_when_empty:
+                reasons[direction] = "object ended"
+                break
+            z += direction
+    return PropagationResult(masks, reasons)

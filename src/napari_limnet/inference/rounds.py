@@ -1,0 +1,137 @@
+"""The state of an interactive run and how one round changes it.
+
+A :class:`RunState` is an immutable snapshot after a round: the fused mask (sparse, per
+slice), which interacted slice each slice's content came from, and the clicks per interacted
+slice. A round on slice z:
+
+1. The prompt mask on z replaces the slice (the user is always right on the slice they clicked).
+2. Its *influence range* runs from z to the nearest other interacted slice on each side
+   (exclusive), or to the volume's edge, clipped to the user's propagation range. Interacted
+   slices are boundaries: propagation from one round never crosses another round's slice.
+3. Inside the range the prompt mask is propagated (up to where the object ends); beyond the
+   stop, the round says "empty".
+4. Each slice in the range then takes the new result, unless the old one is a legitimate
+   competitor, in which case MRF chooses. The old content is a *competitor* when it came
+   from z itself (an earlier round on the same slice) or from the interacted slice on the far
+   side of the range. Old content that came from a slice *behind* z reached its place
+   through z, so the new round overrides it (that is how a negative round cuts off a leak).
+5. A round whose prompt mask is empty (only negative clicks) makes z an empty boundary. It has no
+   opinion about the slices between z and the other rounds' slices (they keep their masks) but
+   clears everything that was propagated through z.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Callable, Mapping
+
+from .fusion import SliceChoice
+from .mask_store import SliceMask
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """All clicks the user has on one slice, as (y, x) pixel coordinates."""
+
+    z: int
+    positive: tuple[tuple[float, float], ...]
+    negative: tuple[tuple[float, float], ...]
+
+
+def _frozen(d: dict) -> Mapping:
+    return MappingProxyType(dict(d))
+
+
+@dataclass(frozen=True)
+class RunState:
+    """Snapshot of a run after some rounds (round 0 = nothing yet)."""
+
+    masks: Mapping[int, SliceMask] = field(default_factory=lambda: _frozen({}))
+    sources: Mapping[int, int] = field(default_factory=lambda: _frozen({}))
+    interactions: Mapping[int, Interaction] = field(default_factory=lambda: _frozen({}))
+    round: int = 0
+
+
+def influence_range(interacted, z: int, n_slices: int, user_limits: tuple[int, int]) -> tuple[int, int]:
+    """Inclusive (low, high) slice range a round on z may change."""
+    below = [i for i in interacted if i < z]
+    above = [i for i in interacted if i > z]
+    low = max(below) + 1 if below else 0
+    high = min(above) - 1 if above else n_slices - 1
+    return max(low, user_limits[0]), min(high, user_limits[1])
+
+
+def passes_through(source: int, z: int, s: int) -> bool:
+    """True when content propagated from ``source`` reached slice s through slice z."""
+    return source < z < s or s < z < source
+
+
+@dataclass
+class RoundPlan:
+    """What a round decides before MRF: direct replacements and the slices MRF must judge."""
+
+    take_new: dict[int, SliceMask | None]
+    choices: list[SliceChoice]
+
+
+def plan_round(
+    state: RunState,
+    z: int,
+    prompt: SliceMask | None,
+    propagated: Mapping[int, SliceMask | None],
+    low: int,
+    high: int,
+) -> RoundPlan:
+    """Split the slices of [low, high] into direct takes and MRF choices (see module docstring)."""
+    take_new: dict[int, SliceMask | None] = {z: prompt}
+    choices: list[SliceChoice] = []
+    for s in range(low, high + 1):
+        if s == z:
+            continue
+        old = state.masks.get(s)
+        new = propagated.get(s)
+        src = state.sources.get(s)
+        if src is not None and passes_through(src, z, s):
+            if old is not None or new is not None:
+                take_new[s] = new
+            continue
+        if prompt is None:
+            # An empty round clears what its own slice propagated earlier, and has no opinion
+            # about content that came from the other rounds' slices.
+            if src == z and old is not None:
+                take_new[s] = None
+            continue
+        if src is None:
+            if new is not None:
+                take_new[s] = new
+            continue
+        if old is None and new is None:
+            continue
+        choices.append(SliceChoice(s, old, new, abs(s - src), abs(s - z)))
+    return RoundPlan(take_new, choices)
+
+
+def apply_round(
+    state: RunState,
+    interaction: Interaction,
+    plan: RoundPlan,
+    keep_old: Callable[[list[SliceChoice]], list[bool]],
+) -> RunState:
+    """The state after the round: plan's direct takes plus MRF's choices."""
+    masks = dict(state.masks)
+    sources = dict(state.sources)
+    decisions = keep_old(plan.choices) if plan.choices else []
+    updates = dict(plan.take_new)
+    for choice, keep in zip(plan.choices, decisions):
+        if not keep:
+            updates[choice.z] = choice.new
+    for s, mask in updates.items():
+        if mask is None:
+            masks.pop(s, None)
+        else:
+            masks[s] = mask
+        sources[s] = interaction.z
+    interactions = dict(state.interactions)
+    interactions[interaction.z] = interaction
+    return RunState(_frozen(masks), _frozen(sources), _frozen(interactions), state.round + 1)

@@ -1,0 +1,94 @@
+"""Runs the networks for inference: device placement, no-grad, memory layout, precision.
+
+Everything that touches a network at run time goes through :class:`NetRunner`, so the
+optimisations (inference mode, channels_last, bf16 autocast where the CPU supports it) live in
+one place and the stateful code never sees them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+from ..modeling.propagation_net import ImageFeatures
+from ..modeling.weights import LimNetModels
+
+
+def cpu_supports_bf16() -> bool:
+    """True when this CPU has native bf16 dot products (AVX512-BF16 / AMX), where autocast pays."""
+    cap = torch.backends.cpu.get_cpu_capability() if hasattr(torch.backends, "cpu") else ""
+    if "AMX" in cap:
+        return True
+    try:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+class NetRunner:
+    """Inference wrapper around :class:`LimNetModels`.
+
+    precision: 'fp32', 'bf16' or 'auto' (bf16 on CUDA and on CPUs with native bf16, else fp32).
+    All inputs are CPU or device tensors; all outputs are float32 on the models' device.
+    """
+
+    def __init__(self, models: LimNetModels, precision: str = "fp32"):
+        if precision not in ("fp32", "bf16", "auto"):
+            raise ValueError(f"precision must be 'fp32', 'bf16' or 'auto', got {precision!r}")
+        self.models = models
+        self.device = models.device
+        if precision == "auto":
+            precision = "bf16" if (self.device.type == "cuda" or cpu_supports_bf16()) else "fp32"
+        self.precision = precision
+        self.channels_last = self.device.type in ("cpu", "cuda")
+        if self.channels_last:
+            for net in (models.interaction, models.propagation, models.fusion):
+                net.to(memory_format=torch.channels_last)
+
+    def _autocast(self):
+        if self.precision == "bf16" and self.device.type in ("cpu", "cuda"):
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _prep(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(self.device, dtype=torch.float32, non_blocking=True)
+        if self.channels_last and x.ndim == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    @torch.inference_mode()
+    def interaction(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 4, S, S) -> logits (B, 1, S, S)."""
+        with self._autocast():
+            return self.models.interaction(self._prep(x)).float()
+
+    @torch.inference_mode()
+    def encode_image(self, image: torch.Tensor) -> ImageFeatures:
+        """(B, 1, S, S) normalised crops -> ImageFeatures."""
+        with self._autocast():
+            return self.models.propagation.encode_image(self._prep(image))
+
+    @torch.inference_mode()
+    def encode_value(self, image: torch.Tensor, mask: torch.Tensor, feats: ImageFeatures) -> torch.Tensor:
+        """image, mask (B, 1, S, S) -> value (B, Cv, S/8, S/8) float32."""
+        with self._autocast():
+            return self.models.propagation.encode_value(self._prep(image), self._prep(mask), feats).float()
+
+    @torch.inference_mode()
+    def segment(
+        self, feats: ImageFeatures, memory_keys: torch.Tensor, memory_values: torch.Tensor, previous: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Memory read + decode -> (logits (B, 1, S, S), presence logit (B,)), float32."""
+        with self._autocast():
+            logits, presence = self.models.propagation.segment(
+                feats, memory_keys.to(self.device), memory_values.to(self.device), self._prep(previous)
+            )
+        return logits.float(), presence.float()
+
+    @torch.inference_mode()
+    def fusion(self, images: torch.Tensor, scalars: torch.Tensor) -> torch.Tensor:
+        """(B, 3, S, S), (B, 4) -> P(old mask is better) (B,)."""
+        with self._autocast():
+            return torch.sigmoid(self.models.fusion(self._prep(images), scalars.to(self.device)).float())

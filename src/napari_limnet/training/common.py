@@ -1,0 +1,195 @@
+"""Shared pieces of the three training scripts: losses, mask corruptions, schedule, records."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ..modeling.weights import build_network, load_checkpoint, save_checkpoint, shipped_weights_dir
+from .batch_ops import dilate, erode
+
+
+def seg_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """BCE + soft Dice per sample, averaged. logits, target: (B, 1, S, S); weight: (B,) or None."""
+    t = target.float()
+    bce = F.binary_cross_entropy_with_logits(logits.float(), t, reduction="none").mean(dim=(1, 2, 3))
+    p = torch.sigmoid(logits.float())
+    inter = (p * t).sum(dim=(1, 2, 3))
+    dice = 1 - (2 * inter + 1) / (p.sum(dim=(1, 2, 3)) + t.sum(dim=(1, 2, 3)) + 1)
+    per_sample = bce + dice
+    if weight is None:
+        return per_sample.mean()
+    return (per_sample * weight).sum() / weight.sum().clamp_min(1e-6)
+
+
+def dice_score(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-sample Dice of bool tensors (B, ...); 1 when both are empty."""
+    p, t = pred.flatten(1).float(), target.flatten(1).float()
+    inter = (p * t).sum(1)
+    denom = p.sum(1) + t.sum(1)
+    return torch.where(denom > 0, 2 * inter / denom.clamp_min(1), torch.ones_like(denom))
+
+
+def corrupt_masks(
+    target: torch.Tensor,
+    labels: torch.Tensor,
+    gen: torch.Generator,
+    severity: torch.Tensor,
+    kind: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Plausible wrong masks (as propagation or a first click produces them), per sample.
+
+    target: (B, H, W) bool; labels: (B, H, W) label map of the slice; severity: (B,) in [0, 1].
+    One of: dilation, erosion, shift, leak into a neighbouring label, a missing part, an empty
+    mask, or a leak on its own where the target is empty. ``kind`` (B,) in 0..5 forces the choice.
+    """
+    b, h, w = target.shape
+    dev = target.device
+    if kind is None:
+        kind = torch.randint(0, 6, (b,), generator=gen, device=dev)
+    radius = (severity * 8 * torch.rand(b, generator=gen, device=dev)).round().long().clamp_min(1)
+    out = target.clone()
+    out = torch.where((kind == 0).view(b, 1, 1), dilate(target, radius), out)
+    out = torch.where((kind == 1).view(b, 1, 1), erode(target, radius), out)
+    # shift
+    shift = (severity * 10).round().long().clamp_min(1)
+    dy = (torch.rand(b, generator=gen, device=dev) * 2 - 1) * shift
+    dx = (torch.rand(b, generator=gen, device=dev) * 2 - 1) * shift
+    ys = (torch.arange(h, device=dev).view(1, h, 1) - dy.round().long().view(b, 1, 1)).clamp(0, h - 1)
+    xs = (torch.arange(w, device=dev).view(1, 1, w) - dx.round().long().view(b, 1, 1)).clamp(0, w - 1)
+    shifted = target[torch.arange(b, device=dev).view(b, 1, 1), ys, xs]
+    out = torch.where((kind == 2).view(b, 1, 1), shifted, out)
+    # leak into the label found next to the target (or anywhere when the target is empty)
+    ring = dilate(target, 3) & ~target
+    pick = torch.rand(b, h, w, generator=gen, device=dev) * torch.where(
+        target.flatten(1).any(1).view(b, 1, 1), ring.float(), (labels > 0).float()
+    )
+    idx = pick.flatten(1).argmax(1)
+    leak_label = labels.flatten(1).gather(1, idx.unsqueeze(1)).view(b, 1, 1)
+    reach = dilate(target | (pick == pick.flatten(1).amax(1).view(b, 1, 1)), (severity * 20 + 4).long())
+    leak = (labels == leak_label) & reach
+    out = torch.where((kind == 3).view(b, 1, 1), target | leak, out)
+    # a missing part: cut by a random half-plane through the target
+    cy = (target.float() * torch.arange(h, device=dev).view(1, h, 1)).flatten(1).sum(1) / target.flatten(1).sum(1).clamp_min(1)
+    cx = (target.float() * torch.arange(w, device=dev).view(1, 1, w)).flatten(1).sum(1) / target.flatten(1).sum(1).clamp_min(1)
+    ang = torch.rand(b, generator=gen, device=dev) * 6.2832
+    off = (torch.rand(b, generator=gen, device=dev) - 0.2) * 10
+    plane = (torch.arange(h, device=dev).view(1, h, 1) - cy.view(b, 1, 1)) * torch.sin(ang).view(b, 1, 1) + (
+        torch.arange(w, device=dev).view(1, 1, w) - cx.view(b, 1, 1)
+    ) * torch.cos(ang).view(b, 1, 1)
+    out = torch.where((kind == 4).view(b, 1, 1), target & (plane < off.view(b, 1, 1)), out)
+    # empty (a propagation that stopped too early)
+    out = torch.where(((kind == 5) & (torch.rand(b, generator=gen, device=dev) < severity)).view(b, 1, 1), False, out)
+    return out
+
+
+class TimeBudget:
+    """Cosine learning-rate schedule over a wall-clock budget (steps/s is unknown in advance)."""
+
+    def __init__(self, seconds: float, base_lr: float, warmup_s: float = 10.0, min_ratio: float = 0.03):
+        self.seconds, self.base_lr, self.warmup_s, self.min_ratio = seconds, base_lr, warmup_s, min_ratio
+        self.start = time.time()
+
+    @property
+    def elapsed(self) -> float:
+        return time.time() - self.start
+
+    def done(self) -> bool:
+        return self.elapsed >= self.seconds
+
+    def lr(self) -> float:
+        t = self.elapsed
+        warm = min(1.0, t / self.warmup_s) if self.warmup_s > 0 else 1.0
+        frac = min(1.0, t / self.seconds)
+        cos = self.min_ratio + (1 - self.min_ratio) * 0.5 * (1 + math.cos(math.pi * frac))
+        return self.base_lr * warm * cos
+
+
+def common_parser(description: str, seconds: float, batch: int, lr: float) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--seconds", type=float, default=seconds, help="wall-clock training budget")
+    p.add_argument("--batch", type=int, default=batch)
+    p.add_argument("--lr", type=float, default=lr)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--out", type=Path, default=shipped_weights_dir(), help="folder for <module>.pt and .json")
+    p.add_argument("--resume", action="store_true", help="continue from <out>/<module>.pt and append to its record")
+    p.add_argument("--size", type=int, default=128, help="crop size")
+    p.add_argument("--canvas", type=int, default=160, help="synthetic slice size")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
+    p.add_argument("--log-every", type=float, default=20.0, help="seconds between log lines")
+    return p
+
+
+def setup(args, name: str):
+    """Seed, threads, network (fresh or resumed), optimiser. Returns (net, optimiser, device, gen)."""
+    torch.manual_seed(args.seed)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    net = build_network(name)
+    if args.resume:
+        load_checkpoint(net, Path(args.out) / f"{name}.pt")
+    net.to(device).train()
+    if device.type in ("cpu", "cuda"):
+        net.to(memory_format=torch.channels_last)
+    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
+    gen = torch.Generator(device=device).manual_seed(args.seed)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    return net, opt, device, gen
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on CUDA and CPU (halves step time on CPUs with AVX512-BF16 / AMX)."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type in ("cuda", "cpu"))
+
+
+def checkpoint(args, name: str, net) -> None:
+    """Save the weights so far (``<out>/<name>.partial.pt``), so a cut-off run still leaves weights."""
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(net, out / f"{name}.partial.pt")
+
+
+def finish(args, name: str, net, history: list[dict], extra: dict) -> Path:
+    """Save weights and append this run to ``<out>/<name>.json``; returns the weights path."""
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.pt"
+    save_checkpoint(net, path)
+    (out / f"{name}.partial.pt").unlink(missing_ok=True)
+    record_path = out / f"{name}.json"
+    record = json.loads(record_path.read_text()) if (args.resume and record_path.is_file()) else {"runs": []}
+    record["module"] = name
+    record["runs"].append(
+        {
+            "command": " ".join([Path(sys.executable).name, "-m", f"napari_limnet.training.train_{name}"] + sys.argv[1:]),
+            "seed": args.seed,
+            "resumed": bool(args.resume),
+            "data": "synthetic volumes from napari_limnet.training.synthetic only (no real images)",
+            "device": str(args.device) + (f" ({torch.cuda.get_device_name()})" if str(args.device).startswith("cuda") else ""),
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "args": {k: str(v) for k, v in vars(args).items()},
+            **extra,
+        }
+    )
+    record_path.write_text(json.dumps(record, indent=1))
+    history_path = out / f"{name}_history.json"
+    old = json.loads(history_path.read_text()) if (args.resume and history_path.is_file()) else []
+    run_index = len(record["runs"]) - 1
+    history_path.write_text(json.dumps(old + [dict(h, run=run_index) for h in history]))
+    return path
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)

@@ -1,0 +1,116 @@
+"""Train the MRF slice selector on simulated multi-round slice pairs.
+
+    python -m napari_limnet.training.train_fusion --seconds 1200 --seed 0
+
+Each sample is one slice of a synthetic volume with two candidate masks, as two rounds leave
+them: the previous round's mask, propagated ``d_old`` slices from its interaction, and the new
+round's, ``d_new`` slices from its own. Propagated masks degrade with distance, so each
+candidate is the true mask corrupted with a severity that grows with its distance (dilation,
+erosion, shift, a leak into the neighbouring structure, a missing part, an early stop; past the
+object's end, a leak on an empty slice). The label is which candidate has the higher Dice;
+each sample is weighted by how much the choice matters (the Dice difference).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..inference.fusion import FUSION_CROP
+from ..inference.intensity import apply_window, intensity_window
+from ..modeling.fusion_net import distance_features
+from .batch_ops import batch_bbox, crop, framing, union_bbox
+from .common import checkpoint, TimeBudget, autocast, common_parser, corrupt_masks, dice_score, finish, log, setup
+from .synthetic import make_volumes
+from .train_interaction import sample_slices
+
+NAME = "fusion"
+
+
+def make_pairs(vols, gen, per_volume: int, device):
+    """Inputs (B, 3, S, S), scalars (B, 4), label (B,) = old better, weight (B,) and both Dice."""
+    img, gt, lab = sample_slices(vols, gen, per_volume, empty_p=0.2)
+    b = gt.shape[0]
+    rnd = lambda *s: torch.rand(*s, generator=gen, device=device)  # noqa: E731
+    d_old = torch.randint(0, 31, (b,), generator=gen, device=device)
+    d_new = torch.randint(0, 31, (b,), generator=gen, device=device)
+
+    def candidate(dist):
+        sev = (dist.float() / 25 * (0.3 + 1.2 * rnd(b))).clamp(0.02, 1.0)
+        m = corrupt_masks(gt, lab, gen, sev)
+        exact = rnd(b) < (0.5 - dist.float() / 40).clamp_min(0.0)
+        return torch.where(exact.view(b, 1, 1), gt, m)
+
+    old, new = candidate(d_old), candidate(d_new)
+    ob, ook = batch_bbox(old)
+    nb, nok = batch_bbox(new)
+    bb, ok = union_bbox(ob, ook, nb, nok)
+    box = framing(bb, 1.6)
+    raw = crop(img.unsqueeze(1), box, FUSION_CROP)
+    low, high = intensity_window(raw)
+    image = apply_window(raw, low, high)
+    oc = crop(old.unsqueeze(1).float(), box, FUSION_CROP, "zeros")
+    nc = crop(new.unsqueeze(1).float(), box, FUSION_CROP, "zeros")
+    x = torch.cat([image, oc, nc], 1)
+    scalars = distance_features(d_old, d_new, oc, nc)
+    dice_old, dice_new = dice_score(old, gt), dice_score(new, gt)
+    label = (dice_old > dice_new).float()
+    weight = ((dice_old - dice_new).abs() * 5).clamp(0, 1) * ok.float()
+    return x, scalars, label, weight, dice_old, dice_new
+
+
+@torch.no_grad()
+def validate(net, val):
+    net.eval()
+    x, s, label, weight, d_old, d_new = val
+    with autocast(x.device):
+        p_old = torch.sigmoid(net(x.contiguous(memory_format=torch.channels_last), s).float())
+    chosen = torch.where(p_old > 0.5, d_old, d_new)
+    net.train()
+    counted = weight > 0
+    return {
+        "accuracy": float(((p_old > 0.5).float() == label)[counted].float().mean()),
+        "dice_chosen": float(chosen.mean()),
+        "dice_always_new": float(d_new.mean()),
+        "dice_oracle": float(torch.maximum(d_old, d_new).mean()),
+    }
+
+
+def main(argv=None):
+    parser = common_parser(__doc__, seconds=300, batch=128, lr=1e-3)
+    parser.add_argument("--per-volume", type=int, default=4)
+    args = parser.parse_args(argv)
+    net, opt, device, gen = setup(args, NAME)
+    val_gen = torch.Generator(device=device).manual_seed(30_000 + args.seed)
+    val = make_pairs(make_volumes(128, (6, args.canvas, args.canvas), val_gen, device), val_gen, 4, device)
+    budget = TimeBudget(args.seconds, args.lr)
+    history, step, samples, last_log = [], 0, 0, 0.0
+    n_vol = max(1, args.batch // args.per_volume)
+    log(f"fusion: {sum(p.numel() for p in net.parameters())} parameters on {device}, {args.seconds:.0f}s")
+    while not budget.done():
+        for g in opt.param_groups:
+            g["lr"] = budget.lr()
+        with torch.no_grad():
+            vols = make_volumes(n_vol, (6, args.canvas, args.canvas), gen, device)
+            x, s, label, weight, *_ = make_pairs(vols, gen, args.per_volume, device)
+        with autocast(device):
+            logit = net(x.contiguous(memory_format=torch.channels_last), s).float()
+        loss = (F.binary_cross_entropy_with_logits(logit, label, reduction="none") * weight).sum() / weight.sum().clamp_min(1)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        samples += x.shape[0]
+        if budget.elapsed - last_log >= args.log_every or budget.done():
+            last_log = budget.elapsed
+            entry = {"step": step, "seconds": round(budget.elapsed, 1), "loss": float(loss.detach()), "lr": budget.lr(), **validate(net, val)}
+            history.append(entry)
+            log(f"[fusion] {entry}")
+            checkpoint(args, NAME, net)
+    final = validate(net, val)
+    finish(args, NAME, net, history, {"steps": step, "samples": samples, "seconds": round(budget.elapsed, 1), "final_validation": final})
+    log(f"[fusion] done: {step} steps, {samples} samples, {final}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+"""Train the interaction net on synthetic slices with iterative click simulation.
+
+    python -m napari_limnet.training.train_interaction --seconds 3600 --seed 0
+
+Each step draws fresh synthetic volumes, takes slices through the target and simulates a
+session on each, as the controller runs it:
+
+- *fresh* slices start from one positive click, in either a first-pass crop around the click
+  (a fixed size prior) or the standard framing of the object (what re-framing converges to);
+- *refine* slices start from a wrong mask (as propagation leaves it) and a corrective click;
+- then 0-3 further clicks are taken from the net's own errors (no gradient), re-framing the
+  crop each time around the prediction and the clicks, and the last pass is trained.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..inference.clicks import click_maps
+from ..inference.intensity import apply_window, intensity_window
+from .batch_ops import batch_bbox, crop, framing, paste, points_bbox, to_crop_coords, union_bbox
+from .clicks import ClickSet, error_click, first_click
+from .common import (
+    checkpoint,
+    TimeBudget,
+    autocast,
+    common_parser,
+    corrupt_masks,
+    dice_score,
+    finish,
+    log,
+    seg_loss,
+    setup,
+)
+from .synthetic import make_volumes
+
+NAME = "interaction"
+FIRST_SIDE = 64.0
+
+
+def sample_slices(vols, gen, per_volume: int, min_area: int = 8, empty_p: float = 0.05):
+    """Slices through the targets: (image, target, labels), each (B, H, W)."""
+    area = vols.target.flatten(2).sum(2)  # (Bv, D)
+    has = (area >= min_area).float()
+    weights = has + 1e-6
+    bv, d = area.shape
+    z = torch.multinomial(weights, per_volume, replacement=True, generator=gen)  # (Bv, n)
+    empty_ok = (area == 0).float()
+    use_empty = (torch.rand(bv, per_volume, generator=gen, device=area.device) < empty_p) & (empty_ok.sum(1, keepdim=True) > 0)
+    z_empty = torch.multinomial(empty_ok + 1e-6, per_volume, replacement=True, generator=gen)
+    z = torch.where(use_empty, z_empty, z)
+    bi = torch.arange(bv, device=area.device).view(bv, 1).expand(bv, per_volume)
+    take = lambda t: t[bi, z].flatten(0, 1)  # noqa: E731
+    return take(vols.image), take(vols.target), take(vols.labels)
+
+
+def net_input(img, box, clicks: ClickSet, prev, size):
+    """(B, 4, S, S) interaction-net input and the crops' geometry."""
+    raw = crop(img.unsqueeze(1), box, size)
+    low, high = intensity_window(raw)
+    image = apply_window(raw, low, high)
+    pts = to_crop_coords(clicks.points, box, size)
+    pos = click_maps(pts, clicks.of_kind(True), size)
+    neg = click_maps(pts, clicks.of_kind(False), size)
+    prev_crop = crop(prev.unsqueeze(1).float(), box, size, padding="zeros")
+    return torch.cat([image, pos, neg, prev_crop], 1)
+
+
+def reframe(mask, clicks: ClickSet, context):
+    """Framing of (mask bbox U clicks bbox) per sample."""
+    mb, mok = batch_bbox(mask)
+    cb, cok = points_bbox(clicks.points, clicks.valid)
+    bb, _ = union_bbox(mb, mok, cb, cok)
+    return framing(bb, context)
+
+
+def initial_state(img, gt, lab, gen, size):
+    """Clicks, previous mask and crop box for the first pass of each sample."""
+    b, h, w = gt.shape
+    dev = gt.device
+    rnd = lambda *s: torch.rand(*s, generator=gen, device=dev)  # noqa: E731
+    empty = ~gt.flatten(1).any(1)
+    refine = (rnd(b) < 0.35) | empty
+    kind = torch.where(empty, 3, torch.randint(0, 6, (b,), generator=gen, device=dev))
+    prev = corrupt_masks(gt, lab, gen, 0.2 + 0.8 * rnd(b), kind) & refine.view(b, 1, 1)
+    fc = first_click(gt, gen)
+    ec, epos, eerr = error_click(prev, gt, gen)
+    clicks = ClickSet(b, dev)
+    clicks.add(
+        torch.where(refine.view(b, 1), ec, fc),
+        torch.where(refine, epos, torch.ones_like(epos)),
+        torch.where(refine, eerr, ~empty),
+    )
+    # crops: first-pass size prior around the click, the converged framing, or too tight
+    gb, gok = batch_bbox(gt)
+    converged = framing(gb, 1.25 + 0.95 * rnd(b))
+    jitter = (rnd(b, 2) - 0.5) * 0.2 * converged[:, 2:3]
+    converged = torch.cat([converged[:, :2] + jitter, converged[:, 2:]], 1)
+    tight = framing(gb, 0.6 + 0.5 * rnd(b))
+    first = torch.cat([clicks.points[:, 0], (FIRST_SIDE * (0.5 + 1.5 * rnd(b))).unsqueeze(1)], 1)
+    u = rnd(b)
+    box = torch.where((u < 0.35).view(b, 1), first, torch.where((u < 0.45).view(b, 1), tight, converged))
+    box = torch.where(refine.view(b, 1), reframe(prev, clicks, 1.3 + 0.6 * rnd(b)), box)
+    return clicks, prev, box
+
+
+def run_episode(net, img, gt, lab, gen, size, n_extra: int, device):
+    """Simulate clicks without gradient; return the final pass's input, crop target and box."""
+    b, h, w = gt.shape
+    clicks, prev, box = initial_state(img, gt, lab, gen, size)
+    for _ in range(n_extra):
+        with torch.no_grad(), autocast(device):
+            logits = net(net_input(img, box, clicks, prev, size).contiguous(memory_format=torch.channels_last))
+        pred = paste(torch.sigmoid(logits.float()), box, (h, w))[:, 0] > 0.5
+        inside = paste(torch.ones_like(logits), box, (h, w))[:, 0] > 0.5
+        prev = torch.where(inside, pred, prev)  # outside the crop the old mask stays
+        pts, pos, err = error_click(prev, gt, gen)
+        clicks.add(pts, pos, err)
+        context = 1.4 + 0.4 * torch.rand(b, generator=gen, device=gt.device)
+        box = reframe(prev, clicks, context)
+    x = net_input(img, box, clicks, prev, size)
+    target = crop(gt.unsqueeze(1).float(), box, size, padding="zeros") > 0.5
+    return x, target, box
+
+
+@torch.no_grad()
+def validate(net, val, size, device, gen_seed: int = 999):
+    """Mean canvas Dice after 1, 3 and 5 simulated clicks on a fixed validation set."""
+    net.eval()
+    img, gt, lab = val
+    b, h, w = gt.shape
+    gen = torch.Generator(device=device).manual_seed(gen_seed)
+    clicks = ClickSet(b, device)
+    clicks.add(first_click(gt, gen, exact_p=1.0), torch.ones(b, dtype=torch.bool, device=device), gt.flatten(1).any(1))
+    prev = torch.zeros_like(gt)
+    box = torch.cat([clicks.points[:, 0], torch.full((b, 1), FIRST_SIDE, device=device)], 1)
+    scores = {}
+    for k in range(1, 6):
+        for _ in range(2 if k == 1 else 1):  # first click: one re-framing pass, as the controller does
+            with autocast(device):
+                logits = net(net_input(img, box, clicks, prev, size).contiguous(memory_format=torch.channels_last))
+            pred = paste(torch.sigmoid(logits.float()), box, (h, w))[:, 0] > 0.5
+            box = reframe(pred, clicks, torch.full((b,), 1.6, device=device))
+        prev = pred
+        if k in (1, 3, 5):
+            scores[f"dice@{k}"] = float(dice_score(pred, gt).mean())
+        pts, pos, err = error_click(prev, gt, gen)
+        clicks.add(pts, pos, err)
+        box = reframe(prev, clicks, torch.full((b,), 1.6, device=device))
+    net.train()
+    return scores
+
+
+def main(argv=None):
+    parser = common_parser(__doc__, seconds=600, batch=96, lr=2e-3)
+    parser.add_argument("--per-volume", type=int, default=4, help="slices taken from each generated volume")
+    args = parser.parse_args(argv)
+    net, opt, device, gen = setup(args, NAME)
+    val_gen = torch.Generator(device=device).manual_seed(10_000 + args.seed)
+    vv = make_volumes(64, (6, args.canvas, args.canvas), val_gen, device)
+    val = sample_slices(vv, val_gen, 4, empty_p=0.0)
+    budget = TimeBudget(args.seconds, args.lr)
+    history, step, samples, last_log = [], 0, 0, 0.0
+    n_vol = max(1, args.batch // args.per_volume)
+    log(f"interaction: {sum(p.numel() for p in net.parameters())} parameters on {device}, {args.seconds:.0f}s")
+    while not budget.done():
+        for g in opt.param_groups:
+            g["lr"] = budget.lr()
+        with torch.no_grad():
+            vols = make_volumes(n_vol, (6, args.canvas, args.canvas), gen, device)
+            img, gt, lab = sample_slices(vols, gen, args.per_volume)
+        n_extra = int(torch.multinomial(torch.tensor([0.35, 0.25, 0.2, 0.2]), 1, generator=torch.Generator().manual_seed(step + args.seed)).item())
+        x, target, _ = run_episode(net, img, gt, lab, gen, args.size, n_extra, device)
+        with autocast(device):
+            logits = net(x.contiguous(memory_format=torch.channels_last))
+        loss = seg_loss(logits, target)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 2.0)
+        opt.step()
+        step += 1
+        samples += x.shape[0]
+        if budget.elapsed - last_log >= args.log_every or budget.done():
+            last_log = budget.elapsed
+            scores = validate(net, val, args.size, device)
+            entry = {"step": step, "seconds": round(budget.elapsed, 1), "loss": float(loss), "lr": budget.lr(), **scores}
+            history.append(entry)
+            log(f"[interaction] {entry}")
+            checkpoint(args, NAME, net)
+    final = validate(net, val, args.size, device)
+    finish(args, NAME, net, history, {"steps": step, "samples": samples, "seconds": round(budget.elapsed, 1), "final_validation": final})
+    log(f"[interaction] done: {step} steps, {samples} samples, {final}")
+
+
+if __name__ == "__main__":
+    main()

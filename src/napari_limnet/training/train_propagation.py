@@ -1,0 +1,172 @@
+"""Train the memory propagation net on synthetic clips fed its own predictions.
+
+    python -m napari_limnet.training.train_propagation --seconds 3600 --seed 0
+
+A clip is T consecutive slices of a synthetic volume, starting on a slice of the target with
+its true mask (sometimes slightly wrong, as a prompt mask is) and running up or down. Each
+later slice is segmented in a crop framed on the *previous prediction*, with the previous
+prediction as an input and a memory of the first slice plus the last few predicted slices,
+exactly as the controller runs it. So the net learns to recover from its own drift.
+
+Learning when to stop (the failure DESIGN.md reports): half of the clips are placed so that
+the object ends inside the clip; the generator puts similar-intensity distractors directly
+above and below the primary object, touching it; empty target frames are in the mask loss,
+and an explicit "object present" head is trained on every frame.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import torch
+import torch.nn.functional as F
+
+from ..inference.intensity import apply_window, intensity_window
+from .batch_ops import batch_bbox, crop, framing, paste
+from .common import checkpoint, TimeBudget, autocast, common_parser, corrupt_masks, dice_score, finish, log, seg_loss, setup
+from .synthetic import make_volumes
+
+NAME = "propagation"
+PRESENT_MIN_PIXELS = 3
+
+
+def sample_clips(vols, gen, length: int, end_p: float = 0.5):
+    """Slice indices (B, T) and validity (B, T) of clips that start on the target."""
+    area = vols.target.flatten(2).sum(2)  # (B, D)
+    b, d = area.shape
+    dev = area.device
+    present = area >= 20
+    present = torch.where(present.any(1, keepdim=True), present, area == area.amax(1, keepdim=True))
+    zs = torch.arange(d, device=dev).view(1, d)
+    direction = torch.where(torch.rand(b, generator=gen, device=dev) < 0.5, -1, 1)
+    zmax = torch.where(present, zs, -1).amax(1)
+    zmin = torch.where(present, zs, d).amin(1)
+    end = torch.where(direction > 0, zmax, zmin)
+    near_end = present & ((end.view(b, 1) - zs) * direction.view(b, 1) <= length - 2)
+    want_end = (torch.rand(b, generator=gen, device=dev) < end_p).view(b, 1)
+    weights = torch.where(want_end & near_end.any(1, keepdim=True), near_end, present).float()
+    z0 = torch.multinomial(weights + 1e-9, 1, generator=gen).squeeze(1)
+    t = torch.arange(length, device=dev).view(1, length)
+    z = z0.view(b, 1) + t * direction.view(b, 1)
+    valid = (z >= 0) & (z < d)
+    return z.clamp(0, d - 1), valid
+
+
+def frames(volume: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """(B, D, H, W) gathered at (B, T) slice indices -> (B, T, H, W)."""
+    b = volume.shape[0]
+    return volume[torch.arange(b, device=volume.device).view(b, 1), z]
+
+
+def run_clip(net, vols, z, valid, gen, size: int, device, context_jitter: bool, train: bool):
+    """Propagate through clips; returns (loss, per-frame canvas predictions (B, T, H, W), presence probs (B, T))."""
+    img, tgt, lab = frames(vols.image, z), frames(vols.target, z), frames(vols.labels, z)
+    b, t_len, h, w = tgt.shape
+    rnd = lambda *s: torch.rand(*s, generator=gen, device=device)  # noqa: E731
+    # frame 0: the true mask, sometimes slightly wrong (as a prompt mask can be)
+    mild = corrupt_masks(tgt[:, 0], lab[:, 0], gen, 0.1 + 0.2 * rnd(b), torch.randint(0, 3, (b,), generator=gen, device=device))
+    mask0 = torch.where((rnd(b) < 0.5).view(b, 1, 1) & mild.flatten(1).any(1).view(b, 1, 1), mild, tgt[:, 0])
+    ctx = lambda: (1.4 + 0.5 * rnd(b)) if context_jitter else torch.full((b,), 1.6, device=device)  # noqa: E731
+    box0 = framing(batch_bbox(mask0)[0], ctx())
+    raw0 = crop(img[:, 0:1], box0, size)
+    low, high = intensity_window(raw0)
+    image0 = apply_window(raw0, low, high).contiguous(memory_format=torch.channels_last)
+    with autocast(device):
+        feats0 = net.encode_image(image0)
+        value0 = net.encode_value(image0, crop(mask0.unsqueeze(1).float(), box0, size, "zeros"), feats0)
+    anchor = (feats0.key.flatten(2).float(), value0.flatten(2).float())
+    recent: deque = deque(maxlen=3)
+    prev = mask0
+    losses, preds, presences = [], [mask0], [torch.ones(b, device=device)]
+    for t in range(1, t_len):
+        box = framing(batch_bbox(prev)[0], ctx())
+        raw = crop(img[:, t : t + 1], box, size)
+        image = apply_window(raw, low, high).contiguous(memory_format=torch.channels_last)
+        prev_crop = crop(prev.unsqueeze(1).float(), box, size, "zeros")
+        target = crop(tgt[:, t : t + 1].float(), box, size, "zeros") > 0.5
+        keys = torch.cat([anchor[0]] + [k for k, _ in recent], 2)
+        values = torch.cat([anchor[1]] + [v for _, v in recent], 2)
+        with autocast(device):
+            feats = net.encode_image(image)
+            logits, presence = net.segment(feats, keys, values, prev_crop)
+        logits, presence = logits.float(), presence.float()
+        present_label = (target.flatten(1).sum(1) >= PRESENT_MIN_PIXELS).float()
+        weight = valid[:, t].float()
+        if train:
+            l_mask = seg_loss(logits, target, weight)
+            l_pres = (F.binary_cross_entropy_with_logits(presence, present_label, reduction="none") * weight).sum() / weight.sum().clamp_min(1)
+            losses.append(l_mask + 0.5 * l_pres)
+        p_present = torch.sigmoid(presence.detach())
+        pred_crop = (logits.detach() > 0).float()
+        with autocast(device):
+            value = net.encode_value(image, pred_crop, feats)
+        recent.append((feats.key.flatten(2).float(), value.flatten(2).float()))
+        pred = paste(pred_crop, box, (h, w))[:, 0] > 0.5
+        pred = pred & (p_present > 0.5).view(b, 1, 1)
+        preds.append(pred)
+        presences.append(p_present)
+        prev = torch.where(pred.flatten(1).any(1).view(b, 1, 1), pred, prev)
+    loss = torch.stack(losses).mean() if losses else torch.zeros((), device=device)
+    return loss, torch.stack(preds, 1), torch.stack(presences, 1), tgt
+
+
+@torch.no_grad()
+def validate(net, val, size, device):
+    """Dice over clip frames with stopping applied, mean overshoot and undershoot (slices)."""
+    net.eval()
+    vols, z, valid = val
+    gen = torch.Generator(device=device).manual_seed(4321)
+    _, preds, presence, tgt = run_clip(net, vols, z, valid, gen, size, device, False, train=False)
+    present = preds.flatten(2).any(2)
+    stopped = torch.cumprod(present.float(), 1) == 0  # after the first empty frame, propagation has stopped
+    final = preds & ~stopped.unsqueeze(-1).unsqueeze(-1)
+    truth = tgt & valid.unsqueeze(-1).unsqueeze(-1)
+    final = final & valid.unsqueeze(-1).unsqueeze(-1)
+    dice = dice_score(final[:, 1:].flatten(1), truth[:, 1:].flatten(1)).mean()
+    t_has = truth.flatten(2).any(2)
+    p_has = final.flatten(2).any(2)
+    overshoot = (p_has & ~t_has).sum(1).float().mean()
+    undershoot = (~p_has & t_has).sum(1).float().mean()
+    net.train()
+    return {"clip_dice": float(dice), "overshoot": float(overshoot), "undershoot": float(undershoot)}
+
+
+def main(argv=None):
+    parser = common_parser(__doc__, seconds=600, batch=24, lr=1e-3)
+    parser.add_argument("--clip", type=int, default=8, help="slices per clip")
+    parser.add_argument("--depth", type=int, default=24, help="slices per synthetic volume")
+    args = parser.parse_args(argv)
+    net, opt, device, gen = setup(args, NAME)
+    val_gen = torch.Generator(device=device).manual_seed(20_000 + args.seed)
+    vv = make_volumes(48, (args.depth, args.canvas, args.canvas), val_gen, device)
+    vz, vvalid = sample_clips(vv, val_gen, args.clip + 4)
+    val = (vv, vz, vvalid)
+    budget = TimeBudget(args.seconds, args.lr)
+    history, step, clips, last_log = [], 0, 0, 0.0
+    log(f"propagation: {sum(p.numel() for p in net.parameters())} parameters on {device}, {args.seconds:.0f}s")
+    while not budget.done():
+        for g in opt.param_groups:
+            g["lr"] = budget.lr()
+        with torch.no_grad():
+            vols = make_volumes(args.batch, (args.depth, args.canvas, args.canvas), gen, device)
+            z, valid = sample_clips(vols, gen, args.clip)
+        loss, *_ = run_clip(net, vols, z, valid, gen, args.size, device, True, train=True)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 2.0)
+        opt.step()
+        step += 1
+        clips += args.batch
+        if budget.elapsed - last_log >= args.log_every or budget.done():
+            last_log = budget.elapsed
+            entry = {"step": step, "seconds": round(budget.elapsed, 1), "loss": float(loss.detach()), "lr": budget.lr(), **validate(net, val, args.size, device)}
+            history.append(entry)
+            log(f"[propagation] {entry}")
+            checkpoint(args, NAME, net)
+    final = validate(net, val, args.size, device)
+    finish(args, NAME, net, history, {"steps": step, "clips": clips, "clip_length": args.clip, "seconds": round(budget.elapsed, 1), "final_validation": final})
+    log(f"[propagation] done: {step} steps, {clips} clips, {final}")
+
+
+if __name__ == "__main__":
+    main()
