@@ -219,7 +219,7 @@ def make_volumes(
         if k == 0:
             center = (_rand(gen, batch, 3, device=device, low=-0.18, high=0.18)) * grid.extent
         else:
-            relation = ("free", "inside", "touching", "z_touching")[_choice(gen, (0.35, 0.2, 0.25, 0.2), device)]
+            relation = ("free", "inside", "touching", "z_touching")[_choice(gen, (0.3, 0.2, 0.25, 0.25), device)]
             ref = placed[0] if relation in ("inside", "z_touching") else placed[-1]
             if relation == "free":
                 center = _rand(gen, batch, 3, device=device, low=-0.45, high=0.45) * grid.extent

@@ -30,7 +30,7 @@ NAME = "propagation"
 PRESENT_MIN_PIXELS = 3
 
 
-def sample_clips(vols, gen, length: int, end_p: float = 0.5):
+def sample_clips(vols, gen, length: int, end_p: float = 0.6):
     """Slice indices (B, T) and validity (B, T) of clips that start on the target."""
     area = vols.target.flatten(2).sum(2)  # (B, D)
     b, d = area.shape
@@ -95,7 +95,7 @@ def run_clip(net, vols, z, valid, gen, size: int, device, context_jitter: bool, 
         if train:
             l_mask = seg_loss(logits, target, weight)
             l_pres = (F.binary_cross_entropy_with_logits(presence, present_label, reduction="none") * weight).sum() / weight.sum().clamp_min(1)
-            losses.append(l_mask + 0.5 * l_pres)
+            losses.append(l_mask + l_pres)
         p_present = torch.sigmoid(presence.detach())
         pred_crop = (logits.detach() > 0).float()
         with autocast(device):

@@ -1,0 +1,182 @@
+"""Robot-user accuracy benchmark: ``python -m napari_limnet.benchmark``.
+
+Runs the robot user of DESIGN.md (6 rounds) on every case of ``shared/data/dev/cases.json``
+and on a fixed synthetic hold-out set, with, in the same run:
+
+- ``limnet``: LIM-Net with multi-round result fusion (MRF);
+- ``no_mrf``: the ablation that always takes the new round's mask (its own robot session);
+- ``region_growing``: 3D confidence-connected region growing given the clicks of the
+  ``limnet`` session, round by round.
+
+Prints mean Dice per round (r1..r6) and seconds per round per group, the overshoot (slices
+predicted beyond the true z-extent) after round 1, and writes a JSON file and a PNG plot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .evaluation.cases import Case, load_dev_cases, synthetic_holdout
+from .evaluation.metrics import dice, overshoot_slices
+from .evaluation.region_growing import region_growing_baseline
+from .evaluation.robot_user import run_session
+
+METHODS = ("limnet", "no_mrf", "region_growing")
+
+
+def evaluate_case(case: Case, rounds: int, methods, models=None, precision: str = "fp32") -> dict:
+    """All methods on one case: per-method Dice and seconds per round, overshoot after round 1."""
+    from .controller import LimNetController
+
+    out = {"name": case.name, "group": case.group}
+    if "limnet" in methods or "region_growing" in methods:
+        ctrl = LimNetController(case.image, spacing=case.spacing, models=models, precision=precision)
+        s = run_session(ctrl.interact, case.truth, rounds, keep_masks=False)
+        first_mask = None
+        out["limnet"] = {"dice": s.dice, "seconds": s.seconds}
+        if "region_growing" in methods:
+            rg_dice, rg_sec, by_slice = [], [], {}
+            for z, yx, positive in s.clicks:
+                pos, neg = by_slice.setdefault(z, ([], []))
+                (pos if positive else neg).append(yx)
+                t0 = time.perf_counter()
+                rg = region_growing_baseline(case.image, by_slice)
+                rg_sec.append(time.perf_counter() - t0)
+                rg_dice.append(dice(rg, case.truth))
+            rg_dice += [rg_dice[-1]] * (rounds - len(rg_dice))
+            rg_sec += [0.0] * (rounds - len(rg_sec))
+            out["region_growing"] = {"dice": rg_dice, "seconds": rg_sec}
+        ctrl.reset()
+        first_mask = ctrl.interact(*_first_round(s))
+        out["overshoot_r1"] = overshoot_slices(first_mask, case.truth)
+    if "no_mrf" in methods:
+        ctrl = LimNetController(case.image, spacing=case.spacing, models=models, precision=precision, fusion="new")
+        s = run_session(ctrl.interact, case.truth, rounds)
+        out["no_mrf"] = {"dice": s.dice, "seconds": s.seconds}
+    return out
+
+
+def _first_round(session) -> tuple:
+    z, yx, _ = session.clicks[0]
+    return z, [yx], []
+
+
+def summarise(results: list[dict], methods) -> dict:
+    """Mean Dice per round and mean seconds per round per group and method (plus 'all real')."""
+    groups = sorted({r["group"] for r in results})
+    summary = {}
+    for g in groups + ["all_real"]:
+        rows = [r for r in results if (r["group"] == g if g != "all_real" else r["group"] != "synthetic")]
+        if not rows:
+            continue
+        entry = {"n": len(rows)}
+        for m in methods:
+            have = [r[m] for r in rows if m in r]
+            if have:
+                entry[m] = {
+                    "dice": np.mean([h["dice"] for h in have], axis=0).round(4).tolist(),
+                    "seconds_per_round": float(np.mean([np.mean(h["seconds"]) for h in have])),
+                }
+        over = [r["overshoot_r1"] for r in rows if "overshoot_r1" in r]
+        if over:
+            entry["overshoot_r1_mean_slices"] = float(np.mean(over))
+        summary[g] = entry
+    return summary
+
+
+def print_table(summary: dict, methods) -> None:
+    print(f"{'group':<12}{'method':<16}" + "".join(f"{'r' + str(i + 1):>7}" for i in range(6)) + f"{'s/round':>9}{'n':>4}")
+    for g, entry in summary.items():
+        for m in methods:
+            if m not in entry:
+                continue
+            d = entry[m]["dice"]
+            print(f"{g:<12}{m:<16}" + "".join(f"{v:>7.3f}" for v in d) + f"{entry[m]['seconds_per_round']:>9.3f}{entry['n']:>4}")
+        if "overshoot_r1_mean_slices" in entry:
+            print(f"{g:<12}{'overshoot r1':<16}{entry['overshoot_r1_mean_slices']:>7.1f} slices beyond the true extent")
+
+
+def plot(summary: dict, methods, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = [g for g in summary if g != "all_real"]
+    fig, axes = plt.subplots(1, len(groups), figsize=(3.4 * len(groups), 3.2), squeeze=False)
+    styles = {"limnet": ("tab:blue", "-o"), "no_mrf": ("tab:orange", "--s"), "region_growing": ("tab:gray", ":^")}
+    for ax, g in zip(axes[0], groups):
+        for m in methods:
+            if m in summary[g]:
+                color, style = styles[m]
+                d = summary[g][m]["dice"]
+                ax.plot(range(1, len(d) + 1), d, style, color=color, label=m, ms=4)
+        ax.set_title(f"{g} (n={summary[g]['n']})")
+        ax.set_xlabel("round")
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("mean 3D Dice")
+    axes[0][-1].legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default=None, help="folder with cases.json (default ../shared/data/dev)")
+    p.add_argument("--cases", nargs="*", default=None, help="only these case names")
+    p.add_argument("--synthetic", type=int, default=8, help="number of synthetic hold-out cases (0 = none)")
+    p.add_argument("--no-dev", action="store_true", help="skip the real dev cases")
+    p.add_argument("--rounds", type=int, default=6)
+    p.add_argument("--methods", nargs="*", default=list(METHODS), choices=METHODS)
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"])
+    p.add_argument("--weights", default=None, help="folder with interaction/propagation/fusion .pt (default: shipped)")
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--out", default="bench_out", help="folder for benchmark.json and benchmark.png")
+    args = p.parse_args(argv)
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    models = None
+    if args.weights:
+        from .modeling.weights import LimNetModels
+
+        models = LimNetModels.load("cpu", args.weights)
+    cases = [] if args.no_dev else load_dev_cases(args.data, args.cases)
+    if args.synthetic:
+        cases += synthetic_holdout(args.synthetic)
+    results = []
+    t0 = time.time()
+    for case in cases:
+        r = evaluate_case(case, args.rounds, args.methods, models, args.precision)
+        results.append(r)
+        line = "  ".join(f"{m}={r[m]['dice'][-1]:.3f}" for m in args.methods if m in r)
+        print(f"{case.name:<16} r1={r['limnet']['dice'][0] if 'limnet' in r else float('nan'):.3f}  {line}  overshoot_r1={r.get('overshoot_r1')}", flush=True)
+    summary = summarise(results, args.methods)
+    print()
+    print_table(summary, args.methods)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    report = {
+        "rounds": args.rounds,
+        "precision": args.precision,
+        "threads": torch.get_num_threads(),
+        "wall_seconds": round(time.time() - t0, 1),
+        "summary": summary,
+        "cases": results,
+    }
+    (out / "benchmark.json").write_text(json.dumps(report, indent=1))
+    plot(summary, args.methods, out / "benchmark.png")
+    print(f"\nwrote {out / 'benchmark.json'} and {out / 'benchmark.png'}")
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Evaluation cases: the real development volumes in ``shared/data/dev`` and a synthetic hold-out set.
+
+A :class:`Case` holds a (Z, Y, X) image, the true bool mask of one object and the voxel
+spacing (dz, dy, dx). NIfTI files are in (x, y, z) voxel order and are transposed.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+GROUPS = ("macaque", "mni152", "nuclei3d", "synthetic")
+
+
+@dataclass
+class Case:
+    """One object to segment: image (Z, Y, X), truth (Z, Y, X) bool, spacing (dz, dy, dx)."""
+
+    name: str
+    group: str
+    image: np.ndarray
+    truth: np.ndarray
+    spacing: tuple[float, float, float]
+
+
+def default_data_dir() -> Path:
+    """``$LIMNET_DEV_DATA`` or ``../shared/data/dev`` next to the repository."""
+    env = os.environ.get("LIMNET_DEV_DATA")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        candidate = parent.parent / "shared" / "data" / "dev"
+        if (candidate / "cases.json").is_file():
+            return candidate
+    return Path.cwd().parent / "shared" / "data" / "dev"
+
+
+def group_of(name: str) -> str:
+    for g in GROUPS:
+        if name.startswith(g):
+            return g
+    return "other"
+
+
+@functools.lru_cache(maxsize=8)
+def _read(path: str) -> tuple[np.ndarray, tuple[float, float, float]]:
+    p = Path(path)
+    if p.name.endswith((".nii", ".nii.gz")):
+        import nibabel as nib
+
+        img = nib.load(str(p))
+        arr = np.asarray(img.dataobj).transpose(2, 1, 0)
+        spacing = tuple(float(s) for s in img.header.get_zooms()[:3][::-1])
+    else:
+        import tifffile
+
+        arr = tifffile.imread(str(p))
+        spacing = (1.0, 1.0, 1.0)
+    arr = np.ascontiguousarray(arr)
+    arr.setflags(write=False)
+    return arr, spacing
+
+
+def load_dev_cases(data_dir: str | Path | None = None, names: list[str] | None = None) -> list[Case]:
+    """The objects listed in ``cases.json`` (all, or those in ``names``)."""
+    folder = Path(data_dir) if data_dir is not None else default_data_dir()
+    listing = json.loads((folder / "cases.json").read_text())["cases"]
+    out = []
+    for entry in listing:
+        if names is not None and entry["name"] not in names:
+            continue
+        image, spacing = _read(str(folder / entry["image"]))
+        labels, _ = _read(str(folder / entry["labels"]))
+        truth = labels == entry["label"]
+        out.append(Case(entry["name"], group_of(entry["name"]), image, truth, spacing))
+    return out
+
+
+def synthetic_holdout(n: int = 8, seed: int = 777, shape=(40, 128, 128)) -> list[Case]:
+    """A fixed synthetic hold-out set (seeds never used in training), with realistic dtypes."""
+    import torch
+
+    from ..training.synthetic import make_volumes
+
+    cases = []
+    i = 0
+    attempt = 0
+    while len(cases) < n and attempt < 10 * n:
+        gen = torch.Generator().manual_seed(seed * 1000 + attempt)
+        attempt += 1
+        v = make_volumes(1, shape, gen)
+        truth = v.target[0].numpy()
+        if truth.sum() < 300 or truth.reshape(shape[0], -1).any(1).sum() < 3:
+            continue
+        image = v.image[0].numpy()
+        dtype = {"mri_uint8": np.uint8, "microscopy_uint16": np.uint16, "ct_hu": np.int16}.get(v.dtype_mode, np.float32)
+        if dtype is not np.float32:
+            info = np.iinfo(dtype)
+            image = np.clip(image, info.min, info.max)
+        cases.append(Case(f"synthetic_{i}", "synthetic", image.astype(dtype), truth, (float(v.z_scale), 1.0, 1.0)))
+        i += 1
+    return cases

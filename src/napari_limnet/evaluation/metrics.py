@@ -1,0 +1,30 @@
+"""Segmentation metrics."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def dice(pred, truth) -> float:
+    """Dice of two bool arrays of the same shape; 1.0 when both are empty."""
+    p = np.asarray(pred, dtype=bool)
+    t = np.asarray(truth, dtype=bool)
+    if p.shape != t.shape:
+        raise ValueError(f"shapes differ: {p.shape} vs {t.shape}")
+    denom = int(p.sum()) + int(t.sum())
+    return 1.0 if denom == 0 else 2.0 * int(np.logical_and(p, t).sum()) / denom
+
+
+def z_extent(mask) -> tuple[int, int] | None:
+    """(first, last) slice index with foreground, or None."""
+    zs = np.flatnonzero(np.asarray(mask, dtype=bool).reshape(np.shape(mask)[0], -1).any(axis=1))
+    return (int(zs[0]), int(zs[-1])) if zs.size else None
+
+
+def overshoot_slices(pred, truth) -> int:
+    """Slices with predicted foreground outside the true z-extent of the object."""
+    ext = z_extent(truth)
+    zs = np.flatnonzero(np.asarray(pred, dtype=bool).reshape(np.shape(pred)[0], -1).any(axis=1))
+    if ext is None:
+        return int(zs.size)
+    return int(((zs < ext[0]) | (zs > ext[1])).sum())

@@ -1,0 +1,99 @@
+"""The robot user of DESIGN.md: simulated clicks that correct the largest error, round by round.
+
+- Round 1: on the slice with the largest object area, one positive click at the object pixel
+  farthest from the object's boundary (maximum of the 2D Euclidean distance transform).
+- Round k > 1: on the slice with the largest error area (FP + FN pixels), take the largest
+  connected error region (FN and FP regions separately, 8-connectivity) and click at its point
+  farthest from its boundary: positive for FN, negative for FP. All clicks on that slice so
+  far are passed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+from scipy import ndimage
+
+from .metrics import dice
+
+_EIGHT = np.ones((3, 3), dtype=bool)
+
+
+def deepest_point(region: np.ndarray) -> tuple[int, int]:
+    """(y, x) of the maximum of the 2D EDT of a bool region (image edges count as boundary)."""
+    dist = ndimage.distance_transform_edt(np.pad(region, 1))[1:-1, 1:-1]
+    y, x = np.unravel_index(int(np.argmax(dist)), dist.shape)
+    return int(y), int(x)
+
+
+def first_click(truth: np.ndarray) -> tuple[int, tuple[int, int]]:
+    """Round 1: (z, (y, x)) of the positive click."""
+    areas = truth.reshape(truth.shape[0], -1).sum(1)
+    z = int(np.argmax(areas))
+    return z, deepest_point(truth[z])
+
+
+def corrective_click(pred: np.ndarray, truth: np.ndarray) -> tuple[int, tuple[int, int], bool] | None:
+    """Round k > 1: (z, (y, x), positive) or None when the mask is perfect."""
+    err = (pred != truth).reshape(truth.shape[0], -1).sum(1)
+    if err.max() == 0:
+        return None
+    z = int(np.argmax(err))
+    best = None
+    for positive, region in ((True, truth[z] & ~pred[z]), (False, pred[z] & ~truth[z])):
+        labels, n = ndimage.label(region, structure=_EIGHT)
+        if n == 0:
+            continue
+        sizes = np.bincount(labels.ravel())[1:]
+        i = int(np.argmax(sizes))
+        if best is None or sizes[i] > best[0]:
+            best = (int(sizes[i]), positive, labels == i + 1)
+    _, positive, region = best
+    return z, deepest_point(region), positive
+
+
+@dataclass
+class Session:
+    """What one robot-user session recorded."""
+
+    dice: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    clicks: list[tuple[int, tuple[int, int], bool]] = field(default_factory=list)
+    masks: list[np.ndarray] = field(default_factory=list)
+
+
+def run_session(
+    interact: Callable[[int, list, list], np.ndarray],
+    truth: np.ndarray,
+    rounds: int = 6,
+    keep_masks: bool = False,
+) -> Session:
+    """Drive ``interact(z, positive, negative) -> mask`` for ``rounds`` rounds against ``truth``."""
+    truth = np.asarray(truth, dtype=bool)
+    session = Session()
+    by_slice: dict[int, tuple[list, list]] = {}
+    pred = np.zeros_like(truth)
+    for r in range(rounds):
+        if r == 0:
+            z, yx = first_click(truth)
+            positive = True
+        else:
+            nxt = corrective_click(pred, truth)
+            if nxt is None:  # perfect: the remaining rounds keep the score
+                session.dice.append(session.dice[-1])
+                session.seconds.append(0.0)
+                continue
+            z, yx, positive = nxt
+        pos, neg = by_slice.setdefault(z, ([], []))
+        (pos if positive else neg).append(yx)
+        session.clicks.append((z, yx, positive))
+        t0 = time.perf_counter()
+        pred = np.asarray(interact(z, list(pos), list(neg)), dtype=bool)
+        session.seconds.append(time.perf_counter() - t0)
+        session.dice.append(dice(pred, truth))
+        if keep_masks:
+            session.masks.append(pred.copy())
+    return session
