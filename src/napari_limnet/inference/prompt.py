@@ -9,6 +9,8 @@ for; it keeps the net at the scale it was trained at (object ~ 1/CONTEXT of the 
 
 Clean-up keeps the result tied to the clicks: components with a positive click (or that were
 already mostly in the slice's current mask) stay, components holding only negative clicks go.
+A slice with only negative clicks is *erased* (made an empty boundary, as DESIGN.md asks) when
+less than :data:`ERASE_FRACTION` of its mask survives; otherwise it is a partial correction.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from .volume import VolumeSource
 
 FIRST_SIDE_PIXELS = 64
 MAX_REFRAMES = 3
+#: A negative-only round that leaves less than this fraction of the slice's mask empties the slice.
+ERASE_FRACTION = 0.3
 _EIGHT = np.ones((3, 3), dtype=bool)
 
 
@@ -155,5 +159,9 @@ def predict_prompt_mask(
         if passes > MAX_REFRAMES:
             break
         box = _limit_growth(box, wanted)
-    return PromptResult(clean_prompt_mask(mask, positive, negative, previous), box, passes)
+    cleaned = clean_prompt_mask(mask, positive, negative, previous)
+    if len(positive) == 0 and cleaned is not None and previous is not None:
+        if cleaned.area < ERASE_FRACTION * previous.area:
+            cleaned = None  # the user is erasing the object on this slice: it becomes an empty boundary
+    return PromptResult(cleaned, box, passes)
 
