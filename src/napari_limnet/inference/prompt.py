@@ -133,7 +133,9 @@ def predict_prompt_mask(
     positive = np.asarray(positive, dtype=np.float64).reshape(-1, 2)
     negative = np.asarray(negative, dtype=np.float64).reshape(-1, 2)
     shape = source.slice_shape
-    clicks_box = points_bbox(np.concatenate([positive, negative]))
+    # Frame on the positive clicks and the current mask; negative clicks far away from the object
+    # must not blow the crop up (they act wherever they fall inside it).
+    clicks_box = points_bbox(positive if len(positive) else negative)
     prev_box = previous.bbox if previous is not None else None
     if prev_box is None and len(positive) == 0:
         # Negative clicks on an empty slice: it stays empty (and becomes a boundary).

@@ -1,0 +1,58 @@
+"""npe2 reader contribution: NIfTI (.nii, .nii.gz) and TIFF (.tif, .tiff) volumes with geometry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .io.files import SUPPORTED_SUFFIXES, read_volume
+
+_LABEL_HINTS = ("label", "mask", "seg", "annot")
+
+
+def get_reader(path):
+    """Return a reader function for a supported file, else None (napari then tries other plugins)."""
+    if isinstance(path, list):
+        if len(path) != 1:
+            return None
+        path = path[0]
+    if not str(path).lower().endswith(SUPPORTED_SUFFIXES):
+        return None
+    return read_layers
+
+
+def looks_like_labels(name: str, data: np.ndarray) -> bool:
+    """Integer data whose file name says label/mask/seg opens as a Labels layer."""
+    return data.dtype.kind in "uib" and any(h in name.lower() for h in _LABEL_HINTS)
+
+
+def read_layers(path):
+    """[(data, kwargs, layer_type)] for napari. Raises ValueError with a clear message on bad files."""
+    if isinstance(path, list):
+        path = path[0]
+    vol = read_volume(path)
+    name = Path(path).name
+    for suffix in (".nii.gz",) + SUPPORTED_SUFFIXES:
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    kwargs = {"name": name, "metadata": dict(vol.metadata)}
+    data = vol.data
+    if data.ndim >= 3:
+        geo = vol.geometry.layer_kwargs()
+        extra = data.ndim - 3
+        for key in ("scale", "translate"):
+            fill = 1.0 if key == "scale" else 0.0
+            geo[key] = tuple([fill] * extra) + tuple(geo[key])
+        if extra:
+            geo.pop("rotate", None)
+            geo.pop("shear", None)
+        kwargs.update(geo)
+    elif data.ndim == 2:
+        sp = vol.geometry.spacing
+        kwargs.update(scale=(sp[1], sp[2]))
+    layer_type = "labels" if looks_like_labels(name, data) else "image"
+    if layer_type == "labels" and data.dtype == bool:
+        data = data.astype(np.uint8)
+    return [(data, kwargs, layer_type)]

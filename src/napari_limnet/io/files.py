@@ -1,0 +1,252 @@
+"""Reading and writing volumes (NIfTI with nibabel, TIFF with tifffile), with their geometry.
+
+All arrays are (Z, Y, X). Read errors become ``ValueError`` with a message that names the file
+and says what is wrong (not a NIfTI, truncated, wrong extension). Writes are atomic: the data
+goes to a temporary file in the same folder, which then replaces the target, so a failed save
+never leaves a broken file in place of a good one.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .geometry import Geometry
+
+NIFTI_SUFFIXES = (".nii", ".nii.gz")
+TIFF_SUFFIXES = (".tif", ".tiff")
+NUMPY_SUFFIXES = (".npy",)
+SUPPORTED_SUFFIXES = NIFTI_SUFFIXES + TIFF_SUFFIXES
+
+
+@dataclass
+class Volume:
+    """A volume read from disk: data (Z, Y, X) (or 2D / 4D as stored), geometry, provenance."""
+
+    data: np.ndarray
+    geometry: Geometry
+    source: str = ""
+    kind: str = ""  # 'nifti' | 'tiff' | 'numpy'
+    metadata: dict = field(default_factory=dict)
+
+
+def file_kind(path: str | Path) -> str | None:
+    """'nifti', 'tiff', 'numpy' from the extension, or None."""
+    name = str(path).lower()
+    if name.endswith(NIFTI_SUFFIXES):
+        return "nifti"
+    if name.endswith(TIFF_SUFFIXES):
+        return "tiff"
+    if name.endswith(NUMPY_SUFFIXES):
+        return "numpy"
+    return None
+
+
+def sniff(path: str | Path) -> str:
+    """What the file's first bytes say it is: 'tiff', 'gzip', 'nifti', 'numpy', 'empty' or 'unknown'."""
+    with open(path, "rb") as f:
+        head = f.read(352)
+    if not head:
+        return "empty"
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return "tiff"
+    if head[:2] == b"\x1f\x8b":
+        return "gzip"
+    if head[:6] == b"\x93NUMPY":
+        return "numpy"
+    if len(head) >= 348 and (head[344:348] in (b"n+1\x00", b"ni1\x00") or head[4:8] in (b"n+2\x00",)):
+        return "nifti"
+    if len(head) >= 4 and int.from_bytes(head[:4], "little") in (348, 540):
+        return "nifti"
+    return "unknown"
+
+
+def _bad_file(path, what: str, err: Exception | None = None) -> ValueError:
+    detail = f" ({type(err).__name__}: {err})" if err is not None else ""
+    return ValueError(f"cannot read {Path(path).name}: {what}{detail}")
+
+
+def read_volume(path: str | Path) -> Volume:
+    """Read a NIfTI, TIFF or .npy volume with its geometry. Raises ValueError with a clear message."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"cannot read {path}: no such file")
+    kind = file_kind(path)
+    if kind is None:
+        raise ValueError(f"cannot read {path.name}: unsupported extension; use .nii, .nii.gz, .tif, .tiff or .npy")
+    magic = sniff(path)
+    if magic == "empty":
+        raise _bad_file(path, "the file is empty")
+    if kind == "nifti":
+        if magic == "tiff":
+            raise _bad_file(path, "it is a TIFF file with a NIfTI extension; rename it to .tif")
+        if path.name.lower().endswith(".gz") and magic != "gzip":
+            raise _bad_file(path, "the name ends in .gz but the file is not gzip-compressed; rename it to .nii")
+        return _read_nifti(path)
+    if kind == "tiff":
+        if magic != "tiff":
+            hint = "it looks like a NIfTI file; rename it to .nii/.nii.gz" if magic in ("nifti", "gzip") else "it is not a TIFF file"
+            raise _bad_file(path, hint)
+        return _read_tiff(path)
+    try:
+        data = np.load(path, allow_pickle=False)
+    except Exception as err:  # noqa: BLE001 - any numpy failure is a bad file for the user
+        raise _bad_file(path, "not a valid .npy array", err) from None
+    return Volume(data, Geometry(), str(path), "numpy")
+
+
+def _read_nifti(path: Path) -> Volume:
+    import nibabel as nib
+
+    try:
+        img = nib.load(str(path))
+        raw = np.asanyarray(img.dataobj)
+    except (EOFError, OSError, gzip.BadGzipFile, ValueError, nib.filebasedimages.ImageFileError) as err:
+        raise _bad_file(path, "the NIfTI file is corrupt or truncated", err) from None
+    if raw.ndim < 2:
+        raise _bad_file(path, f"the NIfTI image has {raw.ndim} dimensions")
+    # (x, y, z[, t, ...]) -> (..., z, y, x): reverse the spatial axes, keep extra axes in front
+    spatial = min(raw.ndim, 3)
+    data = np.moveaxis(raw, list(range(spatial)), list(range(raw.ndim - 1, raw.ndim - 1 - spatial, -1)))
+    affine = img.affine if img.affine is not None else np.eye(4)
+    meta = {"nifti_affine": np.asarray(affine, dtype=float).tolist(), "source_path": str(path)}
+    return Volume(np.ascontiguousarray(data), Geometry.from_nifti_affine(affine), str(path), "nifti", meta)
+
+
+def _tiff_spacing(tif) -> tuple[float, float, float]:
+    """(dz, dy, dx) from ImageJ or OME metadata; 1.0 where absent."""
+    dz = dy = dx = 1.0
+    try:
+        if tif.is_ome and tif.ome_metadata:
+            import xml.etree.ElementTree as ET
+
+            root = ET.fromstring(tif.ome_metadata)
+            pixels = next((el for el in root.iter() if el.tag.endswith("Pixels")), None)
+            if pixels is not None:
+                dx = float(pixels.get("PhysicalSizeX", dx))
+                dy = float(pixels.get("PhysicalSizeY", dy))
+                dz = float(pixels.get("PhysicalSizeZ", dz))
+                return dz, dy, dx
+        page = tif.pages[0]
+        ij = tif.imagej_metadata or {}
+        if "spacing" in ij:
+            dz = float(ij["spacing"])
+        for tag_name, axis in (("YResolution", "y"), ("XResolution", "x")):
+            tag = page.tags.get(tag_name)
+            if tag is not None:
+                num, den = tag.value
+                if num > 0:
+                    value = den / num
+                    if axis == "y":
+                        dy = value
+                    else:
+                        dx = value
+        if not ij and page.description:
+            try:
+                desc = json.loads(page.description)
+                if "spacing" in desc and len(desc["spacing"]) == 3:
+                    dz, dy, dx = (float(v) for v in desc["spacing"])
+            except (ValueError, TypeError):
+                pass
+    except Exception:  # noqa: BLE001 - metadata is optional; fall back to unit spacing
+        pass
+    return dz, dy, dx
+
+
+def _read_tiff(path: Path) -> Volume:
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(str(path)) as tif:
+            data = tif.asarray()
+            spacing = _tiff_spacing(tif)
+    except Exception as err:  # noqa: BLE001 - tifffile raises many types for broken files
+        raise _bad_file(path, "the TIFF file is corrupt or truncated", err) from None
+    return Volume(data, Geometry.from_spacing(spacing), str(path), "tiff", {"source_path": str(path)})
+
+
+def atomic_write(path: str | Path, write_fn) -> Path:
+    """Call ``write_fn(tmp_path)`` and move the result onto ``path`` only if it succeeded."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = "".join(path.suffixes) or ".tmp"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=str(path.parent))
+    os.close(fd)
+    try:
+        write_fn(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _label_dtype(data: np.ndarray) -> np.dtype:
+    if data.dtype == bool:
+        return np.dtype(np.uint8)
+    vmax = int(data.max()) if data.size else 0
+    vmin = int(data.min()) if data.size else 0
+    if vmin < 0:
+        return np.dtype(np.int32)
+    if vmax < 256:
+        return np.dtype(np.uint8)
+    if vmax < 65536:
+        return np.dtype(np.uint16)
+    return np.dtype(np.uint32)
+
+
+def write_volume(path: str | Path, data, geometry: Geometry, labels: bool = True, header_like: str | None = None) -> Path:
+    """Write a (Z, Y, X) array to .nii/.nii.gz (with the geometry's affine) or .tif/.tiff (with spacing).
+
+    ``labels=True`` stores integer labels in the smallest unsigned type that holds them.
+    ``header_like``: a NIfTI file whose header (units, qform/sform codes) is reused.
+    """
+    data = np.asarray(data)
+    if labels:
+        data = data.astype(_label_dtype(data), copy=False)
+    kind = file_kind(path)
+    if kind == "nifti":
+        import nibabel as nib
+
+        def write(tmp: Path) -> None:
+            arr = np.moveaxis(data, list(range(data.ndim - 1, data.ndim - 1 - min(3, data.ndim), -1)), list(range(min(3, data.ndim))))
+            header = None
+            if header_like is not None:
+                try:
+                    header = nib.load(header_like).header.copy()
+                    header.set_data_dtype(arr.dtype)
+                except Exception:  # noqa: BLE001 - the source header is a nicety, not a requirement
+                    header = None
+            img = nib.Nifti1Image(arr, geometry.nifti_affine(), header=header)
+            img.set_qform(geometry.nifti_affine(), code=1)
+            img.set_sform(geometry.nifti_affine(), code=1)
+            nib.save(img, str(tmp))
+
+        return atomic_write(path, write)
+    if kind == "tiff":
+        import tifffile
+
+        dz, dy, dx = geometry.spacing
+
+        def write(tmp: Path) -> None:
+            if data.dtype in (np.uint8, np.uint16, np.float32):
+                tifffile.imwrite(
+                    str(tmp), data, imagej=True, resolution=(1.0 / dx, 1.0 / dy),
+                    metadata={"spacing": dz, "unit": "um", "axes": "ZYX"[-data.ndim:]},
+                )
+            else:
+                tifffile.imwrite(
+                    str(tmp), data, resolution=(1.0 / dx, 1.0 / dy),
+                    description=json.dumps({"spacing": [dz, dy, dx]}), metadata=None,
+                )
+
+        return atomic_write(path, write)
+    if kind == "numpy":
+        return atomic_write(path, lambda tmp: np.save(tmp, data))
+    raise ValueError(f"cannot write {Path(path).name}: use a .nii, .nii.gz, .tif, .tiff or .npy file name")

@@ -1,0 +1,136 @@
+"""The annotator's Qt-free state: rounds and commits on one image, with exact undo.
+
+An :class:`AnnotationSession` wraps a :class:`~napari_limnet.LimNetController` (the current
+object's rounds) and a *committed* integer label array (all finished objects; typically the
+data of a napari Labels layer). It keeps one history of actions, so Undo always reverts the
+most recent thing the user did, round or commit, exactly.
+
+Commit rules: the object gets its own id; voxels already owned by *other* objects are kept
+unless ``overwrite=True``; committing the same object again after more rounds replaces its
+previous voxels (one object, one id).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .controller import LimNetController
+
+
+@dataclass
+class CommitRecord:
+    """What a commit changed: ``committed[region]`` held ``before`` (exact inverse)."""
+
+    object_id: int
+    region: tuple[slice, slice, slice]
+    before: np.ndarray
+    written: int
+    kept_other: int
+
+
+@dataclass
+class _Round:
+    clicks: dict = field(default_factory=dict)  # z -> (positive, negative) before the round
+
+
+class AnnotationSession:
+    """State of one annotation session (one 3D volume).
+
+    committed: writable (Z, Y, X) integer array of finished objects (0 = background).
+    """
+
+    def __init__(self, controller: LimNetController, committed: np.ndarray):
+        if tuple(committed.shape) != tuple(controller.shape):
+            raise ValueError(
+                f"the committed labels have shape {tuple(committed.shape)} but the image has {tuple(controller.shape)}; "
+                "pick a labels layer that matches the image"
+            )
+        if committed.dtype.kind not in "ui":
+            raise ValueError(f"the committed labels must be integers, got {committed.dtype}")
+        self.controller = controller
+        self.committed = committed
+        self._history: list[CommitRecord | _Round] = []
+        self.object_id = self.next_free_id()
+        self._committed_round: int | None = None  # controller round at the last commit of this object
+
+    # -- ids ----------------------------------------------------------------------------------
+    def next_free_id(self) -> int:
+        return int(self.committed.max()) + 1 if self.committed.size else 1
+
+    @property
+    def has_uncommitted_changes(self) -> bool:
+        """True when the current object has rounds that were not committed yet."""
+        n = self.controller.n_rounds
+        return n > 0 and self._committed_round != n
+
+    # -- rounds -------------------------------------------------------------------------------
+    def run_round(self, z: int, positive, negative, progress=None, should_cancel=None):
+        """One controller round (may run in a worker thread); recorded for undo on success."""
+        before = self.controller.interactions
+        mask = self.controller.interact(z, positive, negative, progress=progress, should_cancel=should_cancel)
+        self._history.append(_Round(before))
+        return mask
+
+    # -- commits ------------------------------------------------------------------------------
+    def commit(self, overwrite: bool = False) -> CommitRecord | None:
+        """Write the current object into ``committed`` under :attr:`object_id`. None if empty."""
+        ctrl = self.controller
+        slices = ctrl.nonempty_slices()
+        old = np.flatnonzero((self.committed == self.object_id).reshape(self.committed.shape[0], -1).any(1))
+        zs = sorted(set(slices) | set(old.tolist()))
+        if not slices and not old.size:
+            return None
+        z0, z1 = zs[0], zs[-1] + 1
+        region = (slice(z0, z1), slice(None), slice(None))
+        before = np.array(self.committed[region])
+        new = before.copy()
+        new[new == self.object_id] = 0
+        mask = np.zeros(new.shape, dtype=bool)
+        for z in slices:
+            mask[z - z0] = ctrl.slice_mask(z)
+        free = (new == 0) | overwrite
+        kept_other = int((mask & ~free).sum())
+        write = mask & free
+        new[write] = self.object_id
+        self.committed[region] = new
+        record = CommitRecord(self.object_id, region, before, int(write.sum()), kept_other)
+        self._history.append(record)
+        self._committed_round = ctrl.n_rounds
+        return record
+
+    # -- undo / reset / next --------------------------------------------------------------------
+    def undo(self) -> str | None:
+        """Revert the latest round or commit: returns 'round', 'commit' or None."""
+        if not self._history:
+            return None
+        action = self._history.pop()
+        if isinstance(action, CommitRecord):
+            self.committed[action.region] = action.before
+            self._committed_round = None
+            self.object_id = action.object_id
+            return "commit"
+        self.controller.undo()
+        return "round"
+
+    def reset(self) -> None:
+        """Forget the current object's rounds (commits stay, and stay undoable)."""
+        self.controller.reset()
+        self._history = [a for a in self._history if isinstance(a, CommitRecord)]
+        self._committed_round = None
+
+    def next_object(self, overwrite: bool = False) -> CommitRecord | None:
+        """Finish the current object (committing it if it has uncommitted rounds) and start a new id."""
+        record = self.commit(overwrite) if self.has_uncommitted_changes else None
+        self.reset()
+        self.object_id = self.next_free_id()
+        return record
+
+    def clicks_before_last_round(self) -> dict | None:
+        """The clicks per slice before the most recent round (to restore prompts on undo)."""
+        for action in reversed(self._history):
+            if isinstance(action, _Round):
+                return action.clicks
+            return None
+        return None

@@ -1,0 +1,559 @@
+"""The "LIM-Net Annotator" dock widget: a thin Qt shell over the controller and the session.
+
+Flow: pick an image; click positive (green) / negative (red) points, or paint scribbles, on a
+slice; the 2D prompt mask shows at once; the round (propagation + MRF) runs in a thread
+worker with a progress bar and Cancel. Commit, undo, reset and next object act on the session.
+Layers are only ever written on the main thread (in the workers' callbacks).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from napari.qt.threading import create_worker
+from napari.utils import progress as napari_progress
+from napari.utils.notifications import show_error, show_info, show_warning
+from qtpy.QtCore import QObject, Signal
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .. import autosave
+from ..controller import LimNetController
+from ..inference.propagation import Cancelled
+from ..modeling.weights import available_devices
+from ..session import AnnotationSession
+from .layers import NEGATIVE, POSITIVE, PluginLayers, set_prompt_mode
+from .tooltips import TOOLTIPS
+
+KEYS = {"segment": "S", "commit": "C", "undo": "U", "reset": "R", "next": "N", "toggle": "T"}
+RANGE_MODES = ("All slices", "Up to N slices each way", "Between two slices")
+
+
+class _Relay(QObject):
+    """Carries progress from the worker thread to the main thread (queued signal)."""
+
+    progress = Signal(int, int, str)
+
+
+class LimNetWidget(QWidget):
+    """Dock widget. ``napari_viewer`` is injected by napari."""
+
+    def __init__(self, napari_viewer):
+        super().__init__()
+        self.viewer = napari_viewer
+        self._layers: PluginLayers | None = None
+        self._sessions: dict[tuple, AnnotationSession] = {}
+        self._worker = None
+        self._pending: tuple | None = None
+        self._pbar = None
+        self._shown: dict[tuple, set[int]] = {}
+        self._relay = _Relay()
+        self._relay.progress.connect(self._on_progress)
+        self._build_ui()
+        self.viewer.layers.events.inserted.connect(self._refresh_images)
+        self.viewer.layers.events.removed.connect(self._on_layer_removed)
+        self.viewer.layers.events.moved.connect(self._refresh_images)
+        self._bind_keys(self.viewer)
+        self._refresh_images()
+
+    # ---------------------------------------------------------------- UI
+    def _button(self, text: str, slot, tip: str) -> QPushButton:
+        b = QPushButton(text)
+        b.clicked.connect(lambda *_: slot())
+        b.setToolTip(TOOLTIPS[tip])
+        return b
+
+    def _build_ui(self) -> None:
+        root = QVBoxLayout(self)
+        self.image_combo = QComboBox()
+        self.image_combo.setToolTip(TOOLTIPS["image"])
+        self.image_combo.currentIndexChanged.connect(lambda *_: self._select_image())
+        root.addWidget(QLabel("Image"))
+        root.addWidget(self.image_combo)
+        self.info = QLabel("")
+        self.info.setWordWrap(True)
+        root.addWidget(self.info)
+
+        self.mode_button = self._button(f"Prompt: positive [{KEYS['toggle']}]", self.toggle_mode, "toggle")
+        root.addWidget(self.mode_button)
+        self.segment_button = self._button(f"Segment [{KEYS['segment']}]", self.segment, "segment")
+        self.commit_button = self._button(f"Commit [{KEYS['commit']}]", self.commit, "commit")
+        self.undo_button = self._button(f"Undo [{KEYS['undo']}]", self.undo, "undo")
+        self.reset_button = self._button(f"Reset [{KEYS['reset']}]", self.reset, "reset")
+        self.next_button = self._button(f"Next object [{KEYS['next']}]", self.next_object, "next")
+        self.cancel_button = self._button("Cancel", self.cancel, "cancel")
+        self.cancel_button.setEnabled(False)
+        for row in ((self.segment_button, self.commit_button), (self.undo_button, self.reset_button), (self.next_button, self.cancel_button)):
+            h = QHBoxLayout()
+            for b in row:
+                h.addWidget(b)
+            root.addLayout(h)
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0)
+        root.addWidget(self.progress_bar)
+        self.status = QLabel("Pick an image, then click on the object.")
+        self.status.setWordWrap(True)
+        root.addWidget(self.status)
+
+        box = QGroupBox("Settings")
+        form = QFormLayout(box)
+        self.auto_check = QCheckBox("Propagate after each click")
+        self.auto_check.setChecked(True)
+        self.auto_check.setToolTip(TOOLTIPS["auto"])
+        form.addRow(self.auto_check)
+        self.stop_check = QCheckBox("Stop where the object ends")
+        self.stop_check.setChecked(True)
+        self.stop_check.setToolTip(TOOLTIPS["stop"])
+        form.addRow(self.stop_check)
+        self.overwrite_check = QCheckBox("Overwrite other objects on commit")
+        self.overwrite_check.setToolTip(TOOLTIPS["overwrite"])
+        form.addRow(self.overwrite_check)
+        self.range_combo = QComboBox()
+        self.range_combo.addItems(RANGE_MODES)
+        self.range_combo.setToolTip(TOOLTIPS["range"])
+        form.addRow("Propagation", self.range_combo)
+        self.max_slices = QSpinBox()
+        self.max_slices.setRange(0, 100000)
+        self.max_slices.setValue(20)
+        form.addRow("N slices", self.max_slices)
+        self.z_low, self.z_high = QSpinBox(), QSpinBox()
+        for s in (self.z_low, self.z_high):
+            s.setRange(0, 100000)
+        h = QHBoxLayout()
+        h.addWidget(self.z_low)
+        h.addWidget(self.z_high)
+        form.addRow("z from / to", h)
+        self.device_combo = QComboBox()
+        self.device_combo.addItems(available_devices())
+        self.device_combo.setToolTip(TOOLTIPS["device"])
+        self.device_combo.currentIndexChanged.connect(lambda *_: self._rebuild_sessions())
+        form.addRow("Device", self.device_combo)
+        root.addWidget(box)
+
+        self.export_button = self._button("Export committed…", self.export_dialog, "export")
+        root.addWidget(self.export_button)
+        self.restore_button = self._button("Restore autosaved objects", self.restore_autosave, "restore")
+        self.restore_button.setVisible(False)
+        root.addWidget(self.restore_button)
+        root.addStretch(1)
+
+    def _bind_keys(self, target) -> None:
+        actions = {
+            KEYS["segment"]: self.segment,
+            KEYS["commit"]: self.commit,
+            KEYS["undo"]: self.undo,
+            KEYS["reset"]: self.reset,
+            KEYS["next"]: self.next_object,
+            KEYS["toggle"]: self.toggle_mode,
+        }
+        for key, fn in actions.items():
+            target.bind_key(key, lambda *_a, fn=fn: fn(), overwrite=True)
+
+    # ---------------------------------------------------------------- image selection
+    def _image_layers(self):
+        return [
+            lay for lay in self.viewer.layers
+            if lay.__class__.__name__ == "Image" and not lay.metadata.get("limnet_role")
+        ]
+
+    def _refresh_images(self, *_):
+        current = self.image_combo.currentText()
+        names = [lay.name for lay in self._image_layers()]
+        self.image_combo.blockSignals(True)
+        self.image_combo.clear()
+        self.image_combo.addItems(names)
+        if current in names:
+            self.image_combo.setCurrentIndex(names.index(current))
+        self.image_combo.blockSignals(False)
+        if self._layers is None or self._layers.image.name != self.image_combo.currentText():
+            self._select_image()
+
+    @property
+    def image(self):
+        name = self.image_combo.currentText()
+        return next((lay for lay in self._image_layers() if lay.name == name), None)
+
+    def _image_problem(self, image) -> str | None:
+        """A message for images LIM-Net cannot segment, else None."""
+        if image is None:
+            return "Open or pick a 3D image."
+        if getattr(image, "rgb", False):
+            return f"'{image.name}' is an RGB(A) image; LIM-Net segments single-channel volumes. Convert it to grayscale first."
+        ndim = image.ndim
+        if ndim < 3:
+            return f"'{image.name}' is 2D; LIM-Net needs a 3D (Z, Y, X) volume."
+        if ndim > 4:
+            return f"'{image.name}' has {ndim} dimensions; select a single channel (3D or time-series 4D) first."
+        return None
+
+    def _select_image(self) -> None:
+        self._cancel_worker()
+        image = self.image
+        problem = self._image_problem(image)
+        self._sessions.clear()
+        self._shown.clear()
+        if problem:
+            self._layers = None
+            self.info.setText(problem)
+            if image is not None:
+                show_warning(problem)
+            return
+        self._layers = PluginLayers(self.viewer, image)
+        prompts = self._layers.ensure_all()
+        self._wire_layer(prompts)
+        for role in ("scribbles", "current", "committed"):
+            self._bind_keys(getattr(self._layers, role)())
+        self._layers.scribbles().events.paint.connect(self._on_paint)
+        shape = self._layers.shape
+        self.z_high.setValue(shape[-3] - 1)
+        sp = tuple(float(s) for s in image.scale[-3:])
+        self.info.setText(f"{image.name}: {'x'.join(map(str, shape))}, voxel {sp[0]:g} x {sp[1]:g} x {sp[2]:g}")
+        self.viewer.layers.selection.active = prompts
+        self._offer_autosave()
+
+    def _wire_layer(self, prompts) -> None:
+        if getattr(prompts, "_limnet_wired", False):
+            return
+        prompts.events.data.connect(self._on_points_changed)
+        self._bind_keys(prompts)
+        prompts._limnet_wired = True
+
+    # ---------------------------------------------------------------- sessions
+    def _data_point(self) -> np.ndarray:
+        """The viewer's current position in the image's voxel coordinates."""
+        image = self._layers.image
+        return np.asarray(image.world_to_data(np.asarray(self.viewer.dims.point)[-image.ndim :]), dtype=float)
+
+    def _lead(self) -> tuple[int, ...]:
+        """Index of the current time point for 4D images, () for 3D."""
+        if self._layers is None or len(self._layers.shape) == 3:
+            return ()
+        t = int(np.clip(round(float(self._data_point()[0])), 0, self._layers.shape[0] - 1))
+        return (t,)
+
+    def _current_z(self) -> int:
+        return int(np.clip(round(float(self._data_point()[-3])), 0, self._layers.shape[-3] - 1))
+
+    def session(self) -> AnnotationSession | None:
+        if self._layers is None:
+            return None
+        lead = self._lead()
+        key = (id(self._layers.image), lead)
+        if key not in self._sessions:
+            image = self._layers.image
+            data = image.data[0] if image.multiscale else image.data
+            volume = data[lead] if lead else data
+            try:
+                ctrl = LimNetController(volume, spacing=tuple(float(s) for s in image.scale[-3:]), device=self.device_combo.currentText())
+            except ValueError as err:
+                show_warning(str(err))
+                self.status.setText(str(err))
+                return None
+            committed = self._layers.committed_data[lead] if lead else self._layers.committed_data
+            self._sessions[key] = AnnotationSession(ctrl, committed)
+        sess = self._sessions[key]
+        self._apply_settings(sess.controller)
+        return sess
+
+    def _apply_settings(self, ctrl: LimNetController) -> None:
+        ctrl.stop_when_empty = self.stop_check.isChecked()
+        mode = self.range_combo.currentIndex()
+        ctrl.max_slices = self.max_slices.value() if mode == 1 else None
+        ctrl.z_limits = (self.z_low.value(), self.z_high.value()) if mode == 2 else None
+
+    def _rebuild_sessions(self) -> None:
+        if any(s.controller.n_rounds for s in self._sessions.values()):
+            show_info("Device changed: the current object's rounds were kept on the previous device; commit or reset to switch.")
+            return
+        self._sessions.clear()
+
+    # ---------------------------------------------------------------- prompts
+    def toggle_mode(self) -> None:
+        if self._layers is None:
+            return
+        prompts = self._layers.prompts()
+        current = prompts.feature_defaults["label"][0] if len(prompts.feature_defaults) else POSITIVE
+        new = NEGATIVE if current == POSITIVE else POSITIVE
+        set_prompt_mode(prompts, new)
+        self.mode_button.setText(f"Prompt: {new} [{KEYS['toggle']}]")
+
+    def _on_points_changed(self, event=None) -> None:
+        action = getattr(event, "action", "added")
+        if str(action) not in ("added", "ActionType.ADDED"):
+            return
+        prompts = self._layers.prompts() if self._layers else None
+        if prompts is None or not len(prompts.data):
+            return
+        idx = self._layers.to_image_index(prompts, prompts.data[-1:])[0]
+        if not self._inside(idx):
+            show_warning("That click is outside the image; it was ignored. Click inside the image.")
+            return
+        self.on_clicks(int(idx[-3]))
+
+    def _on_paint(self, event=None) -> None:
+        self.on_clicks(self._current_z())
+
+    def _inside(self, idx: np.ndarray) -> bool:
+        shape = self._layers.shape
+        return all(0 <= int(i) < s for i, s in zip(idx, shape))
+
+    def on_clicks(self, z: int) -> None:
+        """Show the 2D prompt mask of slice z now; propagate too if auto-propagation is on."""
+        sess = self.session()
+        if sess is None:
+            return
+        pos, neg = self._layers.clicks(self._lead(), z)
+        if not pos and not neg:
+            return
+        try:
+            preview = sess.controller.preview(z, pos, neg)
+        except ValueError as err:
+            show_warning(str(err))
+            return
+        self._show_preview(z, preview)
+        if self.auto_check.isChecked():
+            self._start_round(z, pos, neg)
+
+    # ---------------------------------------------------------------- rounds
+    def segment(self) -> None:
+        """Run a round on the current slice with all its clicks."""
+        if self.session() is None:
+            return
+        z = self._current_z()
+        pos, neg = self._layers.clicks(self._lead(), z)
+        if not pos and not neg:
+            show_warning(f"No clicks on slice {z}: add a positive click on the object first.")
+            return
+        self._start_round(z, pos, neg)
+
+    def _start_round(self, z, pos, neg) -> None:
+        sess = self.session()
+        if sess is None:
+            return
+        if self._worker is not None:
+            self._pending = (z, pos, neg)
+            sess.controller.cancel()
+            return
+        lead = self._lead()
+        self.cancel_button.setEnabled(True)
+        self.status.setText(f"Propagating from slice {z}…")
+        self._pbar = napari_progress(total=1, desc="LIM-Net round")
+        worker = create_worker(
+            sess.run_round, z, pos, neg, progress=self._relay.progress.emit, _start_thread=False, _ignore_errors=True
+        )
+        worker.returned.connect(lambda _mask, sess=sess, lead=lead, z=z: self._on_round_done(sess, lead, z))
+        worker.errored.connect(lambda err, sess=sess, lead=lead: self._on_round_error(err, sess, lead))
+        worker.finished.connect(self._on_worker_finished)
+        self._worker = worker
+        worker.start()
+
+    def _on_progress(self, done: int, total: int, message: str) -> None:
+        self.progress_bar.setRange(0, max(total, 1))
+        self.progress_bar.setValue(done)
+        pbar = self._pbar
+        if pbar is not None:
+            pbar.total = max(total, 1)
+            pbar.n = done
+            pbar.set_description(f"LIM-Net: {message}")
+
+    def _on_round_done(self, sess, lead, z) -> None:
+        self._show_current(sess, lead)
+        n = len(sess.controller.nonempty_slices())
+        self.status.setText(f"Round {sess.controller.n_rounds} (slice {z}): object on {n} slices. Commit [{KEYS['commit']}] when done.")
+
+    def _on_round_error(self, err, sess, lead) -> None:
+        if isinstance(err, Cancelled):
+            if self._pending is None:
+                show_info("Propagation cancelled; the previous result is kept.")
+                self.status.setText("Cancelled; the previous result is kept.")
+        elif isinstance(err, ValueError):
+            show_warning(str(err))
+            self.status.setText(str(err))
+        else:
+            show_error(f"LIM-Net round failed ({type(err).__name__}: {err}); the previous result is kept.")
+        if self._layers is not None and self.session() is sess:
+            self._show_current(sess, lead)
+
+    def _on_worker_finished(self) -> None:
+        self._worker = None
+        self.cancel_button.setEnabled(False)
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(1)
+        if self._pbar is not None:
+            self._pbar.close()
+            self._pbar = None
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            self._start_round(*pending)
+
+    def cancel(self) -> None:
+        """Cancel a running propagation (the state stays as before the round)."""
+        self._pending = None
+        self._cancel_worker()
+
+    def _cancel_worker(self) -> None:
+        if self._worker is not None:
+            for sess in self._sessions.values():
+                sess.controller.cancel()
+
+    @property
+    def busy(self) -> bool:
+        return self._worker is not None
+
+    # ---------------------------------------------------------------- display
+    def _show_preview(self, z: int, mask2d: np.ndarray) -> None:
+        lead = self._lead()
+        data = self._layers.current_data
+        data[lead + (z,)] = mask2d.astype(np.uint8)
+        self._shown.setdefault(lead, set()).add(z)
+        self._layers.current().refresh()
+
+    def _show_current(self, sess: AnnotationSession, lead) -> None:
+        data = self._layers.current_data
+        target = data[lead] if lead else data
+        new = set(sess.controller.nonempty_slices())
+        for z in self._shown.get(lead, set()) | new:
+            target[z] = sess.controller.slice_mask(z)
+        self._shown[lead] = new
+        self._layers.current().refresh()
+
+    # ---------------------------------------------------------------- commit / undo / reset / next
+    def commit(self) -> None:
+        sess = self.session()
+        if sess is None or self.busy:
+            if self.busy:
+                show_info("Wait for the propagation to finish (or cancel it) before committing.")
+            return
+        record = sess.commit(overwrite=self.overwrite_check.isChecked())
+        if record is None:
+            show_info("Nothing to commit: the current object is empty.")
+            return
+        self._layers.committed().refresh()
+        msg = f"Committed object {record.object_id}: {record.written} voxels."
+        if record.kept_other:
+            msg += f" {record.kept_other} voxels already belonged to other objects and were kept (tick 'Overwrite' to replace them)."
+        show_info(msg)
+        self.status.setText(msg)
+        self._autosave()
+
+    def undo(self) -> None:
+        sess = self.session()
+        if sess is None or self.busy:
+            return
+        what = sess.undo()
+        lead = self._lead()
+        if what == "round":
+            self._layers.set_clicks(lead, sess.controller.interactions)
+            self._show_current(sess, lead)
+            self.status.setText(f"Undid a round; {sess.controller.n_rounds} round(s) left.")
+        elif what == "commit":
+            self._layers.committed().refresh()
+            self._autosave()
+            self.status.setText("Undid the last commit.")
+        else:
+            self.status.setText("Nothing to undo.")
+
+    def reset(self) -> None:
+        sess = self.session()
+        if sess is None:
+            return
+        self.cancel()
+        sess.reset()
+        lead = self._lead()
+        self._layers.set_clicks(lead, {})
+        self._layers.scribble_data[lead] = 0
+        self._layers.scribbles().refresh()
+        self._show_current(sess, lead)
+        self.status.setText("Reset: the current object was cleared (committed objects are kept).")
+
+    def next_object(self) -> None:
+        sess = self.session()
+        if sess is None or self.busy:
+            return
+        record = sess.next_object(overwrite=self.overwrite_check.isChecked())
+        if record is not None:
+            self._layers.committed().refresh()
+            self._autosave()
+            show_info(f"Committed object {record.object_id} ({record.written} voxels); starting object {sess.object_id}.")
+        self.reset()
+        self.status.setText(f"Object {sess.object_id}: click on the next object.")
+
+    # ---------------------------------------------------------------- export / autosave
+    def export(self, path: str) -> list[str]:
+        """Write the committed labels (NIfTI keeps the source affine; TIFF keeps the voxel size)."""
+        from .._writer import write_labels
+
+        layer = self._layers.committed()
+        data, attributes, _ = layer.as_layer_data_tuple()
+        out = write_labels(path, data, attributes)
+        show_info(f"Saved committed labels to {out[0]}")
+        return out
+
+    def export_dialog(self) -> None:
+        if self._layers is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export committed labels", "", "NIfTI (*.nii.gz *.nii);;TIFF (*.tif *.tiff)")
+        if path:
+            try:
+                self.export(path)
+            except (ValueError, OSError) as err:
+                show_error(f"Export failed: {err}")
+
+    def _autosave_key(self) -> str:
+        image = self._layers.image
+        return autosave.session_key(image.metadata.get("source_path") or getattr(image.source, "path", None), image.name, self._layers.shape)
+
+    def _autosave(self) -> None:
+        try:
+            autosave.save(self._autosave_key(), self._layers.committed_data)
+        except OSError as err:
+            show_warning(f"Autosave failed ({err}); export your labels to be safe.")
+
+    def _offer_autosave(self) -> None:
+        found = autosave.load(self._autosave_key())
+        has = found is not None and found[0].any()
+        self.restore_button.setVisible(bool(has))
+        if has:
+            self.restore_button.setText(f"Restore {found[1]['objects']} autosaved object(s) from {found[1]['saved']}")
+            show_info(f"LIM-Net found {found[1]['objects']} autosaved object(s) for this image: click 'Restore' in the annotator.")
+
+    def restore_autosave(self) -> bool:
+        found = autosave.load(self._autosave_key())
+        if found is None:
+            return False
+        labels, _ = found
+        if labels.shape != self._layers.committed_data.shape:
+            show_warning("The autosave does not match this image's shape; not restored.")
+            return False
+        self._layers.committed_data[...] = np.maximum(self._layers.committed_data, labels.astype(self._layers.committed_data.dtype))
+        self._layers.committed().refresh()
+        for sess in self._sessions.values():
+            sess.object_id = sess.next_free_id()
+        self.restore_button.setVisible(False)
+        show_info("Restored the autosaved committed objects.")
+        return True
+
+    # ---------------------------------------------------------------- layer removal
+    def _on_layer_removed(self, event) -> None:
+        layer = event.value
+        if self._layers is not None and layer is self._layers.image:
+            if self._worker is not None:
+                self.cancel()
+                show_warning(f"The image '{layer.name}' was removed while propagating; the round was cancelled. Committed labels are kept.")
+            self._layers = None
+            self._sessions.clear()
+        self._refresh_images()

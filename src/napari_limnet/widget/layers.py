@@ -1,0 +1,210 @@
+"""The plugin's own napari layers for one image, re-created when the user deletes them.
+
+For an image layer named ``img``:
+
+- ``img prompts``: Points; feature ``label`` is 'positive' (green) or 'negative' (red);
+- ``img scribbles``: Labels; paint 1 = positive, 2 = negative; strokes become clicks;
+- ``img current object``: Labels with the current object (and the live 2D preview);
+- ``img committed``: Labels with all committed objects.
+
+Every layer copies the image's scale, translate, rotate, shear and affine, and its metadata
+(so the NIfTI affine travels to the writer). Clicks are converted with
+``image.world_to_data(layer.data_to_world(point))``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+POSITIVE, NEGATIVE = "positive", "negative"
+POSITIVE_COLOR = np.array([0.1, 0.9, 0.1, 1.0])
+NEGATIVE_COLOR = np.array([1.0, 0.15, 0.15, 1.0])
+SCRIBBLE_POSITIVE, SCRIBBLE_NEGATIVE = 1, 2
+#: Most clicks one stroke label contributes per slice, and their spacing (pixels).
+MAX_SCRIBBLE_CLICKS = 12
+SCRIBBLE_SPACING = 6.0
+
+
+def transform_kwargs(image) -> dict:
+    """scale/translate/rotate/shear/affine of ``image`` as layer keyword arguments."""
+    return {
+        "scale": tuple(image.scale),
+        "translate": tuple(image.translate),
+        "rotate": np.asarray(image.rotate),
+        "shear": np.asarray(image.shear),
+        "affine": np.asarray(image.affine.affine_matrix),
+        "metadata": dict(image.metadata),
+    }
+
+
+def spaced_samples(coords: np.ndarray, spacing: float = SCRIBBLE_SPACING, limit: int = MAX_SCRIBBLE_CLICKS) -> np.ndarray:
+    """Farthest-point sampling of stroke pixels (N, 2): well-spread clicks along the strokes."""
+    coords = np.asarray(coords, dtype=float).reshape(-1, 2)
+    if len(coords) == 0:
+        return coords
+    chosen = [int(np.argmin(coords[:, 0] * 1e6 + coords[:, 1]))]
+    dist = np.linalg.norm(coords - coords[chosen[0]], axis=1)
+    while len(chosen) < limit:
+        i = int(np.argmax(dist))
+        if dist[i] < spacing:
+            break
+        chosen.append(i)
+        dist = np.minimum(dist, np.linalg.norm(coords - coords[i], axis=1))
+    return coords[chosen]
+
+
+class PluginLayers:
+    """Finds or (re-)creates the plugin's layers for ``image`` in ``viewer``.
+
+    ``committed_data`` / ``current_data`` are kept here, so a deleted layer comes back with its
+    content (nothing committed is lost when a layer is removed by accident).
+    """
+
+    def __init__(self, viewer, image):
+        self.viewer = viewer
+        self.image = image
+        shape = tuple(image.data[0].shape if image.multiscale else image.data.shape)
+        self.shape = shape
+        self.committed_data = np.zeros(shape, dtype=np.uint16)
+        self.current_data = np.zeros(shape, dtype=np.uint8)
+        self.scribble_data = np.zeros(shape, dtype=np.uint8)
+        self._layers: dict[str, object] = {}
+
+    # -- names and lookup -----------------------------------------------------------------------
+    def name(self, role: str) -> str:
+        return f"{self.image.name} {role}"
+
+    def _find(self, role: str):
+        layer = self._layers.get(role)
+        if layer is not None and layer in self.viewer.layers:
+            return layer
+        name = self.name(role)
+        for existing in self.viewer.layers:
+            if existing.name == name and existing.metadata.get("limnet_role") == role:
+                self._layers[role] = existing
+                return existing
+        return None
+
+    def owns(self, layer) -> bool:
+        return any(layer is lay for lay in self._layers.values())
+
+    # -- layers ---------------------------------------------------------------------------------
+    def prompts(self):
+        layer = self._find("prompts")
+        if layer is None:
+            kw = transform_kwargs(self.image)
+            kw["metadata"] = {**kw["metadata"], "limnet_role": "prompts"}
+            layer = self.viewer.add_points(
+                np.zeros((0, self.image.ndim)),
+                ndim=self.image.ndim,
+                name=self.name("prompts"),
+                features={"label": np.array([], dtype=object)},
+                feature_defaults={"label": POSITIVE},
+                face_color=POSITIVE_COLOR,
+                border_color="white",
+                size=max(3.0, 0.012 * max(self.shape[-2:]) * float(np.min(self.image.scale[-2:]))),
+                **kw,
+            )
+            layer.events.data.connect(lambda event, lay=layer: recolor(lay))
+            self._layers["prompts"] = layer
+            layer.mode = "add"
+        return layer
+
+    def _labels(self, role: str, data: np.ndarray, opacity: float):
+        layer = self._find(role)
+        if layer is None:
+            kw = transform_kwargs(self.image)
+            kw["metadata"] = {**kw["metadata"], "limnet_role": role}
+            layer = self.viewer.add_labels(data, name=self.name(role), opacity=opacity, **kw)
+            self._layers[role] = layer
+        return layer
+
+    def scribbles(self):
+        return self._labels("scribbles", self.scribble_data, 0.8)
+
+    def current(self):
+        return self._labels("current object", self.current_data, 0.55)
+
+    def committed(self):
+        return self._labels("committed", self.committed_data, 0.45)
+
+    def ensure_all(self):
+        self.committed()
+        self.current()
+        self.scribbles()
+        return self.prompts()
+
+    # -- clicks ---------------------------------------------------------------------------------
+    def to_image_index(self, layer, points: np.ndarray) -> np.ndarray:
+        """(N, ndim) layer data coordinates -> (N, ndim) image voxel indices (rounded)."""
+        if len(points) == 0:
+            return np.zeros((0, self.image.ndim), dtype=int)
+        out = []
+        for p in np.asarray(points, dtype=float):
+            world = layer.data_to_world(p)
+            out.append(self.image.world_to_data(world))
+        return np.rint(np.asarray(out, dtype=float)).astype(int)
+
+    def clicks(self, lead: tuple[int, ...], z: int) -> tuple[list, list]:
+        """(positive, negative) (y, x) clicks on slice z of time point ``lead`` (() for 3D images).
+
+        From the prompts layer and from the scribbles on that slice.
+        """
+        pos, neg = [], []
+        layer = self._find("prompts")
+        if layer is not None and len(layer.data):
+            idx = self.to_image_index(layer, layer.data)
+            labels = np.asarray(layer.features["label"]) if "label" in layer.features else np.array([POSITIVE] * len(idx))
+            for p, lab in zip(idx, labels):
+                if tuple(p[:-3]) == tuple(lead) and p[-3] == z:
+                    (neg if lab == NEGATIVE else pos).append((int(p[-2]), int(p[-1])))
+        sl = self.scribble_data[tuple(lead) + (z,)]
+        for value, target in ((SCRIBBLE_POSITIVE, pos), (SCRIBBLE_NEGATIVE, neg)):
+            coords = np.argwhere(sl == value)
+            target.extend((int(y), int(x)) for y, x in spaced_samples(coords))
+        return pos, neg
+
+    def set_clicks(self, lead: tuple[int, ...], interactions: dict) -> None:
+        """Replace the prompt points of time point ``lead`` with ``{z: (positive, negative)}``."""
+        layer = self.prompts()
+        keep, keep_labels = [], []
+        if len(layer.data):
+            idx = self.to_image_index(layer, layer.data)
+            labels = np.asarray(layer.features["label"])
+            for p, q, lab in zip(layer.data, idx, labels):
+                if tuple(q[:-3]) != tuple(lead):
+                    keep.append(p)
+                    keep_labels.append(lab)
+        for z, (pos, neg) in sorted(interactions.items()):
+            for clicks, lab in ((pos, POSITIVE), (neg, NEGATIVE)):
+                for y, x in clicks:
+                    voxel = np.array(tuple(lead) + (z, y, x), dtype=float)
+                    keep.append(layer.world_to_data(self.image.data_to_world(voxel)))
+                    keep_labels.append(lab)
+        default = layer.feature_defaults["label"][0] if len(layer.feature_defaults) else POSITIVE
+        with layer.events.data.blocker():
+            layer.data = np.asarray(keep, dtype=float).reshape(-1, self.image.ndim)
+            layer.features = {"label": np.asarray(keep_labels, dtype=object)}
+        layer.feature_defaults = {"label": default}
+        recolor(layer)
+
+
+def recolor(layer) -> None:
+    """Green for positive, red for negative prompts."""
+    if not len(layer.data) or "label" not in layer.features:
+        return
+    labels = np.asarray(layer.features["label"])
+    colors = np.where((labels == NEGATIVE)[:, None], NEGATIVE_COLOR, POSITIVE_COLOR)
+    if not np.array_equal(np.asarray(layer.face_color), colors):
+        layer.face_color = colors
+
+
+def set_prompt_mode(layer, label: str) -> None:
+    """New points get ``label``; in select mode, the selected points switch to it too."""
+    layer.feature_defaults = {"label": label}
+    selected = sorted(layer.selected_data) if str(layer.mode) == "select" else []
+    if selected:
+        feats = layer.features.copy()
+        feats.loc[selected, "label"] = label
+        layer.features = feats
+        recolor(layer)

@@ -1,0 +1,26 @@
+"""All tooltips of the annotator in one place (as micro-sam does)."""
+
+TOOLTIPS = {
+    "image": "The 3D image to segment. 2D and RGB images cannot be segmented; for a 4D (t, z, y, x) "
+    "image the current time point is used.",
+    "toggle": "Switch between positive (green, on the object) and negative (red, background) clicks. "
+    "Selected points switch too. Key: T.",
+    "segment": "Run a round on the current slice with all its clicks: 2D mask, propagation through the "
+    "stack, fusion with the earlier rounds. Key: S.",
+    "commit": "Copy the current object into the committed layer under its own id. Other objects are "
+    "never overwritten unless 'Overwrite' is ticked. Key: C.",
+    "undo": "Undo the last round or the last commit. Key: U.",
+    "reset": "Clear the current object's rounds and clicks (committed objects stay). Key: R.",
+    "next": "Finish this object (committing it if needed) and start a new one. Key: N.",
+    "cancel": "Stop the running propagation; the result of the previous round is kept.",
+    "auto": "Run a full round (propagation + fusion) after every click. Untick to place several "
+    "clicks and press Segment [S].",
+    "stop": "Stop propagating where the network says the object has ended. Untick to propagate "
+    "through the whole range.",
+    "overwrite": "When committing, replace voxels that already belong to other committed objects.",
+    "range": "How far a round may propagate: all slices, up to N slices each way from the clicked "
+    "slice, or between two slices.",
+    "device": "Where the networks run. CPU works everywhere; CUDA/MPS appear when available.",
+    "export": "Save the committed labels: NIfTI keeps the source affine, TIFF keeps the voxel size.",
+    "restore": "Bring back the committed objects autosaved for this image (after a crash).",
+}

@@ -1,0 +1,165 @@
+"""The napari workflow, driven programmatically under Xvfb (pytest-xvfb) with a real viewer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+napari = pytest.importorskip("napari")
+
+from napari_limnet.samples import ct_abdomen  # noqa: E402
+from napari_limnet.widget.annotator import LimNetWidget  # noqa: E402
+from napari_limnet.widget.layers import NEGATIVE, POSITIVE  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def annotator(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer(show=True)
+    s = ct_abdomen()
+    image = viewer.add_image(s.image, name="ct", scale=s.spacing)
+    widget = LimNetWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="LIM-Net Annotator")
+    widget.auto_check.setChecked(False)
+    return viewer, widget, image, s
+
+
+def add_click(viewer, widget, z, y, x, label=POSITIVE):
+    prompts = widget._layers.prompts()
+    if prompts.feature_defaults["label"][0] != label:
+        widget.toggle_mode()
+    world = widget._layers.image.data_to_world(np.array([z, y, x], dtype=float))
+    prompts.add(prompts.world_to_data(world))
+    viewer.dims.set_point(0, world[0])
+
+
+def run_round(qtbot, widget):
+    widget.segment()
+    qtbot.waitUntil(lambda: not widget.busy, timeout=60000)
+
+
+def test_full_annotation_flow(annotator, qtbot, tmp_path):
+    viewer, widget, image, s = annotator
+    names = [lay.name for lay in viewer.layers]
+    for role in ("prompts", "scribbles", "current object", "committed"):
+        assert f"ct {role}" in names
+        layer = viewer.layers[f"ct {role}"]
+        np.testing.assert_allclose(layer.scale, image.scale)
+        np.testing.assert_allclose(layer.translate, image.translate)
+    z, y, x = s.click
+    add_click(viewer, widget, z, y, x)
+    current = viewer.layers["ct current object"]
+    assert current.data[z].any(), "the 2D prompt mask shows on the clicked slice right away"
+    run_round(qtbot, widget)
+    mask = current.data.astype(bool)
+    assert mask.any() and mask.shape == image.data.shape
+    assert (mask.reshape(mask.shape[0], -1).any(1)).sum() > 1, "propagated beyond the clicked slice"
+    # first commit
+    widget.commit()
+    committed = viewer.layers["ct committed"].data
+    first_id = int(committed.max())
+    assert first_id == 1 and (committed == 1).sum() == mask.sum()
+    # second object: the other kidney, with a negative click too
+    widget.next_object()
+    assert not viewer.layers["ct current object"].data.any()
+    z2 = z
+    ys, xs = np.nonzero(s.image[z2] > 120)
+    right = xs > s.image.shape[2] // 2 + 10
+    y2, x2 = int(np.median(ys[right])), int(np.median(xs[right]))
+    add_click(viewer, widget, z2, y2, x2)
+    add_click(viewer, widget, z2, 5, 5, NEGATIVE)
+    run_round(qtbot, widget)
+    assert viewer.layers["ct current object"].data.any()
+    before = committed.copy()
+    widget.commit()
+    assert int(committed.max()) == 2
+    assert ((before == 1) == (committed == 1)).all(), "committing object 2 never overwrote object 1"
+    # undo the commit, exactly
+    widget.undo()
+    np.testing.assert_array_equal(committed, before)
+    # export and re-read with identical geometry
+    out = tmp_path / "labels.nii.gz"
+    widget.export(str(out))
+    from napari_limnet._reader import read_layers
+
+    data, kwargs, kind = read_layers(str(out))[0]
+    np.testing.assert_array_equal(data, committed)
+    np.testing.assert_allclose(kwargs["scale"], image.scale, atol=1e-5)
+    np.testing.assert_allclose(kwargs["translate"], image.translate, atol=1e-5)
+    viewer.screenshot(str(tmp_path / "shot.png"), canvas_only=False)
+
+
+def test_cancel_keeps_state(annotator, qtbot):
+    viewer, widget, image, s = annotator
+    z, y, x = s.click
+    add_click(viewer, widget, z, y, x)
+    run_round(qtbot, widget)
+    sess = widget.session()
+    state = sess.controller.state
+    shown = viewer.layers["ct current object"].data.copy()
+    add_click(viewer, widget, z + 3, y, x)
+    viewer.dims.set_point(0, image.data_to_world(np.array([z + 3, y, x]))[0])
+    sess.controller.cancel()  # cancel flag is cleared at round start, so cancel from the progress callback
+    widget._relay.progress.connect(lambda *a: widget.cancel())
+    run_round(qtbot, widget)
+    assert sess.controller.state is state, "a cancelled round leaves the state exactly as it was"
+    np.testing.assert_array_equal(viewer.layers["ct current object"].data, shown)
+
+
+def test_deleted_layers_come_back(annotator, qtbot):
+    viewer, widget, image, s = annotator
+    z, y, x = s.click
+    add_click(viewer, widget, z, y, x)
+    run_round(qtbot, widget)
+    widget.commit()
+    saved = viewer.layers["ct committed"].data.copy()
+    viewer.layers.remove("ct committed")
+    viewer.layers.remove("ct prompts")
+    widget.commit()  # re-creates the committed layer with its content
+    assert "ct committed" in [lay.name for lay in viewer.layers]
+    np.testing.assert_array_equal(viewer.layers["ct committed"].data, saved)
+    widget._layers.prompts()
+    assert "ct prompts" in [lay.name for lay in viewer.layers]
+
+
+def test_anisotropic_clicks_land_on_the_right_voxel(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer(show=True)
+    vol = np.zeros((20, 40, 50), dtype=np.float32)
+    vol[5:15, 10:30, 12:20] = 100
+    vol += np.linspace(0, 1, 50, dtype=np.float32)
+    image = viewer.add_image(vol, name="aniso", scale=(5.0, 0.7, 0.9), translate=(10.0, -3.0, 4.0))
+    widget = LimNetWidget(viewer)
+    widget.auto_check.setChecked(False)
+    add_click(viewer, widget, 9, 21, 15)
+    pos, neg = widget._layers.clicks((), 9)
+    assert pos == [(21, 15)] and neg == []
+    assert widget._current_z() == 9
+
+
+def test_2d_and_rgb_images_get_a_message(make_napari_viewer):
+    viewer = make_napari_viewer(show=True)
+    viewer.add_image(np.random.rand(32, 32).astype(np.float32), name="flat")
+    widget = LimNetWidget(viewer)
+    assert "2D" in widget.info.text()
+    viewer.add_image(np.random.rand(32, 32, 3).astype(np.float32), name="colour", rgb=True)
+    widget.image_combo.setCurrentText("colour")
+    assert "RGB" in widget.info.text()
+
+
+def test_4d_image_uses_the_current_time_point(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer(show=True)
+    s = ct_abdomen()
+    vol4 = np.stack([s.image, np.roll(s.image, 3, axis=2)])
+    viewer.add_image(vol4, name="ct4d", scale=(1.0,) + s.spacing)
+    widget = LimNetWidget(viewer)
+    widget.auto_check.setChecked(False)
+    viewer.dims.set_point(0, 1.0)
+    assert widget._lead() == (1,)
+    z, y, x = s.click
+    prompts = widget._layers.prompts()
+    prompts.add(prompts.world_to_data(widget._layers.image.data_to_world(np.array([1, z, y, x + 3], dtype=float))))
+    viewer.dims.set_point(1, widget._layers.image.data_to_world(np.array([1, z, y, x]))[1])
+    run_round(qtbot, widget)
+    cur = viewer.layers["ct4d current object"].data
+    assert cur[1].any() and not cur[0].any()
