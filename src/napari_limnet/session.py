@@ -52,7 +52,7 @@ class AnnotationSession:
         self.controller = controller
         self.committed = committed
         self._history: list[CommitRecord | _Round] = []
-        self.object_id = self.next_free_id()
+        self.object_id: int | None = None  # given at the object's first commit (ids stay unique)
         self._committed_round: int | None = None  # controller round at the last commit of this object
 
     # -- ids ----------------------------------------------------------------------------------
@@ -78,9 +78,13 @@ class AnnotationSession:
         """Write the current object into ``committed`` under :attr:`object_id`. None if empty."""
         ctrl = self.controller
         slices = ctrl.nonempty_slices()
+        if self.object_id is None:
+            if not slices:
+                return None
+            self.object_id = self.next_free_id()
         old = np.flatnonzero((self.committed == self.object_id).reshape(self.committed.shape[0], -1).any(1))
         zs = sorted(set(slices) | set(old.tolist()))
-        if not slices and not old.size:
+        if not zs:
             return None
         z0, z1 = zs[0], zs[-1] + 1
         region = (slice(z0, z1), slice(None), slice(None))
@@ -109,7 +113,8 @@ class AnnotationSession:
         if isinstance(action, CommitRecord):
             self.committed[action.region] = action.before
             self._committed_round = None
-            self.object_id = action.object_id
+            still_there = bool((action.before == action.object_id).any())
+            self.object_id = action.object_id if still_there or self.controller.n_rounds else None
             return "commit"
         self.controller.undo()
         return "round"
@@ -124,7 +129,7 @@ class AnnotationSession:
         """Finish the current object (committing it if it has uncommitted rounds) and start a new id."""
         record = self.commit(overwrite) if self.has_uncommitted_changes else None
         self.reset()
-        self.object_id = self.next_free_id()
+        self.object_id = None
         return record
 
     def clicks_before_last_round(self) -> dict | None:

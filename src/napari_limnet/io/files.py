@@ -168,6 +168,8 @@ def _read_tiff(path: Path) -> Volume:
             spacing = _tiff_spacing(tif)
     except Exception as err:  # noqa: BLE001 - tifffile raises many types for broken files
         raise _bad_file(path, "the TIFF file is corrupt or truncated", err) from None
+    if data is None or data.size == 0:
+        raise _bad_file(path, "the TIFF file is corrupt or truncated (it holds no image data)")
     return Volume(data, Geometry.from_spacing(spacing), str(path), "tiff", {"source_path": str(path)})
 
 

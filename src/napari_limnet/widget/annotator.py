@@ -488,9 +488,9 @@ class LimNetWidget(QWidget):
         if record is not None:
             self._layers.committed().refresh()
             self._autosave()
-            show_info(f"Committed object {record.object_id} ({record.written} voxels); starting object {sess.object_id}.")
+            show_info(f"Committed object {record.object_id} ({record.written} voxels).")
         self.reset()
-        self.status.setText(f"Object {sess.object_id}: click on the next object.")
+        self.status.setText(f"Object {sess.next_free_id()}: click on the next object.")
 
     # ---------------------------------------------------------------- export / autosave
     def export(self, path: str) -> list[str]:
@@ -541,8 +541,6 @@ class LimNetWidget(QWidget):
             return False
         self._layers.committed_data[...] = np.maximum(self._layers.committed_data, labels.astype(self._layers.committed_data.dtype))
         self._layers.committed().refresh()
-        for sess in self._sessions.values():
-            sess.object_id = sess.next_free_id()
         self.restore_button.setVisible(False)
         show_info("Restored the autosaved committed objects.")
         return True

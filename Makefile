@@ -1,0 +1,33 @@
+# Two commands do all the set-up on a fresh machine:
+#   make demo   - venv + install, then the annotator on the bundled sample (headless: CLI + PNG)
+#   make test   - venv + install, then the whole test suite (GUI tests under Xvfb)
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: install demo test benchmark speed clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e ".[testing]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(PY) -m napari_limnet.demo
+
+test: install
+	$(PY) -m pytest -q -p no:cacheprovider
+
+benchmark: install
+	$(PY) -m napari_limnet.benchmark --out docs/benchmark
+
+speed: install
+	$(PY) -m pip install -q -e ".[benchmark]"
+	$(PY) benchmarks/speed.py --out docs/speed
+
+clean:
+	rm -rf $(VENV) build dist demo_out bench_out
