@@ -80,16 +80,18 @@ def test_mrf_selection_uses_the_score_against_tau(fakes, logit, tau, expect):
 
 def test_trivial_choices_never_reach_the_network(fakes):
     vol = np.random.default_rng(0).normal(size=(4, 32, 32)).astype(np.float32)
-    models = fakes(-10.0)
+    runner = NetRunner(fakes(-10.0))
     same = square(10)
     choices = [SliceChoice(1, same, SliceMask(same.y0, same.x0, same.crop.copy()), 1, 1), SliceChoice(2, None, None, 1, 1)]
-    out = keep_old(NetRunner(models), VolumeSource(vol), (1.0, 1.0), choices)
-    assert out.tolist() == [True, True] and models.fusion.seen == 0
+    out = keep_old(runner, VolumeSource(vol), (1.0, 1.0), choices)
+    assert out.tolist() == [True, True] and runner.fusion_net.seen == 0
 
 
 def test_no_mrf_mode_always_takes_the_new_round(fakes):
     vol = np.random.default_rng(0).normal(size=(4, 32, 32)).astype(np.float32)
-    models = fakes(10.0)
+    runner = NetRunner(fakes(10.0))
     choices = [SliceChoice(1, square(10), square(12), 3, 1)]
-    out = keep_old(NetRunner(models), VolumeSource(vol), (1.0, 1.0), choices, FusionConfig(mode="new"))
-    assert out.tolist() == [False] and models.fusion.seen == 0
+    out = keep_old(runner, VolumeSource(vol), (1.0, 1.0), choices, FusionConfig(mode="new"))
+    assert out.tolist() == [False] and runner.fusion_net.seen == 0
+    mrf = NetRunner(fakes(10.0))
+    assert keep_old(mrf, VolumeSource(vol), (1.0, 1.0), choices).tolist() == [True] and mrf.fusion_net.seen == 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from numbers import Integral, Real
 from typing import Callable, Sequence
 
@@ -90,6 +91,8 @@ class LimNetController:
         self._lock = threading.RLock()
         self._dense_cache: tuple[RunState, np.ndarray] | None = None
         self._prompt_cache: tuple[tuple, RunState, PromptResult] | None = None
+        #: Timings and counts of the last successful round (seconds): prompt, propagation, fusion.
+        self.last_round_stats: dict = {}
 
     # -- properties ----------------------------------------------------------------------------
     @property
@@ -193,6 +196,30 @@ class LimNetController:
             low, high = max(low, z - n), min(high, z + n)
         return min(low, z), max(high, z)
 
+    #: Later rounds propagate at most this fraction of the object's current extent (and at least
+    #: EXTEND_MIN slices) past it; a click beyond the extent moves the extent there.
+    EXTEND_FRACTION = 0.25
+    EXTEND_MIN = 3
+
+    def _extension_guard(self, z: int, state: RunState, low: int, high: int) -> tuple[int, int]:
+        """Limit how far a correction round may grow the object past its current z-extent.
+
+        The propagation network does not always know where an object ends; an early round that
+        stopped in the right place must not be undone by a later round that runs on.
+        """
+        if not state.masks:
+            return low, high
+        e0, e1 = min(min(state.masks), z), max(max(state.masks), z)
+        margin = max(self.EXTEND_MIN, int(round(self.EXTEND_FRACTION * (e1 - e0 + 1))))
+        return max(low, e0 - margin), min(high, e1 + margin)
+
+    @staticmethod
+    def _no_propagation_range(z: int, prompt_mask, state: RunState, low: int, high: int) -> tuple[int, int]:
+        """A negative-only round changes its own slice and, if it erased the slice, what came through it."""
+        if prompt_mask is not None:
+            return z, z
+        return low, high
+
     # -- rounds --------------------------------------------------------------------------------
     def _prompt(self, z: int, pos: np.ndarray, neg: np.ndarray, state: RunState) -> PromptResult:
         key = (z, pos.tobytes(), neg.tobytes())
@@ -255,14 +282,21 @@ class LimNetController:
                     progress(min(done, total), total, message)
 
             report("prompt mask")
+            t0 = time.perf_counter()
             prompt = self._prompt(z, pos, neg, state)
+            t_prompt = time.perf_counter()
             if cancelled():
                 raise Cancelled()
             done += 1
             report("propagating")
 
             propagated = {}
-            if prompt.mask is not None:
+            if len(pos) == 0:
+                # Negative-only round: the slice is corrected (or erased) in place; nothing is propagated.
+                low, high = self._no_propagation_range(z, prompt.mask, state, low, high)
+            else:
+                low, high = self._extension_guard(z, state, low, high)
+            if prompt.mask is not None and len(pos) > 0:
 
                 def on_slice(_z: int) -> None:
                     nonlocal done
@@ -275,6 +309,7 @@ class LimNetController:
                     on_slice=on_slice, should_cancel=cancelled,
                 )
                 propagated = result.masks
+            t_prop = time.perf_counter()
             plan = plan_round(state, z, prompt.mask, propagated, low, high)
             if cancelled():
                 raise Cancelled()
@@ -288,7 +323,16 @@ class LimNetController:
             )
             if cancelled():
                 raise Cancelled()
+            t_end = time.perf_counter()
             self._history.append(new_state)
+            self.last_round_stats = {
+                "prompt_s": t_prompt - t0,
+                "propagation_s": t_prop - t_prompt,
+                "propagated_slices": len(propagated),
+                "fusion_s": t_end - t_prop,
+                "fusion_slices": len(plan.choices),
+                "total_s": t_end - t0,
+            }
             done = total
             report("done")
             return self.mask

@@ -10,7 +10,9 @@ for; it keeps the net at the scale it was trained at (object ~ 1/CONTEXT of the 
 Clean-up keeps the result tied to the clicks: components with a positive click (or that were
 already mostly in the slice's current mask) stay, components holding only negative clicks go.
 A slice with only negative clicks is *erased* (made an empty boundary, as DESIGN.md asks) when
-less than :data:`ERASE_FRACTION` of its mask survives; otherwise it is a partial correction.
+less than :data:`ERASE_FRACTION` of its mask survives; otherwise it is a partial correction of
+that slice alone (the controller does not propagate negative-only rounds, so a correction can
+never start a new leak).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from .volume import VolumeSource
 FIRST_SIDE_PIXELS = 64
 MAX_REFRAMES = 3
 #: A negative-only round that leaves less than this fraction of the slice's mask empties the slice.
-ERASE_FRACTION = 0.3
+ERASE_FRACTION = 0.5
 _EIGHT = np.ones((3, 3), dtype=bool)
 
 

@@ -98,7 +98,7 @@ def plan_round(
             continue
         if prompt is None:
             # An empty round clears what its own slice propagated earlier, and has no opinion
-            # about content that came from the other rounds' slices.
+            # about content that came from the other rounds' slices (they keep their masks).
             if src == z and old is not None:
                 take_new[s] = None
             continue

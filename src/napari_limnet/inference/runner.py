@@ -11,8 +11,24 @@ import contextlib
 
 import torch
 
+from ..modeling.optimize import fold_batch_norms
 from ..modeling.propagation_net import ImageFeatures
 from ..modeling.weights import LimNetModels
+
+
+def _inference_nets(models: LimNetModels, fold_bn: bool, channels_last: bool):
+    """Inference copies of the three nets, built once per models object and option set."""
+    cache = models.__dict__.setdefault("_inference_cache", {})
+    key = (fold_bn, channels_last)
+    if key not in cache:
+        nets = []
+        for net in (models.interaction, models.propagation, models.fusion):
+            net = fold_batch_norms(net) if fold_bn else net
+            if channels_last:
+                net = net.to(memory_format=torch.channels_last)
+            nets.append(net.eval())
+        cache[key] = tuple(nets)
+    return cache[key]
 
 
 def cpu_supports_bf16() -> bool:
@@ -31,10 +47,12 @@ class NetRunner:
     """Inference wrapper around :class:`LimNetModels`.
 
     precision: 'fp32', 'bf16' or 'auto' (bf16 on CUDA and on CPUs with native bf16, else fp32).
-    All inputs are CPU or device tensors; all outputs are float32 on the models' device.
+    fold_bn: run copies of the nets with BatchNorm folded into the convolutions.
+    channels_last: NHWC memory layout (faster convolutions on CPU and CUDA).
+    All outputs are float32 on the models' device. The training weights are never modified.
     """
 
-    def __init__(self, models: LimNetModels, precision: str = "fp32"):
+    def __init__(self, models: LimNetModels, precision: str = "fp32", fold_bn: bool = True, channels_last: bool = True):
         if precision not in ("fp32", "bf16", "auto"):
             raise ValueError(f"precision must be 'fp32', 'bf16' or 'auto', got {precision!r}")
         self.models = models
@@ -42,10 +60,8 @@ class NetRunner:
         if precision == "auto":
             precision = "bf16" if (self.device.type == "cuda" or cpu_supports_bf16()) else "fp32"
         self.precision = precision
-        self.channels_last = self.device.type in ("cpu", "cuda")
-        if self.channels_last:
-            for net in (models.interaction, models.propagation, models.fusion):
-                net.to(memory_format=torch.channels_last)
+        self.channels_last = channels_last and self.device.type in ("cpu", "cuda")
+        self.interaction_net, self.propagation_net, self.fusion_net = _inference_nets(models, fold_bn, self.channels_last)
 
     def _autocast(self):
         if self.precision == "bf16" and self.device.type in ("cpu", "cuda"):
@@ -62,19 +78,19 @@ class NetRunner:
     def interaction(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 4, S, S) -> logits (B, 1, S, S)."""
         with self._autocast():
-            return self.models.interaction(self._prep(x)).float()
+            return self.interaction_net(self._prep(x)).float()
 
     @torch.inference_mode()
     def encode_image(self, image: torch.Tensor) -> ImageFeatures:
         """(B, 1, S, S) normalised crops -> ImageFeatures."""
         with self._autocast():
-            return self.models.propagation.encode_image(self._prep(image))
+            return self.propagation_net.encode_image(self._prep(image))
 
     @torch.inference_mode()
     def encode_value(self, image: torch.Tensor, mask: torch.Tensor, feats: ImageFeatures) -> torch.Tensor:
         """image, mask (B, 1, S, S) -> value (B, Cv, S/8, S/8) float32."""
         with self._autocast():
-            return self.models.propagation.encode_value(self._prep(image), self._prep(mask), feats).float()
+            return self.propagation_net.encode_value(self._prep(image), self._prep(mask), feats).float()
 
     @torch.inference_mode()
     def segment(
@@ -82,7 +98,7 @@ class NetRunner:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Memory read + decode -> (logits (B, 1, S, S), presence logit (B,)), float32."""
         with self._autocast():
-            logits, presence = self.models.propagation.segment(
+            logits, presence = self.propagation_net.segment(
                 feats, memory_keys.to(self.device), memory_values.to(self.device), self._prep(previous)
             )
         return logits.float(), presence.float()
@@ -91,4 +107,4 @@ class NetRunner:
     def fusion(self, images: torch.Tensor, scalars: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S), (B, 4) -> P(old mask is better) (B,)."""
         with self._autocast():
-            return torch.sigmoid(self.models.fusion(self._prep(images), scalars.to(self.device)).float())
+            return torch.sigmoid(self.fusion_net(self._prep(images), scalars.to(self.device)).float())
