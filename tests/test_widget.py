@@ -163,3 +163,83 @@ def test_4d_image_uses_the_current_time_point(make_napari_viewer, qtbot):
     run_round(qtbot, widget)
     cur = viewer.layers["ct4d current object"].data
     assert cur[1].any() and not cur[0].any()
+
+
+def test_image_removed_while_propagating(annotator, qtbot):
+    viewer, widget, image, s = annotator
+    z, y, x = s.click
+    add_click(viewer, widget, z, y, x)
+    widget.segment()
+    viewer.layers.remove(image)
+    qtbot.waitUntil(lambda: not widget.busy, timeout=60000)
+    assert widget._layers is None
+    assert "ct committed" in [lay.name for lay in viewer.layers], "committed labels stay"
+
+
+def test_worker_errors_are_notified_and_state_kept(annotator, qtbot, monkeypatch):
+    viewer, widget, image, s = annotator
+    z, y, x = s.click
+    add_click(viewer, widget, z, y, x)
+    run_round(qtbot, widget)
+    sess = widget.session()
+    state = sess.controller.state
+    shown = viewer.layers["ct current object"].data.copy()
+    errors = []
+    monkeypatch.setattr("napari_limnet.widget.annotator.show_error", errors.append)
+
+    def broken(*a, **k):
+        raise RuntimeError("simulated failure")
+
+    monkeypatch.setattr("napari_limnet.controller.propagate", broken)
+    add_click(viewer, widget, z + 2, y, x)
+    run_round(qtbot, widget)
+    assert errors and "simulated failure" in errors[0]
+    assert sess.controller.state is state
+    np.testing.assert_array_equal(viewer.layers["ct current object"].data, shown)
+
+
+def test_outside_click_is_ignored_with_a_message(annotator, qtbot, monkeypatch):
+    viewer, widget, image, s = annotator
+    warnings = []
+    monkeypatch.setattr("napari_limnet.widget.annotator.show_warning", warnings.append)
+    prompts = widget._layers.prompts()
+    prompts.add(prompts.world_to_data(image.data_to_world(np.array([5, 500, 500], dtype=float))))
+    assert warnings and "outside the image" in warnings[0]
+    assert widget.session().controller.n_rounds == 0
+
+
+def test_same_named_layer_of_another_shape_is_kept_aside(make_napari_viewer):
+    viewer = make_napari_viewer(show=True)
+    old = viewer.add_labels(np.ones((3, 8, 8), np.uint16), name="vol committed", metadata={"limnet_role": "committed"})
+    vol = np.random.rand(10, 32, 32).astype(np.float32)
+    viewer.add_image(vol, name="vol")
+    widget = LimNetWidget(viewer)
+    assert widget._layers.committed().data.shape == vol.shape
+    assert old in viewer.layers and old.data.sum() == 3 * 64 and old.name.startswith("vol committed (shape")
+
+
+def test_images_too_large_for_the_label_layers_are_refused(make_napari_viewer, monkeypatch):
+    monkeypatch.setattr("napari_limnet.widget.layers.physical_memory_bytes", lambda: 2**20)
+    viewer = make_napari_viewer(show=True)
+    viewer.add_image(np.random.rand(10, 128, 128).astype(np.float32), name="big")
+    widget = LimNetWidget(viewer)
+    assert widget._layers is None and "GB" in widget.info.text() and "lazy" in widget.info.text()
+
+
+def test_autosave_is_offered_and_restored(make_napari_viewer, qtbot):
+    s = ct_abdomen()
+    viewer = make_napari_viewer(show=True)
+    viewer.add_image(s.image, name="ct", scale=s.spacing)
+    widget = LimNetWidget(viewer)
+    widget.auto_check.setChecked(False)
+    add_click(viewer, widget, *s.click)
+    run_round(qtbot, widget)
+    widget.commit()
+    saved = viewer.layers["ct committed"].data.copy()
+    # "crash": a new viewer opens the same image
+    viewer2 = make_napari_viewer(show=True)
+    viewer2.add_image(s.image, name="ct", scale=s.spacing)
+    widget2 = LimNetWidget(viewer2)
+    assert not widget2.restore_button.isHidden()
+    assert widget2.restore_autosave()
+    np.testing.assert_array_equal(viewer2.layers["ct committed"].data, saved)

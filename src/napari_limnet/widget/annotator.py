@@ -212,7 +212,13 @@ class LimNetWidget(QWidget):
             if image is not None:
                 show_warning(problem)
             return
-        self._layers = PluginLayers(self.viewer, image)
+        try:
+            self._layers = PluginLayers(self.viewer, image)
+        except ValueError as err:
+            self._layers = None
+            self.info.setText(str(err))
+            show_warning(str(err))
+            return
         prompts = self._layers.ensure_all()
         self._wire_layer(prompts)
         for role in ("scribbles", "current", "committed"):
@@ -302,6 +308,8 @@ class LimNetWidget(QWidget):
         if not self._inside(idx):
             show_warning("That click is outside the image; it was ignored. Click inside the image.")
             return
+        if not self._layers.image.visible:
+            show_warning(f"The image '{self._layers.image.name}' is hidden: the click was used, but make it visible to see what you click on.")
         self.on_clicks(int(idx[-3]))
 
     def _on_paint(self, event=None) -> None:

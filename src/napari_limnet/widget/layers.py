@@ -37,6 +37,32 @@ def transform_kwargs(image) -> dict:
     }
 
 
+#: The annotator's label layers (current uint8, committed uint16, scribbles uint8) cost 4 bytes per
+#: voxel; they may use at most this fraction of the machine's memory.
+LABEL_MEMORY_FRACTION = 0.5
+
+
+def physical_memory_bytes() -> int:
+    try:
+        import os
+
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 16 * 2**30
+
+
+def check_label_memory(shape) -> None:
+    """Refuse, with the reason, images whose label layers cannot fit in memory."""
+    need = 4 * int(np.prod(shape, dtype=np.int64))
+    have = physical_memory_bytes()
+    if need > LABEL_MEMORY_FRACTION * have:
+        raise ValueError(
+            f"this image has {np.prod(shape, dtype=np.int64):,} voxels; the annotator's label layers would need "
+            f"{need / 2**30:.1f} GB but this machine has {have / 2**30:.1f} GB. Crop or downsample the image in napari, "
+            "or segment it headless with LimNetController, which reads lazy volumes slice by slice."
+        )
+
+
 def spaced_samples(coords: np.ndarray, spacing: float = SCRIBBLE_SPACING, limit: int = MAX_SCRIBBLE_CLICKS) -> np.ndarray:
     """Farthest-point sampling of stroke pixels (N, 2): well-spread clicks along the strokes."""
     coords = np.asarray(coords, dtype=float).reshape(-1, 2)
@@ -65,6 +91,7 @@ class PluginLayers:
         self.image = image
         shape = tuple(image.data[0].shape if image.multiscale else image.data.shape)
         self.shape = shape
+        check_label_memory(shape)
         self.committed_data = np.zeros(shape, dtype=np.uint16)
         self.current_data = np.zeros(shape, dtype=np.uint8)
         self.scribble_data = np.zeros(shape, dtype=np.uint8)
@@ -81,6 +108,11 @@ class PluginLayers:
         name = self.name(role)
         for existing in self.viewer.layers:
             if existing.name == name and existing.metadata.get("limnet_role") == role:
+                if role != "prompts" and tuple(existing.data.shape) != self.shape:
+                    # A same-named layer of another image: keep the user's data, step aside.
+                    existing.name = f"{name} (shape {'x'.join(map(str, existing.data.shape))})"
+                    existing.metadata = {**existing.metadata, "limnet_role": None}
+                    return None
                 self._layers[role] = existing
                 return existing
         return None

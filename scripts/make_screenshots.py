@@ -1,0 +1,85 @@
+"""Screenshots of the docked annotator with real segmentations, for README.md.
+
+    xvfb-run -a python scripts/make_screenshots.py     # writes docs/screenshot_*.png
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import napari
+import numpy as np
+from qtpy.QtWidgets import QApplication
+
+from napari_limnet.samples import SAMPLES
+from napari_limnet.widget.annotator import LimNetWidget
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def wait(widget, timeout=120):
+    app = QApplication.instance()
+    t = time.time()
+    while widget.busy and time.time() - t < timeout:
+        app.processEvents()
+        time.sleep(0.02)
+    for _ in range(20):
+        app.processEvents()
+
+
+def click(viewer, widget, zyx, negative=False):
+    prompts = widget._layers.prompts()
+    current = prompts.feature_defaults["label"][0]
+    if (current == "negative") != negative:
+        widget.toggle_mode()
+    world = widget._layers.image.data_to_world(np.array(zyx, dtype=float))
+    viewer.dims.set_point(0, world[0])
+    prompts.add(prompts.world_to_data(world))
+    wait(widget)
+
+
+def main():
+    DOCS.mkdir(exist_ok=True)
+    # 1. CT-like sample, two kidneys committed, slice view with the widget docked
+    s = SAMPLES["ct_abdomen"]()
+    viewer = napari.Viewer(title="napari-limnet")
+    viewer.window.resize(1500, 950)
+    viewer.add_image(s.image, name=s.name, scale=s.spacing, contrast_limits=(-200, 300))
+    widget = LimNetWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="LIM-Net Annotator", area="right")
+    click(viewer, widget, s.click)
+    widget.commit()
+    z = s.click[0]
+    ys, xs = np.nonzero(s.image[z] > 120)
+    right = (xs > s.image.shape[2] // 2 + 10)
+    click(viewer, widget, (z, int(np.median(ys[right])), int(np.median(xs[right]))))
+    widget.commit()
+    viewer.screenshot(str(DOCS / "screenshot_ct.png"), canvas_only=False)
+    viewer.close()
+
+    # 2. nuclei in 3D: several committed nuclei
+    s = SAMPLES["nuclei"]()
+    viewer = napari.Viewer(title="napari-limnet")
+    viewer.window.resize(1500, 950)
+    viewer.add_image(s.image, name=s.name, scale=s.spacing)
+    widget = LimNetWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="LIM-Net Annotator", area="right")
+    from scipy import ndimage
+
+    blobs, n = ndimage.label(ndimage.gaussian_filter(s.image.astype(float), 1) > 500)
+    centers = ndimage.center_of_mass(blobs > 0, blobs, range(1, n + 1))
+    sizes = ndimage.sum(blobs > 0, blobs, range(1, n + 1))
+    for (cz, cy, cx), size in sorted(zip(centers, sizes), key=lambda t: -t[1])[:6]:
+        click(viewer, widget, (int(round(cz)), int(round(cy)), int(round(cx))))
+        widget.next_object()
+    viewer.dims.ndisplay = 3
+    viewer.camera.angles = (15, 35, 140)
+    viewer.layers[s.name].visible = False
+    viewer.screenshot(str(DOCS / "screenshot_nuclei_3d.png"), canvas_only=False)
+    viewer.close()
+    print("wrote docs/screenshot_ct.png and docs/screenshot_nuclei_3d.png")
+
+
+if __name__ == "__main__":
+    main()
