@@ -243,3 +243,60 @@ def test_autosave_is_offered_and_restored(make_napari_viewer, qtbot):
     assert not widget2.restore_button.isHidden()
     assert widget2.restore_autosave()
     np.testing.assert_array_equal(viewer2.layers["ct committed"].data, saved)
+
+
+def test_scribbles_become_clicks(annotator, qtbot):
+    viewer, widget, image, s = annotator
+    z, y, x = s.click
+    widget._layers.scribble_data[z, y - 2 : y + 3, x - 12 : x + 12] = 1  # a positive stroke
+    widget._layers.scribble_data[z, 5:8, 5:40] = 2  # a negative stroke
+    pos, neg = widget._layers.clicks((), z)
+    assert 2 <= len(pos) <= 12 and 2 <= len(neg) <= 12
+    assert all(abs(py - y) <= 2 and abs(px - x) <= 12 for py, px in pos)
+    assert all(5 <= ny < 8 for ny, _ in neg)
+    viewer.dims.set_point(0, image.data_to_world(np.array([z, y, x], dtype=float))[0])
+    run_round(qtbot, widget)
+    assert viewer.layers["ct current object"].data[z].any()
+    assert widget.session().controller.interactions[z][1], "negative stroke clicks reached the round"
+
+
+def test_keys_are_bound_on_viewer_and_plugin_layers(annotator):
+    viewer, widget, image, s = annotator
+    def keys(obj):
+        return {str(k).upper() for k in obj.keymap}
+
+    for key in ("S", "C", "U", "R", "N", "T"):
+        assert key in keys(viewer), key
+        for role in ("prompts", "current object", "committed", "scribbles"):
+            assert key in keys(viewer.layers[f"ct {role}"]), (key, role)
+    # the viewer's T binding really toggles the prompt mode
+    binding = next(fn for k, fn in viewer.keymap.items() if str(k).upper() == "T")
+    binding(viewer)
+    assert "negative" in widget.mode_button.text()
+    for button in (widget.segment_button, widget.commit_button, widget.undo_button, widget.reset_button, widget.next_button):
+        assert "[" in button.text() and "]" in button.text()
+
+
+def test_toggle_switches_new_points_to_negative(annotator):
+    viewer, widget, image, s = annotator
+    widget.toggle_mode()
+    z, y, x = s.click
+    prompts = widget._layers.prompts()
+    prompts.add(prompts.world_to_data(image.data_to_world(np.array([z, y, x], dtype=float))))
+    assert list(prompts.features["label"]) == [NEGATIVE]
+    assert np.allclose(prompts.face_color[0][:3], [1.0, 0.15, 0.15], atol=0.02)
+    assert "negative" in widget.mode_button.text()
+
+
+def test_settings_reach_the_controller(annotator):
+    viewer, widget, image, s = annotator
+    widget.range_combo.setCurrentIndex(1)
+    widget.max_slices.setValue(4)
+    widget.stop_check.setChecked(False)
+    ctrl = widget.session().controller
+    assert ctrl.max_slices == 4 and ctrl.stop_when_empty is False and ctrl.z_limits is None
+    widget.range_combo.setCurrentIndex(2)
+    widget.z_low.setValue(3)
+    widget.z_high.setValue(9)
+    ctrl = widget.session().controller
+    assert ctrl.z_limits == (3, 9) and ctrl.max_slices is None

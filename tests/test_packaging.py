@@ -1,0 +1,46 @@
+"""The built wheel ships the root napari.yaml, the weights and their training records."""
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dist")
+    res = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(out), str(ROOT)],
+        capture_output=True, text=True,
+    )
+    if res.returncode != 0:
+        pytest.fail(res.stderr[-2000:])
+    return next(out.glob("napari_limnet-*.whl"))
+
+
+def test_wheel_contents(wheel):
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+        manifest = z.read("napari_limnet/napari.yaml").decode()
+        entry = next(n for n in names if n.endswith("entry_points.txt"))
+        entry_points = z.read(entry).decode()
+        sizes = {n: z.getinfo(n).file_size for n in names if n.startswith("napari_limnet/weights/")}
+    assert manifest == (ROOT / "napari.yaml").read_text()
+    assert "napari_limnet:napari.yaml" in entry_points
+    for module in ("interaction", "propagation", "fusion"):
+        assert f"napari_limnet/weights/{module}.pt" in names
+        assert f"napari_limnet/weights/{module}.json" in names
+    assert sum(v for k, v in sizes.items() if k.endswith(".pt")) <= 25 * 2**20
+
+
+def test_wheel_manifest_validates(wheel, tmp_path):
+    from npe2 import PluginManifest
+
+    with zipfile.ZipFile(wheel) as z:
+        z.extract("napari_limnet/napari.yaml", tmp_path)
+    pm = PluginManifest.from_file(tmp_path / "napari_limnet" / "napari.yaml")
+    assert pm.name == "napari-limnet" and pm.contributions.widgets
