@@ -55,3 +55,20 @@ def test_memory_keeps_the_interacted_slice_and_the_most_recent():
     assert keys[0, 0, :4].tolist() == [-1.0] * 4  # the anchor is never dropped
     assert sorted(set(keys[0, 0, 4:].tolist())) == [3.0, 4.0]  # only the last two
     assert len(bank.copy()) == 1
+
+
+def test_stops_when_the_mask_runs_into_tissue_of_another_intensity(fakes):
+    # the bright disk continues upwards, but above slice 20 it is much darker (other tissue):
+    # the fake net keeps following "bright" pixels, the intensity check stops it.
+    vol = np.zeros((30, 48, 48), np.float32)
+    yy, xx = np.mgrid[:48, :48]
+    disk = (yy - 24) ** 2 + (xx - 24) ** 2 <= 49
+    vol[8:21, disk] = 100.0
+    vol[21:28, disk] = 60.0
+    vol += np.random.default_rng(0).normal(0, 1, vol.shape).astype(np.float32)
+    runner = NetRunner(fakes())
+    mask0 = SliceMask.from_dense(disk)
+    result = propagate(runner, VolumeSource(vol), (1.0, 1.0), 15, mask0, (0, 29), PropagationConfig())
+    assert sorted(z for z, m in result.masks.items() if m is not None and z > 15) == list(range(16, 21))
+    free = propagate(runner, VolumeSource(vol), (1.0, 1.0), 15, mask0, (0, 29), PropagationConfig(intensity_tolerance=None))
+    assert max(z for z, m in free.masks.items() if m is not None) == 27

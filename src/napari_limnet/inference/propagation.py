@@ -30,6 +30,10 @@ from .slice_io import mask_to_crop, paste_mask, read_crop
 from .volume import VolumeSource
 
 
+#: Smallest intensity spread (normalised units) the drift check uses.
+MIN_SPREAD = 0.05
+
+
 class Cancelled(Exception):
     """Raised inside a round when the caller asked to cancel; the controller's state is untouched."""
 
@@ -44,6 +48,10 @@ class PropagationConfig:
     stop_when_empty: bool = True
     link_dilation: int = 2
     size: int = CROP_SIZE
+    #: Stop when the median intensity inside the mask moves further than this many anchor
+    #: spreads (inter-quartile range, at least MIN_SPREAD of the window) from the interacted
+    #: slice's: the mask has run into other tissue. None disables the check.
+    intensity_tolerance: float | None = 2.0
 
 
 @dataclass
@@ -89,8 +97,25 @@ class SliceSegmenter:
         self.low, self.high = intensity_window(raw0)
         image0 = apply_window(raw0, self.low, self.high)[None]
         feats0 = runner.encode_image(image0)
-        value0 = runner.encode_value(image0, mask_to_crop(mask0, box0, config.size)[None, None], feats0)
+        mask0_crop = mask_to_crop(mask0, box0, config.size)
+        value0 = runner.encode_value(image0, mask0_crop[None, None], feats0)
         self.anchor = MemoryBank(feats0.key, value0, config.n_recent)
+        inside = image0[0, 0][mask0_crop > 0.5]
+        if inside.numel() >= 4:
+            q = torch.quantile(inside, torch.tensor([0.25, 0.5, 0.75]))
+            self.anchor_median, self.anchor_spread = float(q[1]), max(float(q[2] - q[0]), MIN_SPREAD)
+        else:
+            self.anchor_median, self.anchor_spread = None, None
+
+    def intensity_drifted(self, image: torch.Tensor, mask_crop: torch.Tensor) -> bool:
+        """True when the mask's median intensity left the interacted object's intensity range."""
+        tol = self.config.intensity_tolerance
+        if tol is None or self.anchor_median is None:
+            return False
+        inside = image.reshape(mask_crop.shape)[mask_crop > 0.5]
+        if inside.numel() < 4:
+            return False
+        return abs(float(inside.median()) - self.anchor_median) > tol * self.anchor_spread
 
     def step(self, z: int, previous: SliceMask, memory: MemoryBank) -> tuple[SliceMask | None, float]:
         """Segment slice z given the previous slice's mask; on success, remember it.
@@ -109,7 +134,10 @@ class SliceSegmenter:
         mask = linked_to_previous(paste_mask(logits[0, 0], box, self.source.slice_shape), previous, cfg.link_dilation)
         if mask is None or mask.area < cfg.min_area_pixels or p_present < cfg.presence_threshold:
             return None, p_present
-        value = self.runner.encode_value(image, mask_to_crop(mask, box, cfg.size)[None, None], feats)
+        mask_crop = mask_to_crop(mask, box, cfg.size)
+        if self.intensity_drifted(image, mask_crop):
+            return None, p_present
+        value = self.runner.encode_value(image, mask_crop[None, None], feats)
         memory.add(feats.key, value)
         return mask, p_present
 
