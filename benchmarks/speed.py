@@ -61,7 +61,6 @@ def worker_case(args) -> dict:
 
     torch.set_num_threads(args.threads)
     from napari_limnet import LimNetController
-    from napari_limnet.evaluation.metrics import dice
     from napari_limnet.evaluation.robot_user import run_session
 
     shape = tuple(args.shape)

@@ -128,7 +128,7 @@ def test_anisotropic_clicks_land_on_the_right_voxel(make_napari_viewer, qtbot):
     vol = np.zeros((20, 40, 50), dtype=np.float32)
     vol[5:15, 10:30, 12:20] = 100
     vol += np.linspace(0, 1, 50, dtype=np.float32)
-    image = viewer.add_image(vol, name="aniso", scale=(5.0, 0.7, 0.9), translate=(10.0, -3.0, 4.0))
+    viewer.add_image(vol, name="aniso", scale=(5.0, 0.7, 0.9), translate=(10.0, -3.0, 4.0))
     widget = LimNetWidget(viewer)
     widget.auto_check.setChecked(False)
     add_click(viewer, widget, 9, 21, 15)

@@ -193,3 +193,34 @@ def finish(args, name: str, net, history: list[dict], extra: dict) -> Path:
 
 def log(msg: str) -> None:
     print(msg, flush=True)
+
+
+def train_loop(args, name: str, net, opt, step_fn, validate_fn, unit: str = "samples", extra: dict | None = None) -> None:
+    """The shared loop: cosine LR over the time budget, clipped steps, periodic validation.
+
+    step_fn(step) -> (loss, number of samples); validate_fn() -> dict of metrics. Validates and
+    checkpoints every ``args.log_every`` seconds, then saves the weights and the training record.
+    """
+    budget = TimeBudget(args.seconds, args.lr)
+    history, step, samples, last_log = [], 0, 0, 0.0
+    log(f"{name}: {sum(p.numel() for p in net.parameters())} parameters on {args.device}, {args.seconds:.0f}s")
+    while not budget.done():
+        for g in opt.param_groups:
+            g["lr"] = budget.lr()
+        loss, n = step_fn(step)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 2.0)
+        opt.step()
+        step += 1
+        samples += n
+        if budget.elapsed - last_log >= args.log_every or budget.done():
+            last_log = budget.elapsed
+            entry = {"step": step, "seconds": round(budget.elapsed, 1), "loss": float(loss.detach()), "lr": budget.lr(), **validate_fn()}
+            history.append(entry)
+            log(f"[{name}] {entry}")
+            checkpoint(args, name, net)
+    final = validate_fn()
+    record = {"steps": step, unit: samples, "seconds": round(budget.elapsed, 1), "final_validation": final, **(extra or {})}
+    finish(args, name, net, history, record)
+    log(f"[{name}] done: {step} steps, {samples} {unit}, {final}")

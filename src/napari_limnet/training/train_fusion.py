@@ -20,7 +20,7 @@ from ..inference.fusion import FUSION_CROP
 from ..inference.intensity import apply_window, intensity_window
 from ..modeling.fusion_net import distance_features
 from .batch_ops import batch_bbox, crop, framing, union_bbox
-from .common import checkpoint, TimeBudget, autocast, common_parser, corrupt_masks, dice_score, finish, log, setup
+from .common import autocast, common_parser, corrupt_masks, dice_score, setup, train_loop
 from .synthetic import make_volumes
 from .train_interaction import sample_slices
 
@@ -83,34 +83,18 @@ def main(argv=None):
     net, opt, device, gen = setup(args, NAME)
     val_gen = torch.Generator(device=device).manual_seed(30_000 + args.seed)
     val = make_pairs(make_volumes(128, (6, args.canvas, args.canvas), val_gen, device), val_gen, 4, device)
-    budget = TimeBudget(args.seconds, args.lr)
-    history, step, samples, last_log = [], 0, 0, 0.0
     n_vol = max(1, args.batch // args.per_volume)
-    log(f"fusion: {sum(p.numel() for p in net.parameters())} parameters on {device}, {args.seconds:.0f}s")
-    while not budget.done():
-        for g in opt.param_groups:
-            g["lr"] = budget.lr()
+
+    def step_fn(step):
         with torch.no_grad():
             vols = make_volumes(n_vol, (6, args.canvas, args.canvas), gen, device)
             x, s, label, weight, *_ = make_pairs(vols, gen, args.per_volume, device)
         with autocast(device):
             logit = net(x.contiguous(memory_format=torch.channels_last), s).float()
         loss = (F.binary_cross_entropy_with_logits(logit, label, reduction="none") * weight).sum() / weight.sum().clamp_min(1)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        step += 1
-        samples += x.shape[0]
-        if budget.elapsed - last_log >= args.log_every or budget.done():
-            last_log = budget.elapsed
-            entry = {"step": step, "seconds": round(budget.elapsed, 1), "loss": float(loss.detach()), "lr": budget.lr(), **validate(net, val)}
-            history.append(entry)
-            log(f"[fusion] {entry}")
-            checkpoint(args, NAME, net)
-    final = validate(net, val)
-    finish(args, NAME, net, history, {"steps": step, "samples": samples, "seconds": round(budget.elapsed, 1), "final_validation": final})
-    log(f"[fusion] done: {step} steps, {samples} samples, {final}")
+        return loss, x.shape[0]
 
+    train_loop(args, NAME, net, opt, step_fn, lambda: validate(net, val))
 
 if __name__ == "__main__":
     main()

@@ -20,18 +20,7 @@ from ..inference.clicks import click_maps
 from ..inference.intensity import apply_window, intensity_window
 from .batch_ops import batch_bbox, crop, framing, paste, points_bbox, to_crop_coords, union_bbox
 from .clicks import ClickSet, error_click, first_click
-from .common import (
-    checkpoint,
-    TimeBudget,
-    autocast,
-    common_parser,
-    corrupt_masks,
-    dice_score,
-    finish,
-    log,
-    seg_loss,
-    setup,
-)
+from .common import autocast, common_parser, corrupt_masks, dice_score, seg_loss, setup, train_loop
 from .synthetic import make_volumes
 
 NAME = "interaction"
@@ -159,38 +148,20 @@ def main(argv=None):
     val_gen = torch.Generator(device=device).manual_seed(10_000 + args.seed)
     vv = make_volumes(64, (6, args.canvas, args.canvas), val_gen, device)
     val = sample_slices(vv, val_gen, 4, empty_p=0.0)
-    budget = TimeBudget(args.seconds, args.lr)
-    history, step, samples, last_log = [], 0, 0, 0.0
     n_vol = max(1, args.batch // args.per_volume)
-    log(f"interaction: {sum(p.numel() for p in net.parameters())} parameters on {device}, {args.seconds:.0f}s")
-    while not budget.done():
-        for g in opt.param_groups:
-            g["lr"] = budget.lr()
+    extra_clicks = torch.Generator().manual_seed(args.seed)
+
+    def step_fn(step):
         with torch.no_grad():
             vols = make_volumes(n_vol, (6, args.canvas, args.canvas), gen, device)
             img, gt, lab = sample_slices(vols, gen, args.per_volume)
-        n_extra = int(torch.multinomial(torch.tensor([0.35, 0.25, 0.2, 0.2]), 1, generator=torch.Generator().manual_seed(step + args.seed)).item())
+        n_extra = int(torch.multinomial(torch.tensor([0.35, 0.25, 0.2, 0.2]), 1, generator=extra_clicks).item())
         x, target, _ = run_episode(net, img, gt, lab, gen, args.size, n_extra, device)
         with autocast(device):
             logits = net(x.contiguous(memory_format=torch.channels_last))
-        loss = seg_loss(logits, target)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 2.0)
-        opt.step()
-        step += 1
-        samples += x.shape[0]
-        if budget.elapsed - last_log >= args.log_every or budget.done():
-            last_log = budget.elapsed
-            scores = validate(net, val, args.size, device)
-            entry = {"step": step, "seconds": round(budget.elapsed, 1), "loss": float(loss), "lr": budget.lr(), **scores}
-            history.append(entry)
-            log(f"[interaction] {entry}")
-            checkpoint(args, NAME, net)
-    final = validate(net, val, args.size, device)
-    finish(args, NAME, net, history, {"steps": step, "samples": samples, "seconds": round(budget.elapsed, 1), "final_validation": final})
-    log(f"[interaction] done: {step} steps, {samples} samples, {final}")
+        return seg_loss(logits, target), x.shape[0]
 
+    train_loop(args, NAME, net, opt, step_fn, lambda: validate(net, val, args.size, device))
 
 if __name__ == "__main__":
     main()

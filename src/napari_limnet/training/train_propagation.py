@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from ..inference.intensity import apply_window, intensity_window
 from .batch_ops import batch_bbox, crop, framing, paste
-from .common import checkpoint, TimeBudget, autocast, common_parser, corrupt_masks, dice_score, finish, log, seg_loss, setup
+from .common import autocast, common_parser, corrupt_masks, dice_score, seg_loss, setup, train_loop
 from .synthetic import make_volumes
 
 NAME = "propagation"
@@ -141,32 +141,16 @@ def main(argv=None):
     vv = make_volumes(48, (args.depth, args.canvas, args.canvas), val_gen, device)
     vz, vvalid = sample_clips(vv, val_gen, args.clip + 4)
     val = (vv, vz, vvalid)
-    budget = TimeBudget(args.seconds, args.lr)
-    history, step, clips, last_log = [], 0, 0, 0.0
-    log(f"propagation: {sum(p.numel() for p in net.parameters())} parameters on {device}, {args.seconds:.0f}s")
-    while not budget.done():
-        for g in opt.param_groups:
-            g["lr"] = budget.lr()
+
+    def step_fn(step):
         with torch.no_grad():
             vols = make_volumes(args.batch, (args.depth, args.canvas, args.canvas), gen, device)
             z, valid = sample_clips(vols, gen, args.clip)
         loss, *_ = run_clip(net, vols, z, valid, gen, args.size, device, True, train=True)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 2.0)
-        opt.step()
-        step += 1
-        clips += args.batch
-        if budget.elapsed - last_log >= args.log_every or budget.done():
-            last_log = budget.elapsed
-            entry = {"step": step, "seconds": round(budget.elapsed, 1), "loss": float(loss.detach()), "lr": budget.lr(), **validate(net, val, args.size, device)}
-            history.append(entry)
-            log(f"[propagation] {entry}")
-            checkpoint(args, NAME, net)
-    final = validate(net, val, args.size, device)
-    finish(args, NAME, net, history, {"steps": step, "clips": clips, "clip_length": args.clip, "seconds": round(budget.elapsed, 1), "final_validation": final})
-    log(f"[propagation] done: {step} steps, {clips} clips, {final}")
+        return loss, args.batch
 
+    train_loop(args, NAME, net, opt, step_fn, lambda: validate(net, val, args.size, device), unit="clips",
+               extra={"clip_length": args.clip})
 
 if __name__ == "__main__":
     main()

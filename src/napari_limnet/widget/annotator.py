@@ -8,7 +8,6 @@ Layers are only ever written on the main thread (in the workers' callbacks).
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 from napari.qt.threading import create_worker
