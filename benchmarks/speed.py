@@ -76,9 +76,24 @@ def worker_case(args) -> dict:
     ctrl.interact(z, [(y, x)])
     one = dict(ctrl.last_round_stats, wall_s=time.perf_counter() - t)
     ctrl.reset()
+    # would caching image features per slice pay? count crops that repeat across rounds
+    import napari_limnet.inference.propagation as prop
+
+    seen, repeats, reads, original = set(), [0], [0], prop.read_crop
+
+    def counting_read_crop(source, zz, box, size=128):
+        key = (zz, box)
+        reads[0] += 1
+        repeats[0] += key in seen
+        seen.add(key)
+        return original(source, zz, box, size)
+
+    prop.read_crop = counting_read_crop
     rounds = []
     session = run_session(lambda zz, p, n: (ctrl.interact(zz, p, n), rounds.append(dict(ctrl.last_round_stats)))[0], truth, 6)
+    prop.read_crop = original
     out = {
+        "feature_cache_hit_rate": repeats[0] / max(1, reads[0]),
         "shape": shape, "size": args.size, "device": dev, "precision": args.precision, "threads": args.threads,
         "object_slices": int(truth.any(axis=(1, 2)).sum()),
         "one_round": one,
@@ -283,6 +298,10 @@ def summarise(report: dict) -> None:
         print(f"{r['device']:<6}{'x'.join(map(str, r['shape'][::-1])):<15}{r['size']:<7}{r['object_slices']:>7}"
               f"{m['prompt_ms']:>10.0f}{m['slices_per_s']:>9.0f}{m['mrf_ms']:>8.0f}{m['one_round_s']:>9.3f}"
               f"{m['session_mean_round_s']:>9.3f}{r['peak_rss_above_volume_mb']:>8.0f}{r.get('peak_gpu_mb', float('nan')):>8.0f}")
+    rates = [r["feature_cache_hit_rate"] for r in report["cases"] if "feature_cache_hit_rate" in r]
+    if rates:
+        print(f"\nimage-feature cache across the 6 rounds: {100 * np.mean(rates):.1f}% of propagation crops repeat "
+              "(same slice and same window), so a per-slice feature cache would save at most that share of encoder calls")
     v = report.get("variants", {})
     if "variants" in v:
         print("\n== optimisations, before/after (256x256x100, large object, CPU) ==")
