@@ -36,11 +36,14 @@ def make_case(shape, size: str, seed: int = 0):
     z, y, x = shape
     hz, frac = OBJECTS[size]
     ry = max(4.0, frac * y)
-    vol = rng.normal(40, 15, size=shape).astype(np.int16)
-    zz = np.arange(z)[:, None, None]
-    yy = np.arange(y)[None, :, None]
-    xx = np.arange(x)[None, None, :]
-    truth = ((zz - z / 2) / hz) ** 2 + ((yy - y / 2) / ry) ** 2 + ((xx - x / 2) / (0.8 * ry)) ** 2 < 1
+    vol = np.empty(shape, dtype=np.int16)
+    truth = np.zeros(shape, dtype=bool)
+    yy = np.arange(y)[:, None]
+    xx = np.arange(x)[None, :]
+    disk = ((yy - y / 2) / ry) ** 2 + ((xx - x / 2) / (0.8 * ry)) ** 2
+    for k in range(z):  # slice by slice: no volume-sized temporaries inflate the peak RSS
+        vol[k] = rng.normal(40, 15, size=(y, x))
+        truth[k] = disk < 1 - ((k - z / 2) / hz) ** 2
     vol[truth] += 120
     return vol, truth, (z // 2, y // 2, x // 2)
 
