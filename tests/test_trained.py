@@ -47,7 +47,7 @@ def test_one_click_on_a_large_uniform_object_is_not_a_blob():
     assert dice(ctrl.preview(4, [(100, 100)]), truth[4]) > 0.9
 
 
-@pytest.mark.parametrize("sample, r1, r6", [(ct_abdomen, 0.05, 0.80), (nuclei, 0.70, 0.80)])
+@pytest.mark.parametrize("sample, r1, r6", [(ct_abdomen, 0.05, 0.85), (nuclei, 0.85, 0.90)])
 def test_samples(sample, r1, r6):
     s = sample()
     d = robot_dice(s.image, s.truth, s.spacing)
@@ -57,11 +57,11 @@ def test_samples(sample, r1, r6):
 def test_synthetic_holdout_cases():
     cases = synthetic_holdout(3)
     d = [robot_dice(c.image, c.truth, c.spacing)[-1] for c in cases]
-    assert np.mean(d) >= 0.55, d
+    assert np.mean(d) >= 0.70, d
 
 
 @pytest.mark.skipif(not (default_data_dir() / "cases.json").is_file(), reason="../shared/data/dev not present")
-@pytest.mark.parametrize("name, r6", [("nuclei3d_9", 0.80), ("nuclei3d_32", 0.80), ("macaque_71", 0.30)])
+@pytest.mark.parametrize("name, r6", [("nuclei3d_9", 0.80), ("nuclei3d_32", 0.78), ("macaque_71", 0.70)])
 def test_dev_cases(name, r6):
     case = load_dev_cases(names=[name])[0]
     d = robot_dice(case.image, case.truth, case.spacing)
