@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -41,6 +43,7 @@ def click(viewer, widget, zyx, negative=False):
 
 def main():
     DOCS.mkdir(exist_ok=True)
+    os.environ["LIMNET_CACHE_DIR"] = tempfile.mkdtemp()  # no autosave offers from earlier runs
     # 1. CT-like sample, two kidneys committed, slice view with the widget docked
     s = SAMPLES["ct_abdomen"]()
     viewer = napari.Viewer(title="napari-limnet")
@@ -49,7 +52,7 @@ def main():
     widget = LimNetWidget(viewer)
     viewer.window.add_dock_widget(widget, name="LIM-Net Annotator", area="right")
     click(viewer, widget, s.click)
-    widget.commit()
+    widget.next_object()
     z = s.click[0]
     ys, xs = np.nonzero(s.image[z] > 120)
     right = (xs > s.image.shape[2] // 2 + 10)
