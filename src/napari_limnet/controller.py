@@ -213,13 +213,6 @@ class LimNetController:
         margin = max(self.EXTEND_MIN, int(round(self.EXTEND_FRACTION * (e1 - e0 + 1))))
         return max(low, e0 - margin), min(high, e1 + margin)
 
-    @staticmethod
-    def _no_propagation_range(z: int, prompt_mask, state: RunState, low: int, high: int) -> tuple[int, int]:
-        """A negative-only round changes its own slice and, if it erased the slice, what came through it."""
-        if prompt_mask is not None:
-            return z, z
-        return low, high
-
     # -- rounds --------------------------------------------------------------------------------
     def _prompt(self, z: int, pos: np.ndarray, neg: np.ndarray, state: RunState) -> PromptResult:
         key = (z, pos.tobytes(), neg.tobytes())
@@ -292,8 +285,10 @@ class LimNetController:
 
             propagated = {}
             if len(pos) == 0:
-                # Negative-only round: the slice is corrected (or erased) in place; nothing is propagated.
-                low, high = self._no_propagation_range(z, prompt.mask, state, low, high)
+                # Negative-only round: nothing is propagated. A corrected slice changes alone; an
+                # erased one also clears what earlier rounds propagated through it.
+                if prompt.mask is not None:
+                    low, high = z, z
             else:
                 low, high = self._extension_guard(z, state, low, high)
             if prompt.mask is not None and len(pos) > 0:

@@ -12,7 +12,7 @@ previous voxels (one object, one id).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -30,9 +30,8 @@ class CommitRecord:
     kept_other: int
 
 
-@dataclass
 class _Round:
-    clicks: dict = field(default_factory=dict)  # z -> (positive, negative) before the round
+    """Marks a controller round in the session history (undone with controller.undo())."""
 
 
 class AnnotationSession:
@@ -68,9 +67,8 @@ class AnnotationSession:
     # -- rounds -------------------------------------------------------------------------------
     def run_round(self, z: int, positive, negative, progress=None, should_cancel=None):
         """One controller round (may run in a worker thread); recorded for undo on success."""
-        before = self.controller.interactions
         mask = self.controller.interact(z, positive, negative, progress=progress, should_cancel=should_cancel)
-        self._history.append(_Round(before))
+        self._history.append(_Round())
         return mask
 
     # -- commits ------------------------------------------------------------------------------
@@ -131,11 +129,3 @@ class AnnotationSession:
         self.reset()
         self.object_id = None
         return record
-
-    def clicks_before_last_round(self) -> dict | None:
-        """The clicks per slice before the most recent round (to restore prompts on undo)."""
-        for action in reversed(self._history):
-            if isinstance(action, _Round):
-                return action.clicks
-            return None
-        return None

@@ -103,14 +103,6 @@ def dense_volume(slices: Mapping[int, SliceMask], shape: tuple[int, int, int]) -
     return out
 
 
-def sparse_from_dense(mask: np.ndarray) -> dict[int, SliceMask]:
-    """(Z, Y, X) bool -> {z: SliceMask} for the non-empty slices."""
-    out = {}
-    for z in np.flatnonzero(mask.reshape(mask.shape[0], -1).any(axis=1)):
-        out[int(z)] = SliceMask.from_dense(mask[z])
-    return out
-
-
 class LazyMask:
     """Read-only (Z, Y, X) bool array-like over sparse slices; only indexed parts are built.
 
