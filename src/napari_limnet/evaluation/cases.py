@@ -82,27 +82,31 @@ def load_dev_cases(data_dir: str | Path | None = None, names: list[str] | None =
     return out
 
 
-def synthetic_holdout(n: int = 8, seed: int = 777, shape=(40, 128, 128)) -> list[Case]:
-    """A fixed synthetic hold-out set (seeds never used in training), with realistic dtypes."""
+def synthetic_case(gen_seed: int, shape=(40, 128, 128), name: str = "synthetic", group: str = "synthetic") -> Case | None:
+    """One generated volume as a Case with a realistic dtype, or None when its target is too small."""
     import torch
 
     from ..training.synthetic import make_volumes
 
+    v = make_volumes(1, shape, torch.Generator().manual_seed(gen_seed))
+    truth = v.target[0].numpy()
+    if truth.sum() < 300 or truth.reshape(shape[0], -1).any(1).sum() < 3:
+        return None
+    image = v.image[0].numpy()
+    dtype = {"mri_uint8": np.uint8, "microscopy_uint16": np.uint16, "ct_hu": np.int16}.get(v.dtype_mode, np.float32)
+    if dtype is not np.float32:
+        info = np.iinfo(dtype)
+        image = np.clip(image, info.min, info.max)
+    return Case(name, group, image.astype(dtype), truth, (float(v.z_scale), 1.0, 1.0))
+
+
+def synthetic_holdout(n: int = 8, seed: int = 777, shape=(40, 128, 128)) -> list[Case]:
+    """A fixed synthetic hold-out set (seeds never used in training), with realistic dtypes."""
     cases = []
-    i = 0
     attempt = 0
     while len(cases) < n and attempt < 10 * n:
-        gen = torch.Generator().manual_seed(seed * 1000 + attempt)
+        case = synthetic_case(seed * 1000 + attempt, shape, f"synthetic_{len(cases)}")
         attempt += 1
-        v = make_volumes(1, shape, gen)
-        truth = v.target[0].numpy()
-        if truth.sum() < 300 or truth.reshape(shape[0], -1).any(1).sum() < 3:
-            continue
-        image = v.image[0].numpy()
-        dtype = {"mri_uint8": np.uint8, "microscopy_uint16": np.uint16, "ct_hu": np.int16}.get(v.dtype_mode, np.float32)
-        if dtype is not np.float32:
-            info = np.iinfo(dtype)
-            image = np.clip(image, info.min, info.max)
-        cases.append(Case(f"synthetic_{i}", "synthetic", image.astype(dtype), truth, (float(v.z_scale), 1.0, 1.0)))
-        i += 1
+        if case is not None:
+            cases.append(case)
     return cases

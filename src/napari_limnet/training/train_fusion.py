@@ -9,6 +9,10 @@ candidate is the true mask corrupted with a severity that grows with its distanc
 erosion, shift, a leak into the neighbouring structure, a missing part, an early stop; past the
 object's end, a leak on an empty slice). The label is which candidate has the higher Dice;
 each sample is weighted by how much the choice matters (the Dice difference).
+
+With ``--rollouts`` it trains instead on choices recorded from real robot-user sessions of the
+shipped interaction and propagation nets on synthetic volumes (see ``fusion_rollouts``), the
+multi-round sequences LIM-Net's MRF is meant to learn from.
 """
 
 from __future__ import annotations
@@ -76,25 +80,61 @@ def validate(net, val):
     }
 
 
+def load_rollouts(paths, device, seed: int, val_fraction: float = 0.1):
+    """Pairs recorded by ``fusion_rollouts``: (train, val) tuples like :func:`make_pairs` returns."""
+    import numpy as np
+
+    parts = [np.load(p) for p in paths]
+    x = torch.from_numpy(np.concatenate([p["x"] for p in parts]).astype(np.float32))
+    s = torch.from_numpy(np.concatenate([p["scalars"] for p in parts]).astype(np.float32))
+    d_old = torch.from_numpy(np.concatenate([p["dice_old"] for p in parts]))
+    d_new = torch.from_numpy(np.concatenate([p["dice_new"] for p in parts]))
+    label = (d_old > d_new).float()
+    weight = ((d_old - d_new).abs() * 5).clamp(0, 1)
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    n_val = max(1, int(val_fraction * len(x)))
+    pick = lambda idx: tuple(t[idx].to(device) for t in (x, s, label, weight, d_old, d_new))  # noqa: E731
+    return pick(order[n_val:]), pick(order[:n_val])
+
+
 def main(argv=None):
     parser = common_parser(__doc__, seconds=300, batch=128, lr=1e-3)
     parser.add_argument("--per-volume", type=int, default=4)
+    parser.add_argument("--rollouts", nargs="*", default=None,
+                        help="npz files from fusion_rollouts: train on recorded multi-round choices of the real nets")
     args = parser.parse_args(argv)
     net, opt, device, gen = setup(args, NAME)
-    val_gen = torch.Generator(device=device).manual_seed(30_000 + args.seed)
-    val = make_pairs(make_volumes(128, (6, args.canvas, args.canvas), val_gen, device), val_gen, 4, device)
-    n_vol = max(1, args.batch // args.per_volume)
+    extra = {}
+    if args.rollouts:
+        train, val = load_rollouts(args.rollouts, device, args.seed)
+        extra = {"rollout_files": [str(p) for p in args.rollouts], "rollout_pairs": int(len(train[0]) + len(val[0]))}
 
-    def step_fn(step):
-        with torch.no_grad():
-            vols = make_volumes(n_vol, (6, args.canvas, args.canvas), gen, device)
-            x, s, label, weight, *_ = make_pairs(vols, gen, args.per_volume, device)
-        with autocast(device):
-            logit = net(x.contiguous(memory_format=torch.channels_last), s).float()
-        loss = (F.binary_cross_entropy_with_logits(logit, label, reduction="none") * weight).sum() / weight.sum().clamp_min(1)
-        return loss, x.shape[0]
+        def step_fn(step):
+            idx = torch.randint(0, len(train[0]), (args.batch,), generator=gen, device=device)
+            x, s, label, weight = (t[idx] for t in train[:4])
+            if step % 2:
+                x = x.flip(-1)
+            if step % 4 >= 2:
+                x = x.flip(-2)
+            with autocast(device):
+                logit = net(x.contiguous(memory_format=torch.channels_last), s).float()
+            loss = (F.binary_cross_entropy_with_logits(logit, label, reduction="none") * weight).sum() / weight.sum().clamp_min(1)
+            return loss, x.shape[0]
+    else:
+        val_gen = torch.Generator(device=device).manual_seed(30_000 + args.seed)
+        val = make_pairs(make_volumes(128, (6, args.canvas, args.canvas), val_gen, device), val_gen, 4, device)
+        n_vol = max(1, args.batch // args.per_volume)
 
-    train_loop(args, NAME, net, opt, step_fn, lambda: validate(net, val))
+        def step_fn(step):
+            with torch.no_grad():
+                vols = make_volumes(n_vol, (6, args.canvas, args.canvas), gen, device)
+                x, s, label, weight, *_ = make_pairs(vols, gen, args.per_volume, device)
+            with autocast(device):
+                logit = net(x.contiguous(memory_format=torch.channels_last), s).float()
+            loss = (F.binary_cross_entropy_with_logits(logit, label, reduction="none") * weight).sum() / weight.sum().clamp_min(1)
+            return loss, x.shape[0]
+
+    train_loop(args, NAME, net, opt, step_fn, lambda: validate(net, val), extra=extra)
 
 if __name__ == "__main__":
     main()

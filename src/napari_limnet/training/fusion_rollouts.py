@@ -1,0 +1,87 @@
+"""Record MRF training pairs from real multi-round sessions (LIM-Net's simulated sequences).
+
+    python -m napari_limnet.training.fusion_rollouts --seconds 600 --seed 5000000 --out rollouts_0.npz
+
+The robot user (DESIGN.md) drives the controller with the shipped interaction and propagation
+nets on fresh synthetic volumes. Every time a round asks MRF to choose between a slice's old and
+new mask, the choice's input (image / old / new crop, distances) is stored with the Dice of both
+masks against the truth. ``train_fusion --rollouts`` then learns from these real propagation
+errors instead of synthetic corruptions. Sessions alternate between MRF and "always new" fusion
+so both kinds of trajectories are seen. Only synthetic volumes are used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import controller as controller_module
+from ..evaluation.cases import synthetic_case
+from ..evaluation.metrics import dice
+from ..evaluation.robot_user import run_session
+from ..inference.fusion import fusion_input, keep_old
+from ..modeling.fusion_net import distance_features
+
+
+def record_sessions(seconds: float, seed: int, shape=(32, 128, 128), rounds: int = 6) -> dict[str, np.ndarray]:
+    """Run robot sessions for ``seconds``; returns arrays x (N, 3, S, S) float16, scalars (N, 4), dice_old, dice_new."""
+    xs, scalars, d_old, d_new = [], [], [], []
+    truth_ref: dict[str, np.ndarray] = {}
+
+    def recording_keep_old(runner, source, spacing_yx, choices, config):
+        truth = truth_ref["truth"]
+        for c in choices:
+            x = fusion_input(source, spacing_yx, c)
+            xs.append(x.numpy().astype(np.float16))
+            s = distance_features(torch.tensor([c.old_distance]), torch.tensor([c.new_distance]), x[None, 1:2], x[None, 2:3])
+            scalars.append(s[0].numpy())
+            shape2d = truth.shape[1:]
+            old = c.old.dense(shape2d) if c.old is not None else np.zeros(shape2d, bool)
+            new = c.new.dense(shape2d) if c.new is not None else np.zeros(shape2d, bool)
+            d_old.append(dice(old, truth[c.z]))
+            d_new.append(dice(new, truth[c.z]))
+        return keep_old(runner, source, spacing_yx, choices, config)
+
+    original = controller_module.keep_old
+    controller_module.keep_old = recording_keep_old
+    start, i, sessions = time.time(), 0, 0
+    try:
+        while time.time() - start < seconds:
+            case = synthetic_case(seed + i, shape)
+            i += 1
+            if case is None:
+                continue
+            ctrl = controller_module.LimNetController(case.image, spacing=case.spacing, fusion="mrf" if i % 2 else "new")
+            truth_ref["truth"] = case.truth
+            run_session(ctrl.interact, case.truth, rounds)
+            sessions += 1
+    finally:
+        controller_module.keep_old = original
+    print(f"{sessions} sessions, {len(xs)} MRF choices in {time.time() - start:.0f} s", flush=True)
+    return {
+        "x": np.stack(xs) if xs else np.zeros((0, 3, 64, 64), np.float16),
+        "scalars": np.stack(scalars) if scalars else np.zeros((0, 4), np.float32),
+        "dice_old": np.asarray(d_old, np.float32),
+        "dice_new": np.asarray(d_new, np.float32),
+    }
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seconds", type=float, default=600)
+    p.add_argument("--seed", type=int, default=5_000_000, help="first synthetic seed (hold-out seeds are 777000+)")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", type=Path, required=True)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    data = record_sessions(args.seconds, args.seed)
+    np.savez_compressed(args.out, **data)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
