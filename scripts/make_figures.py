@@ -63,11 +63,11 @@ def training_curves(path: Path) -> None:
         x = [offsets[h.get("run", 0)] + h["seconds"] for h in hist]
         axes[0, col].plot(x, [h["loss"] for h in hist], ".-", ms=3)
         axes[0, col].set_title(f"{name}: training loss ({len(record['runs'])} run(s))")
-        axes[0, col].set_xlabel("training seconds (H100)")
+        axes[0, col].set_xlabel("training seconds (dotted: a new run)")
         for k in keys:
             axes[1, col].plot(x, [h[k] for h in hist], ".-", ms=3, label=k)
         axes[1, col].set_title(f"{name}: synthetic validation")
-        axes[1, col].set_xlabel("training seconds (H100)")
+        axes[1, col].set_xlabel("training seconds (dotted: a new run)")
         axes[1, col].legend(fontsize=8)
         for bound in list(offsets.values())[1:]:
             for r in (0, 1):
