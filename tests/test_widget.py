@@ -90,14 +90,19 @@ def test_full_annotation_flow(annotator, qtbot, tmp_path):
     viewer.screenshot(str(tmp_path / "shot.png"), canvas_only=False)
 
 
+def one_round_done(annotator, qtbot):
+    """Click the sample's object, run the round; returns (session, its state, the shown mask)."""
+    viewer, widget, image, s = annotator
+    add_click(viewer, widget, *s.click)
+    run_round(qtbot, widget)
+    sess = widget.session()
+    return sess, sess.controller.state, viewer.layers["ct current object"].data.copy()
+
+
 def test_cancel_keeps_state(annotator, qtbot):
     viewer, widget, image, s = annotator
     z, y, x = s.click
-    add_click(viewer, widget, z, y, x)
-    run_round(qtbot, widget)
-    sess = widget.session()
-    state = sess.controller.state
-    shown = viewer.layers["ct current object"].data.copy()
+    sess, state, shown = one_round_done(annotator, qtbot)
     add_click(viewer, widget, z + 3, y, x)
     viewer.dims.set_point(0, image.data_to_world(np.array([z + 3, y, x]))[0])
     sess.controller.cancel()  # cancel flag is cleared at round start, so cancel from the progress callback
@@ -179,11 +184,7 @@ def test_image_removed_while_propagating(annotator, qtbot):
 def test_worker_errors_are_notified_and_state_kept(annotator, qtbot, monkeypatch):
     viewer, widget, image, s = annotator
     z, y, x = s.click
-    add_click(viewer, widget, z, y, x)
-    run_round(qtbot, widget)
-    sess = widget.session()
-    state = sess.controller.state
-    shown = viewer.layers["ct current object"].data.copy()
+    sess, state, shown = one_round_done(annotator, qtbot)
     errors = []
     monkeypatch.setattr("napari_limnet.widget.annotator.show_error", errors.append)
 
