@@ -301,3 +301,18 @@ def test_settings_reach_the_controller(annotator):
     widget.z_high.setValue(9)
     ctrl = widget.session().controller
     assert ctrl.z_limits == (3, 9) and ctrl.max_slices is None
+
+
+def test_a_click_during_a_round_does_not_block_and_is_redone(annotator, qtbot):
+    import time
+
+    viewer, widget, image, s = annotator
+    widget.auto_check.setChecked(True)
+    z, y, x = s.click
+    add_click(viewer, widget, z, y, x)  # starts a round in the worker
+    assert widget.busy
+    t = time.perf_counter()
+    add_click(viewer, widget, z, y + 2, x)  # must return at once, not wait for the round
+    assert time.perf_counter() - t < 0.5
+    qtbot.waitUntil(lambda: not widget.busy, timeout=60000)
+    assert widget.session().controller.interactions[z][0] == [(y, x), (y + 2, x)]

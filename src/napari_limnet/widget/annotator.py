@@ -326,6 +326,12 @@ class LimNetWidget(QWidget):
         pos, neg = self._layers.clicks(self._lead(), z)
         if not pos and not neg:
             return
+        if self.busy:
+            # A round is running and holds the controller: never wait for it on the UI thread.
+            # With auto-propagation the running round is cancelled and redone with all clicks.
+            if self.auto_check.isChecked():
+                self._start_round(z, pos, neg)
+            return
         try:
             preview = sess.controller.preview(z, pos, neg)
         except ValueError as err:
