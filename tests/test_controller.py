@@ -222,3 +222,13 @@ def test_unavailable_device_is_a_clear_error(tube):
         pytest.skip("CUDA present")
     with pytest.raises(ValueError, match="no CUDA"):
         LimNetController(tube[0], device="cuda")
+
+
+def test_memory_mapped_volume_is_read_lazily(fakes, tube, tmp_path):
+    vol, truth = tube
+    path = tmp_path / "vol.npy"
+    np.save(path, vol)
+    mm = np.load(path, mmap_mode="r")
+    c = LimNetController(mm, models=fakes())
+    assert c._source.lazy
+    assert dice(c.interact(15, [(24, 24)]), truth) > 0.97

@@ -79,13 +79,14 @@ def check_spacing(spacing) -> tuple[float, float, float]:
 class VolumeSource:
     """Read-only windows of a validated (Z, Y, X) volume.
 
-    ``lazy`` is True for anything that is not a numpy array (dask, zarr, ...): such volumes
-    are read one window at a time and checked for NaN only where they are read.
+    ``lazy`` is True for anything that is not an in-memory numpy array (dask, zarr, memory maps):
+    such volumes are read one window at a time and checked for NaN only where they are read.
     """
 
     def __init__(self, volume):
         self.shape, self.dtype = check_volume_array(volume)
-        self.lazy = not isinstance(volume, np.ndarray)
+        # memory maps are read like lazy arrays: window by window, never scanned whole
+        self.lazy = not isinstance(volume, np.ndarray) or isinstance(volume, np.memmap)
         self._volume = volume
         if not self.lazy:
             self._check_in_memory(volume)
