@@ -198,7 +198,7 @@ class LimNetController:
 
     #: Later rounds propagate at most this fraction of the object's current extent (and at least
     #: EXTEND_MIN slices) past it; a click beyond the extent moves the extent there.
-    EXTEND_FRACTION = 0.25
+    EXTEND_FRACTION = 0.5
     EXTEND_MIN = 3
 
     def _extension_guard(self, z: int, state: RunState, low: int, high: int) -> tuple[int, int]:
