@@ -36,3 +36,9 @@ def apply_window(crops: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> 
     shape = (-1,) + (1,) * (crops.ndim - 1)
     x = (crops.float() - low.view(shape)) / (high - low).view(shape)
     return x.clamp_(*CLIP)
+
+
+def quartiles(values: torch.Tensor) -> tuple[float, float, float]:
+    """(q25, median, q75) of a 1D tensor of intensities."""
+    q = torch.quantile(values.float(), torch.tensor([0.25, 0.5, 0.75], device=values.device))
+    return float(q[0]), float(q[1]), float(q[2])

@@ -25,7 +25,7 @@ from scipy import ndimage
 
 from .clicks import click_map
 from .crops import CROP_SIZE, CropBox, points_bbox, union_bbox
-from .intensity import apply_window, intensity_window
+from .intensity import apply_window, intensity_window, quartiles
 from .mask_store import SliceMask
 from .runner import NetRunner
 from .slice_io import mask_to_crop, paste_mask, read_crop
@@ -33,8 +33,7 @@ from .volume import VolumeSource
 
 FIRST_SIDE_PIXELS = 64
 MAX_REFRAMES = 3
-#: Multi-scale first crop: window sizes tried (times the size prior) when the first mask is small.
-MULTISCALE_FIRST = True
+#: Multi-scale first crop: window sizes tried (times the size prior) when the first mask follows no edge.
 MULTISCALE_FACTORS = (1, 2, 4)
 #: A first mask whose outline has less boundary contrast than this (see boundary_contrast) follows
 #: no edge at all, and triggers the larger windows; a larger window is taken when its mask's
@@ -138,11 +137,9 @@ def boundary_contrast(image: torch.Tensor, mask: torch.Tensor) -> float:
     ring = torch.nn.functional.max_pool2d(inside[None, None].float(), 7, 1, 3)[0, 0].bool() & ~inside
     if ring.sum() < 4:
         return 0.0
-    a, b = image[inside], image[ring]
-    qa = torch.quantile(a, torch.tensor([0.25, 0.5, 0.75]))
-    qb = torch.quantile(b, torch.tensor([0.25, 0.5, 0.75]))
-    spread = float(qa[2] - qa[0] + qb[2] - qb[0]) + 1e-3
-    return abs(float(qa[1] - qb[1])) / spread
+    a25, a50, a75 = quartiles(image[inside])
+    b25, b50, b75 = quartiles(image[ring])
+    return abs(a50 - b50) / (a75 - a25 + b75 - b25 + 1e-3)
 
 
 def _first_scale(runner, source, spacing_yx, z, box, positive, negative, size) -> tuple[CropBox, int]:
@@ -214,16 +211,20 @@ def predict_prompt_mask(
             box = CropBox.square_mm(box.center, first_side_mm, spacing_yx)
 
     mask, passes = None, 0
-    if prev_box is None and MULTISCALE_FIRST:
+    if prev_box is None:
         box, passes = _first_scale(runner, source, spacing_yx, z, box, positive, negative, size)
-    for passes in range(passes + 1, passes + MAX_REFRAMES + 2):
+    # Net passes in all: the first framing plus MAX_REFRAMES re-framings, one more after a
+    # multi-scale search (whose chosen window is re-framed on its own result first).
+    budget = MAX_REFRAMES + 1 if passes == 0 else MAX_REFRAMES + 2
+    while True:
+        passes += 1
         x = interaction_input(source, z, box, positive, negative, previous, size)
         mask = paste_mask(runner.interaction(x)[0, 0], box, shape)
         anchor = union_bbox(mask.bbox if mask is not None else None, clicks_box, prev_box)
         wanted = CropBox.framing(anchor, spacing_yx)
         if mask is None or _stable(box, wanted) or (box.covers_slice(shape) and wanted.covers_slice(shape)):
             break
-        if passes > MAX_REFRAMES + 1:
+        if passes >= budget:
             break
         box = _limit_growth(box, wanted)
     cleaned = clean_prompt_mask(mask, positive, negative, previous)

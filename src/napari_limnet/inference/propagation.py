@@ -22,7 +22,7 @@ import torch
 from scipy import ndimage
 
 from .crops import CROP_SIZE, CropBox
-from .intensity import apply_window, intensity_window
+from .intensity import apply_window, intensity_window, quartiles
 from .mask_store import SliceMask
 from .memory import MemoryBank
 from .runner import NetRunner
@@ -102,8 +102,8 @@ class SliceSegmenter:
         self.anchor = MemoryBank(feats0.key, value0, config.n_recent)
         inside = image0[0, 0][mask0_crop > 0.5]
         if inside.numel() >= 4:
-            q = torch.quantile(inside, torch.tensor([0.25, 0.5, 0.75]))
-            self.anchor_median, self.anchor_spread = float(q[1]), max(float(q[2] - q[0]), MIN_SPREAD)
+            q25, median, q75 = quartiles(inside)
+            self.anchor_median, self.anchor_spread = median, max(q75 - q25, MIN_SPREAD)
         else:
             self.anchor_median, self.anchor_spread = None, None
 

@@ -80,6 +80,14 @@ def validate(net, val):
     }
 
 
+def choice_loss(net, x, scalars, label, weight, device) -> torch.Tensor:
+    """BCE of P(old is better) against the label, weighted by how much each choice matters."""
+    with autocast(device):
+        logit = net(x.contiguous(memory_format=torch.channels_last), scalars).float()
+    loss = F.binary_cross_entropy_with_logits(logit, label, reduction="none") * weight
+    return loss.sum() / weight.sum().clamp_min(1)
+
+
 def load_rollouts(paths, device, seed: int, val_fraction: float = 0.1):
     """Pairs recorded by ``fusion_rollouts``: (train, val) tuples like :func:`make_pairs` returns."""
     import numpy as np
@@ -116,10 +124,7 @@ def main(argv=None):
                 x = x.flip(-1)
             if step % 4 >= 2:
                 x = x.flip(-2)
-            with autocast(device):
-                logit = net(x.contiguous(memory_format=torch.channels_last), s).float()
-            loss = (F.binary_cross_entropy_with_logits(logit, label, reduction="none") * weight).sum() / weight.sum().clamp_min(1)
-            return loss, x.shape[0]
+            return choice_loss(net, x, s, label, weight, device), x.shape[0]
     else:
         val_gen = torch.Generator(device=device).manual_seed(30_000 + args.seed)
         val = make_pairs(make_volumes(128, (6, args.canvas, args.canvas), val_gen, device), val_gen, 4, device)
@@ -129,10 +134,7 @@ def main(argv=None):
             with torch.no_grad():
                 vols = make_volumes(n_vol, (6, args.canvas, args.canvas), gen, device)
                 x, s, label, weight, *_ = make_pairs(vols, gen, args.per_volume, device)
-            with autocast(device):
-                logit = net(x.contiguous(memory_format=torch.channels_last), s).float()
-            loss = (F.binary_cross_entropy_with_logits(logit, label, reduction="none") * weight).sum() / weight.sum().clamp_min(1)
-            return loss, x.shape[0]
+            return choice_loss(net, x, s, label, weight, device), x.shape[0]
 
     train_loop(args, NAME, net, opt, step_fn, lambda: validate(net, val), extra=extra)
 

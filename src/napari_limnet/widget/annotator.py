@@ -455,13 +455,12 @@ class LimNetWidget(QWidget):
         if record is None:
             show_info("Nothing to commit: the current object is empty.")
             return
-        self._layers.committed().refresh()
+        self._committed_changed()
         msg = f"Committed object {record.object_id}: {record.written} voxels."
         if record.kept_other:
             msg += f" {record.kept_other} voxels already belonged to other objects and were kept (tick 'Overwrite' to replace them)."
         show_info(msg)
         self.status.setText(msg)
-        self._autosave()
 
     def undo(self) -> None:
         sess = self.session()
@@ -474,8 +473,7 @@ class LimNetWidget(QWidget):
             self._show_current(sess, lead)
             self.status.setText(f"Undid a round; {sess.controller.n_rounds} round(s) left.")
         elif what == "commit":
-            self._layers.committed().refresh()
-            self._autosave()
+            self._committed_changed()
             self.status.setText("Undid the last commit.")
         else:
             self.status.setText("Nothing to undo.")
@@ -486,24 +484,32 @@ class LimNetWidget(QWidget):
             return
         self.cancel()
         sess.reset()
-        lead = self._lead()
-        self._layers.set_clicks(lead, {})
-        self._layers.scribble_data[lead] = 0
-        self._layers.scribbles().refresh()
-        self._show_current(sess, lead)
+        self._clear_current_object(sess)
         self.status.setText("Reset: the current object was cleared (committed objects are kept).")
 
     def next_object(self) -> None:
         sess = self.session()
         if sess is None or self.busy:
             return
-        record = sess.next_object(overwrite=self.overwrite_check.isChecked())
+        record = sess.next_object(overwrite=self.overwrite_check.isChecked())  # also resets the rounds
         if record is not None:
-            self._layers.committed().refresh()
-            self._autosave()
+            self._committed_changed()
             show_info(f"Committed object {record.object_id} ({record.written} voxels).")
-        self.reset()
+        self._clear_current_object(sess)
         self.status.setText(f"Object {sess.next_free_id()}: click on the next object.")
+
+    def _clear_current_object(self, sess: AnnotationSession) -> None:
+        """Remove the current object's prompts, scribbles and mask from the layers."""
+        lead = self._lead()
+        self._layers.set_clicks(lead, {})
+        self._layers.scribble_data[lead] = 0
+        self._layers.scribbles().refresh()
+        self._show_current(sess, lead)
+
+    def _committed_changed(self) -> None:
+        """Show the committed labels' new content and autosave it."""
+        self._layers.committed().refresh()
+        self._autosave()
 
     # ---------------------------------------------------------------- export / autosave
     def export(self, path: str) -> list[str]:
