@@ -239,6 +239,7 @@ def main() -> None:
     p.add_argument("--out", default="docs/speed")
     p.add_argument("--quick", action="store_true", help="only 256x256x100 and 512x512x300, fewer repeats")
     p.add_argument("--no-sam", action="store_true")
+    p.add_argument("--no-variants", action="store_true", help="skip the CPU before/after optimisation table")
     p.add_argument("--devices", default=None, help="comma list; default cpu (+cuda when present)")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     p.add_argument("--worker-args", default="{}", help=argparse.SUPPRESS)
@@ -269,7 +270,8 @@ def main() -> None:
                       f"{o['propagated_slices'] / max(o['propagation_s'], 1e-9):.0f}/s, MRF {1000 * o['fusion_s']:.0f} ms) "
                       f"6 rounds mean {np.mean(r['session']['round_s']):.3f}s, peak RSS +{r['peak_rss_above_volume_mb']:.0f} MB"
                       + (f", GPU {r['peak_gpu_mb']:.0f} MB" if "peak_gpu_mb" in r else ""), flush=True)
-    report["variants"] = run_worker("variants", shape=[100, 256, 256], device="cpu", threads=args.threads, repeats=3 if args.quick else 5)
+    if not args.no_variants:
+        report["variants"] = run_worker("variants", shape=[100, 256, 256], device="cpu", threads=args.threads, repeats=3 if args.quick else 5)
     if not args.no_sam:
         report["sam"] = run_worker("sam", device="cpu", threads=args.threads, repeats=1 if args.quick else 2)
         if "cuda" in devices:

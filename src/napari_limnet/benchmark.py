@@ -21,49 +21,97 @@ from pathlib import Path
 
 import numpy as np
 
-from .evaluation.cases import Case, load_dev_cases, synthetic_holdout
-from .evaluation.metrics import dice, overshoot_slices
+from .evaluation.cases import Case, load_dev_cases, load_train_cases, synthetic_holdout
+from dataclasses import replace
+
+from .evaluation.metrics import dice, overshoot_slices, undershoot_slices
 from .evaluation.region_growing import region_growing_baseline
 from .evaluation.robot_user import run_session
+from .inference.stopping import PREVIOUS_STOPPING, StoppingConfig
 
-METHODS = ("limnet", "no_mrf", "region_growing")
+#: LIM-Net variants run as their own robot sessions: controller keyword arguments.
+VARIANTS = {
+    "limnet": {},
+    "previous_stopping": {"stopping": PREVIOUS_STOPPING},
+    "no_valley": {"stopping": replace(StoppingConfig(), valley=None)},
+    "no_leak_cut": {"stopping": replace(StoppingConfig(), leak_cut=None)},
+    "no_mrf": {"fusion": "new"},
+}
+METHODS = ("limnet", "previous_stopping", "no_valley", "no_leak_cut", "no_mrf", "region_growing")
+DEFAULT_METHODS = ("limnet", "previous_stopping", "no_mrf", "region_growing")
+#: How many of the least confident slices the "go to the slice that needs you" hit rate looks at.
+CONFIDENCE_TOP = 3
 
 
-def evaluate_case(case: Case, rounds: int, methods, models=None, precision: str = "fp32") -> dict:
-    """All methods on one case: per-method Dice and seconds per round, overshoot after round 1."""
+def _extent_errors(masks, truth) -> tuple[list[int], list[int]]:
+    return [overshoot_slices(m, truth) for m in masks], [undershoot_slices(m, truth) for m in masks]
+
+
+def _confidence_hits(snapshots: list[list[int]], candidates: list[list[int]], clicks, seed: int) -> dict:
+    """Per round r < last: is the robot's next slice among the CONFIDENCE_TOP least confident?
+
+    Returns hits for the confidence ranking and for random picks among the same candidate slices.
+    """
+    rng = np.random.default_rng(seed)
+    hits, random_hits = [], []
+    for r in range(len(clicks) - 1):
+        nxt = clicks[r + 1][0]
+        hits.append(int(nxt in snapshots[r]))
+        pool = candidates[r]
+        pick = rng.choice(pool, size=min(CONFIDENCE_TOP, len(pool)), replace=False).tolist() if pool else []
+        random_hits.append(int(nxt in pick))
+    return {"hits": hits, "random_hits": random_hits}
+
+
+def run_variant(case: Case, rounds: int, models, precision: str, variant: str, seed: int) -> tuple[dict, object]:
+    """One robot session of a LIM-Net variant: Dice, seconds, over/undershoot per round (+ confidence hits)."""
     from .controller import LimNetController
 
+    ctrl = LimNetController(case.image, spacing=case.spacing, models=models, precision=precision, **VARIANTS[variant])
+    snapshots, candidates = [], []
+
+    def interact(z, pos, neg):
+        mask = ctrl.interact(z, pos, neg)
+        conf = ctrl.slice_confidence()
+        ranked = sorted(conf, key=lambda k: (conf[k], k))
+        snapshots.append(ranked[:CONFIDENCE_TOP])
+        candidates.append(sorted(conf))
+        return mask
+
+    s = run_session(interact, case.truth, rounds, keep_masks=True)
+    over, under = _extent_errors(s.masks, case.truth)
+    out = {"dice": s.dice, "seconds": s.seconds, "overshoot": over, "undershoot": under}
+    if variant == "limnet":
+        out["confidence"] = _confidence_hits(snapshots, candidates, s.clicks, seed)
+    return out, s
+
+
+def evaluate_case(case: Case, rounds: int, methods, models=None, precision: str = "fp32", seed: int = 0) -> dict:
+    """All methods on one case: per-method Dice, seconds and over/undershoot per round."""
     out = {"name": case.name, "group": case.group}
-    if "limnet" in methods or "region_growing" in methods:
-        ctrl = LimNetController(case.image, spacing=case.spacing, models=models, precision=precision)
-        s = run_session(ctrl.interact, case.truth, rounds, keep_masks=False)
-        first_mask = None
-        out["limnet"] = {"dice": s.dice, "seconds": s.seconds}
-        if "region_growing" in methods:
-            rg_dice, rg_sec, by_slice = [], [], {}
-            for z, yx, positive in s.clicks:
-                pos, neg = by_slice.setdefault(z, ([], []))
-                (pos if positive else neg).append(yx)
-                t0 = time.perf_counter()
-                rg = region_growing_baseline(case.image, by_slice)
-                rg_sec.append(time.perf_counter() - t0)
-                rg_dice.append(dice(rg, case.truth))
-            rg_dice += [rg_dice[-1]] * (rounds - len(rg_dice))
-            rg_sec += [0.0] * (rounds - len(rg_sec))
-            out["region_growing"] = {"dice": rg_dice, "seconds": rg_sec}
-        ctrl.reset()
-        first_mask = ctrl.interact(*_first_round(s))
-        out["overshoot_r1"] = overshoot_slices(first_mask, case.truth)
-    if "no_mrf" in methods:
-        ctrl = LimNetController(case.image, spacing=case.spacing, models=models, precision=precision, fusion="new")
-        s = run_session(ctrl.interact, case.truth, rounds)
-        out["no_mrf"] = {"dice": s.dice, "seconds": s.seconds}
+    session = None
+    for m in methods:
+        if m in VARIANTS:
+            out[m], s = run_variant(case, rounds, models, precision, m, seed)
+            if m == "limnet":
+                session = s
+    if "limnet" in out:
+        out["overshoot_r1"] = out["limnet"]["overshoot"][0]
+    if "region_growing" in methods:
+        if session is None:
+            _, session = run_variant(case, rounds, models, precision, "limnet", seed)
+        rg_dice, rg_sec, by_slice = [], [], {}
+        for z, yx, positive in session.clicks:
+            pos, neg = by_slice.setdefault(z, ([], []))
+            (pos if positive else neg).append(yx)
+            t0 = time.perf_counter()
+            rg = region_growing_baseline(case.image, by_slice)
+            rg_sec.append(time.perf_counter() - t0)
+            rg_dice.append(dice(rg, case.truth))
+        rg_dice += [rg_dice[-1]] * (rounds - len(rg_dice))
+        rg_sec += [0.0] * (rounds - len(rg_sec))
+        out["region_growing"] = {"dice": rg_dice, "seconds": rg_sec}
     return out
-
-
-def _first_round(session) -> tuple:
-    z, yx, _ = session.clicks[0]
-    return z, [yx], []
 
 
 def summarise(results: list[dict], methods) -> dict:
@@ -71,7 +119,7 @@ def summarise(results: list[dict], methods) -> dict:
     groups = sorted({r["group"] for r in results})
     summary = {}
     for g in groups + ["all_real"]:
-        rows = [r for r in results if (r["group"] == g if g != "all_real" else r["group"] != "synthetic")]
+        rows = [r for r in results if (r["group"] == g if g != "all_real" else r["group"] not in ("synthetic", "train"))]
         if not rows:
             continue
         entry = {"n": len(rows)}
@@ -82,23 +130,36 @@ def summarise(results: list[dict], methods) -> dict:
                     "dice": np.mean([h["dice"] for h in have], axis=0).round(4).tolist(),
                     "seconds_per_round": float(np.mean([np.mean(h["seconds"]) for h in have])),
                 }
+                for k in ("overshoot", "undershoot"):
+                    if all(k in h for h in have):
+                        entry[m][k] = np.mean([h[k] for h in have], axis=0).round(2).tolist()
         over = [r["overshoot_r1"] for r in rows if "overshoot_r1" in r]
         if over:
             entry["overshoot_r1_mean_slices"] = float(np.mean(over))
+        conf = [r["limnet"]["confidence"] for r in rows if "confidence" in r.get("limnet", {})]
+        if conf:
+            hits = [h for c in conf for h in c["hits"]]
+            rand = [h for c in conf for h in c["random_hits"]]
+            entry["confidence_hit_rate"] = float(np.mean(hits)) if hits else None
+            entry["random_hit_rate"] = float(np.mean(rand)) if rand else None
         summary[g] = entry
     return summary
 
 
 def print_table(summary: dict, methods) -> None:
-    print(f"{'group':<12}{'method':<16}" + "".join(f"{'r' + str(i + 1):>7}" for i in range(6)) + f"{'s/round':>9}{'n':>4}")
+    print(f"{'group':<16}{'method':<18}" + "".join(f"{'r' + str(i + 1):>7}" for i in range(6)) + f"{'s/round':>9}{'n':>4}")
     for g, entry in summary.items():
         for m in methods:
             if m not in entry:
                 continue
             d = entry[m]["dice"]
-            print(f"{g:<12}{m:<16}" + "".join(f"{v:>7.3f}" for v in d) + f"{entry[m]['seconds_per_round']:>9.3f}{entry['n']:>4}")
-        if "overshoot_r1_mean_slices" in entry:
-            print(f"{g:<12}{'overshoot r1':<16}{entry['overshoot_r1_mean_slices']:>7.1f} slices beyond the true extent")
+            print(f"{g:<16}{m:<18}" + "".join(f"{v:>7.3f}" for v in d) + f"{entry[m]['seconds_per_round']:>9.3f}{entry['n']:>4}")
+        for m in methods:
+            if m in entry and "overshoot" in entry[m]:
+                print(f"{g:<16}{m[:13] + ' over/under':<24}" + "".join(
+                    f"{o:>5.1f}/{u:<4.1f}" for o, u in zip(entry[m]["overshoot"], entry[m]["undershoot"])))
+        if entry.get("confidence_hit_rate") is not None:
+            print(f"{g:<16}{'worst slice in 3 least confident':<34} {entry['confidence_hit_rate']:.2f} (random {entry['random_hit_rate']:.2f})")
 
 
 def plot(summary: dict, methods, path: Path) -> None:
@@ -109,7 +170,8 @@ def plot(summary: dict, methods, path: Path) -> None:
 
     groups = [g for g in summary if g != "all_real"]
     fig, axes = plt.subplots(1, len(groups), figsize=(3.4 * len(groups), 3.2), squeeze=False)
-    styles = {"limnet": ("tab:blue", "-o"), "no_mrf": ("tab:orange", "--s"), "region_growing": ("tab:gray", ":^")}
+    styles = {"limnet": ("tab:blue", "-o"), "previous_stopping": ("tab:green", "-.v"), "no_valley": ("tab:olive", ":x"),
+              "no_leak_cut": ("tab:purple", ":+"), "no_mrf": ("tab:orange", "--s"), "region_growing": ("tab:gray", ":^")}
     for ax, g in zip(axes[0], groups):
         for m in methods:
             if m in summary[g]:
@@ -133,8 +195,11 @@ def main(argv=None) -> dict:
     p.add_argument("--cases", nargs="*", default=None, help="only these case names")
     p.add_argument("--synthetic", type=int, default=8, help="number of synthetic hold-out cases (0 = none)")
     p.add_argument("--no-dev", action="store_true", help="skip the real dev cases")
+    p.add_argument("--train-cases", type=int, default=0,
+                   help="also run this many structures of the real TRAINING volumes (group 'train', for tuning rules)")
     p.add_argument("--rounds", type=int, default=6)
-    p.add_argument("--methods", nargs="*", default=list(METHODS), choices=METHODS)
+    p.add_argument("--methods", nargs="*", default=list(DEFAULT_METHODS), choices=METHODS,
+                   help="add no_valley / no_leak_cut for the stopping ablations")
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"])
     p.add_argument("--weights", default=None, help="folder with interaction/propagation/fusion .pt (default: shipped)")
     p.add_argument("--threads", type=int, default=0)
@@ -152,6 +217,8 @@ def main(argv=None) -> dict:
     cases = [] if args.no_dev else load_dev_cases(args.data, args.cases)
     if args.synthetic:
         cases += synthetic_holdout(args.synthetic)
+    if args.train_cases:
+        cases += load_train_cases(args.train_cases)
     results = []
     t0 = time.time()
     for case in cases:

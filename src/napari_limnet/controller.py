@@ -10,6 +10,7 @@ The controller owns the run (rounds, history, settings). The networks live in
 
 from __future__ import annotations
 
+import copy
 import math
 import threading
 import time
@@ -22,7 +23,8 @@ from .inference.fusion import FusionConfig, keep_old
 from .inference.mask_store import LazyMask, SliceMask, dense_slice, dense_volume
 from .inference.prompt import PromptResult, predict_prompt_mask
 from .inference.propagation import Cancelled, PropagationConfig, propagate
-from .inference.rounds import Interaction, RunState, apply_round, influence_range, plan_round
+from .inference.rounds import Interaction, RunState, apply_round, influence_range, plan_leak_cut, plan_round
+from .inference.stopping import StoppingConfig, ValleyRule, slice_confidence
 from .inference.runner import NetRunner
 from .inference.volume import VolumeSource, check_spacing
 from .modeling.weights import LimNetModels, resolve_device
@@ -59,6 +61,7 @@ class LimNetController:
     stop_when_empty : stop propagating where the object ends (default True).
     max_slices : propagate at most this many slices each way from the clicked slice (None = all).
     z_limits : (z_low, z_high) inclusive range propagation may reach (None = whole volume).
+    stopping : the stopping rules (:class:`~napari_limnet.inference.stopping.StoppingConfig`).
     """
 
     def __init__(
@@ -73,9 +76,11 @@ class LimNetController:
         stop_when_empty: bool = True,
         max_slices: int | None = None,
         z_limits: tuple[int, int] | None = None,
+        stopping: StoppingConfig | None = None,
     ):
         self._source = VolumeSource(volume)
         self.spacing = check_spacing(spacing)
+        self._shipped = models is None
         if models is None:
             models = shipped_models(device)
         elif device is not None and resolve_device(device) != models.device:
@@ -86,6 +91,7 @@ class LimNetController:
         self.stop_when_empty = bool(stop_when_empty)
         self.max_slices = max_slices
         self.z_limits = z_limits
+        self.stopping = stopping if stopping is not None else StoppingConfig()
         self._history: list[RunState] = [RunState()]
         self._cancel = threading.Event()
         self._lock = threading.RLock()
@@ -133,6 +139,52 @@ class LimNetController:
         """(Y, X) bool mask of slice z (cheap, also for lazy volumes)."""
         z = self._check_z(z)
         return dense_slice(self.state.masks, z, self._source.slice_shape)
+
+    def slice_confidence(self) -> dict[int, float]:
+        """Per-slice confidence in [0, 1] of the current mask, for every slice that needs an opinion.
+
+        Propagated slices: the network's P(present) x an intensity-drift penalty, halved past an
+        area valley. Interacted slices: 1. The empty slice just past each end of the object (where
+        propagation stopped): 1 - P(present) there, i.e. how sure we are that the object ended.
+        """
+        state = self.state
+        out: dict[int, float] = {}
+        valley_after = self._slices_past_valley(state)
+        for z, e in state.evidence.items():
+            if z in state.interactions:
+                out[z] = 1.0
+            elif z in state.masks:
+                out[z] = slice_confidence(e, z in valley_after)
+            elif (z - 1 in state.masks) != (z + 1 in state.masks):  # just past an end
+                out[z] = max(0.0, min(1.0, 1.0 - e.presence))
+        for z in state.masks:
+            out.setdefault(z, 1.0 if z in state.interactions else 0.5)
+        return dict(sorted(out.items()))
+
+    def least_confident_slice(self) -> int | None:
+        """The slice whose mask most needs the user's attention (None before the first round)."""
+        conf = self.slice_confidence()
+        if not conf:
+            return None
+        return min(conf, key=lambda z: (conf[z], z))
+
+    def _slices_past_valley(self, state: RunState) -> set[int]:
+        """Slices beyond an area valley on their chain (a leak that the stop rules let through)."""
+        rule = self.stopping.valley or ValleyRule()
+        out: set[int] = set()
+        for src in state.interactions:
+            if src not in state.masks:
+                continue
+            for step in (1, -1):
+                chain, s = [], src + step
+                while state.sources.get(s) == src and s in state.masks:
+                    chain.append(s)
+                    s += step
+                areas = [float(state.masks[src].area)] + [float(state.masks[c].area) for c in chain]
+                bottom = rule.find(areas)
+                if bottom is not None:
+                    out.update(chain[bottom:])
+        return out
 
     def nonempty_slices(self) -> list[int]:
         """Sorted slices where the current mask has foreground."""
@@ -237,6 +289,33 @@ class LimNetController:
                 self._source.slice_shape, dtype=bool
             )
 
+    @property
+    def device(self):
+        """The device the networks run on (torch.device)."""
+        return self.models.device
+
+    def set_device(self, device) -> None:
+        """Run the following rounds on ``device`` ('cpu', 'cuda', 'mps'), keeping every round so far.
+
+        The run state (masks, clicks, undo history) lives on the host, so nothing is lost; after a
+        device error (out of memory, a lost GPU) the caller can switch to 'cpu' and redo the round.
+        Raises ValueError when the device is not available, and then changes nothing.
+        """
+        with self._lock:
+            dev = resolve_device(device)
+            # always a fresh runner, also on the same device: the old one may have failed mid-round
+            if dev == self.models.device:
+                models = self.models
+            elif self._shipped:
+                models = shipped_models(dev)
+            else:  # caller-given networks: a copy on the new device
+                m = self.models
+                models = LimNetModels(*(copy.deepcopy(n) for n in (m.interaction, m.propagation, m.fusion)),
+                                      device=dev, trained=m.trained)
+            self._runner = NetRunner(models, self._runner.precision_requested)
+            self.models = models
+            self._prompt_cache = None
+
     def cancel(self) -> None:
         """Ask a running :meth:`interact` (in another thread) to stop; its round is discarded."""
         self._cancel.set()
@@ -283,7 +362,7 @@ class LimNetController:
             done += 1
             report("propagating")
 
-            propagated = {}
+            propagated, evidence = {}, {}
             if len(pos) == 0:
                 # Negative-only round: nothing is propagated. A corrected slice changes alone; an
                 # erased one also clears what earlier rounds propagated through it.
@@ -298,14 +377,23 @@ class LimNetController:
                     done += 1
                     report("propagating")
 
-                config = PropagationConfig(stop_when_empty=self.stop_when_empty)
+                stop = self.stopping
+                config = PropagationConfig(
+                    stop_when_empty=self.stop_when_empty, presence_threshold=stop.presence_threshold,
+                    intensity_tolerance=stop.drift_tolerance, valley=stop.valley,
+                )
                 result = propagate(
                     self._runner, self._source, self.spacing[1:], z, prompt.mask, (low, high), config,
                     on_slice=on_slice, should_cancel=cancelled,
                 )
-                propagated = result.masks
+                propagated, evidence = result.masks, result.evidence
             t_prop = time.perf_counter()
-            plan = plan_round(state, z, prompt.mask, propagated, low, high)
+            plan = plan_round(state, z, prompt.mask, propagated, low, high, evidence)
+            cut = []
+            if len(pos) == 0 and prompt.mask is None and self.stopping.leak_cut is not None and self.stop_when_empty:
+                # "the object ended before here": cut the chain that leaked into z at its likely end
+                cut = plan_leak_cut(state, z, self.stopping.leak_cut)
+                plan.take_new.update({s: None for s in cut})
             if cancelled():
                 raise Cancelled()
             report("fusing rounds")
@@ -326,6 +414,7 @@ class LimNetController:
                 "propagated_slices": len(propagated),
                 "fusion_s": t_end - t_prop,
                 "fusion_slices": len(plan.choices),
+                "leak_cut_slices": len(cut),
                 "total_s": t_end - t0,
             }
             done = total

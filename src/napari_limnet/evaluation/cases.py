@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-GROUPS = ("macaque", "mni152", "nuclei3d", "synthetic")
+GROUPS = ("macaque", "mni152", "nuclei3d", "nuclei_confocal", "synthetic")
 
 
 @dataclass
@@ -77,6 +77,8 @@ def load_dev_cases(data_dir: str | Path | None = None, names: list[str] | None =
             continue
         image, spacing = _read(str(folder / entry["image"]))
         labels, _ = _read(str(folder / entry["labels"]))
+        if "spacing_zyx" in entry:  # TIFFs carry no spacing; the listing gives it
+            spacing = tuple(float(s) for s in entry["spacing_zyx"])
         truth = labels == entry["label"]
         out.append(Case(entry["name"], group_of(entry["name"]), image, truth, spacing))
     return out
@@ -109,4 +111,30 @@ def synthetic_holdout(n: int = 8, seed: int = 777, shape=(40, 128, 128)) -> list
         attempt += 1
         if case is not None:
             cases.append(case)
+    return cases
+
+
+def load_train_cases(max_cases: int | None = 40, min_voxels: int = 500, min_slices: int = 5) -> list[Case]:
+    """Structures of the real *training* volumes (``../shared/data/train``) as cases, group "train".
+
+    For choosing rules and thresholds (stopping, leak cuts) on data the networks may see, never on
+    the dev set. Structures with at least ``min_voxels`` voxels over ``min_slices`` slices, in a
+    fixed order, every k-th one to keep at most ``max_cases`` spread over all volumes.
+    """
+    from ..training.real_data import load_real_volumes
+
+    cases = []
+    for v in load_real_volumes():
+        image = np.ascontiguousarray(v.image)
+        image.setflags(write=False)
+        for lab in np.unique(v.labels):
+            if lab == 0:
+                continue
+            truth = v.labels == lab
+            if truth.sum() < min_voxels or truth.any(axis=(1, 2)).sum() < min_slices:
+                continue
+            cases.append(Case(f"train_{v.name}_{int(lab)}", "train", image, truth, tuple(v.spacing)))
+    if max_cases is not None and len(cases) > max_cases:
+        step = len(cases) / max_cases
+        cases = [cases[int(i * step)] for i in range(max_cases)]
     return cases

@@ -28,3 +28,10 @@ def overshoot_slices(pred, truth) -> int:
     if ext is None:
         return int(zs.size)
     return int(((zs < ext[0]) | (zs > ext[1])).sum())
+
+
+def undershoot_slices(pred, truth) -> int:
+    """Slices inside the true z-extent of the object where the prediction is empty."""
+    t = np.asarray(truth, dtype=bool).reshape(np.shape(truth)[0], -1).any(axis=1)
+    p = np.asarray(pred, dtype=bool).reshape(np.shape(pred)[0], -1).any(axis=1)
+    return int((t & ~p).sum())

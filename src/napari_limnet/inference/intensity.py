@@ -23,12 +23,29 @@ def intensity_window(crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     flat = crops.reshape(crops.shape[0], -1).float()
     if flat.shape[1] > 16384:  # quantile cost grows with size; a strided sample is enough
         flat = flat[:, :: flat.shape[1] // 16384 + 1]
-    q = torch.quantile(flat, torch.tensor([LOW_QUANTILE, HIGH_QUANTILE], device=flat.device), dim=1)
-    low, high = q[0], q[1]
+    if flat.device.type == "cpu":
+        q = torch.quantile(flat, torch.tensor([LOW_QUANTILE, HIGH_QUANTILE]), dim=1)
+        low, high = q[0], q[1]
+    else:  # the same linear-interpolation quantiles without torch.quantile's device-to-host check
+        low, high = _sorted_quantiles(flat, (LOW_QUANTILE, HIGH_QUANTILE))
     span = high - low
     tiny = span <= 1e-6 * (low.abs() + 1.0)
     high = torch.where(tiny, low + 1.0, high)
     return low, high
+
+
+def _sorted_quantiles(flat: torch.Tensor, qs: tuple[float, ...]) -> list[torch.Tensor]:
+    """Per-row linear-interpolation quantiles of (B, N), as torch.quantile computes them, with no sync."""
+    ordered = flat.sort(dim=1).values
+    n = flat.shape[1]
+    out = []
+    for q in qs:
+        pos = q * (n - 1)
+        lo = int(pos)
+        hi = min(lo + 1, n - 1)
+        frac = pos - lo
+        out.append(ordered[:, lo] + (ordered[:, hi] - ordered[:, lo]) * frac)
+    return out
 
 
 def apply_window(crops: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:

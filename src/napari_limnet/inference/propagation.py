@@ -1,12 +1,17 @@
 """Propagating a 2D mask through the stack, one slice at a time, with the memory network.
 
 From the interacted slice z0 the mask is carried to z0 +/- 1, 2, ... in a crop that follows
-the object (each crop frames the previous slice's mask). It stops
+the object (each crop frames the previous slice's mask). It stops (see :mod:`.stopping`)
 
-- when the network's "object present" output falls below a threshold, or the mask vanishes
-  (when ``stop_when_empty``),
+- when the network's "object present" output falls below a threshold, the mask vanishes, the
+  mask's intensity drifts out of the interacted object's range, or the area profile shows a
+  valley (the object tapered, then grew into something else: the slices after the valley's
+  bottom are dropped) -- all when ``stop_when_empty``;
 - at the limit the caller gives: the nearest slice the user already interacted with, the
   volume's edge or the user's propagation range.
+
+Every visited slice gets a :class:`~.stopping.SliceEvidence` (presence, drift, area), also the
+one where it stopped; the controller keeps them for leak cuts and per-slice confidence.
 
 Each result is kept only where it connects to the previous slice's mask (dilated a little),
 so the propagation cannot jump to a similar-looking neighbour.
@@ -27,6 +32,7 @@ from .mask_store import SliceMask
 from .memory import MemoryBank
 from .runner import NetRunner
 from .slice_io import mask_to_crop, paste_mask, read_crop
+from .stopping import SliceEvidence, ValleyRule
 from .volume import VolumeSource
 
 
@@ -52,6 +58,8 @@ class PropagationConfig:
     #: spreads (inter-quartile range, at least MIN_SPREAD of the window) from the interacted
     #: slice's: the mask has run into other tissue. None disables the check.
     intensity_tolerance: float | None = 2.0
+    #: Stop at an area valley (None disables the rule).
+    valley: ValleyRule | None = ValleyRule()
 
 
 @dataclass
@@ -60,6 +68,7 @@ class PropagationResult:
 
     masks: dict[int, SliceMask | None]
     stop_reasons: dict[int, str]  # direction (+1 / -1) -> reason
+    evidence: dict[int, SliceEvidence]
 
 
 def linked_to_previous(mask: SliceMask | None, previous: SliceMask, dilation: int) -> SliceMask | None:
@@ -107,20 +116,19 @@ class SliceSegmenter:
         else:
             self.anchor_median, self.anchor_spread = None, None
 
-    def intensity_drifted(self, image: torch.Tensor, mask_crop: torch.Tensor) -> bool:
-        """True when the mask's median intensity left the interacted object's intensity range."""
-        tol = self.config.intensity_tolerance
-        if tol is None or self.anchor_median is None:
-            return False
+    def drift(self, image: torch.Tensor, mask_crop: torch.Tensor) -> float:
+        """|median intensity inside the mask - the interacted slice's| in anchor spreads (0 if unknown)."""
+        if self.anchor_median is None:
+            return 0.0
         inside = image.reshape(mask_crop.shape)[mask_crop > 0.5]
         if inside.numel() < 4:
-            return False
-        return abs(float(inside.median()) - self.anchor_median) > tol * self.anchor_spread
+            return 0.0
+        return abs(float(inside.median()) - self.anchor_median) / self.anchor_spread
 
-    def step(self, z: int, previous: SliceMask, memory: MemoryBank) -> tuple[SliceMask | None, float]:
+    def step(self, z: int, previous: SliceMask, memory: MemoryBank) -> tuple[SliceMask | None, SliceEvidence]:
         """Segment slice z given the previous slice's mask; on success, remember it.
 
-        Returns (mask or None, P(object present)).
+        Returns (mask or None, the slice's evidence).
         """
         cfg = self.config
         box = CropBox.framing(previous.bbox, self.spacing_yx)
@@ -132,14 +140,18 @@ class SliceSegmenter:
         logits, presence = self.runner.segment(feats, keys, values, prev_crop)
         p_present = float(torch.sigmoid(presence)[0])
         mask = linked_to_previous(paste_mask(logits[0, 0], box, self.source.slice_shape), previous, cfg.link_dilation)
-        if mask is None or mask.area < cfg.min_area_pixels or p_present < cfg.presence_threshold:
-            return None, p_present
+        if mask is None or mask.area < cfg.min_area_pixels:
+            return None, SliceEvidence(p_present, 0.0, 0)
         mask_crop = mask_to_crop(mask, box, cfg.size)
-        if self.intensity_drifted(image, mask_crop):
-            return None, p_present
+        evidence = SliceEvidence(p_present, self.drift(image, mask_crop), mask.area)
+        if p_present < cfg.presence_threshold:
+            return None, evidence
+        tol = cfg.intensity_tolerance
+        if tol is not None and evidence.drift > tol:
+            return None, evidence
         value = self.runner.encode_value(image, mask_crop[None, None], feats)
         memory.add(feats.key, value)
-        return mask, p_present
+        return mask, evidence
 
 
 def propagate(
@@ -160,22 +172,33 @@ def propagate(
     segmenter = SliceSegmenter(runner, source, spacing_yx, z0, mask0, config)
     masks: dict[int, SliceMask | None] = {}
     reasons: dict[int, str] = {}
+    evidence: dict[int, SliceEvidence] = {}
     for direction, end in ((+1, limits[1]), (-1, limits[0])):
         memory = segmenter.anchor.copy()
         previous = mask0
+        areas = [float(mask0.area)]
         z = z0 + direction
         reasons[direction] = "range limit"
         while (z <= end) if direction > 0 else (z >= end):
             if should_cancel is not None and should_cancel():
                 raise Cancelled()
-            mask, _ = segmenter.step(z, previous, memory)
+            mask, ev = segmenter.step(z, previous, memory)
             masks[z] = mask
+            evidence[z] = ev
             if on_slice is not None:
                 on_slice(z)
-            if mask is not None:
-                previous = mask
-            elif config.stop_when_empty:
+            if mask is None and config.stop_when_empty:
                 reasons[direction] = "object ended"
                 break
+            if mask is not None:
+                previous = mask
+                areas.append(float(mask.area))
+                bottom = config.valley.find(areas) if (config.valley is not None and config.stop_when_empty) else None
+                if bottom is not None:
+                    # the object tapered to the valley's bottom, then grew into something else
+                    for k in range(bottom + 1, len(areas)):
+                        masks[z0 + direction * k] = None
+                    reasons[direction] = "area valley"
+                    break
             z += direction
-    return PropagationResult(masks, reasons)
+    return PropagationResult(masks, reasons, evidence)

@@ -15,9 +15,14 @@ slice. A round on slice z:
    from z itself (an earlier round on the same slice) or from the interacted slice on the far
    side of the range. Old content that came from a slice *behind* z reached its place
    through z, so the new round overrides it (that is how a negative round cuts off a leak).
-5. A round whose prompt mask is empty (only negative clicks) makes z an empty boundary. It has no
-   opinion about the slices between z and the other rounds' slices (they keep their masks) but
-   clears everything that was propagated through z.
+5. A round whose prompt mask is empty (only negative clicks) makes z an empty boundary. It
+   clears everything that was propagated through z and, when z's content had been propagated
+   from another round's slice, it also cuts that chain at the most likely end of the object
+   between the two (:func:`plan_leak_cut`, :mod:`.stopping`): "the object ended before here".
+   Content that came from elsewhere keeps its masks.
+
+Each state also keeps the per-slice :class:`~.stopping.SliceEvidence` of the propagation that
+produced each slice's content (for leak cuts and per-slice confidence).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from typing import Callable, Mapping
 
 from .fusion import SliceChoice
 from .mask_store import SliceMask
+from .stopping import INTERACTED, LeakCutRule, SliceEvidence, leak_cut
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,7 @@ class RunState:
     sources: Mapping[int, int] = field(default_factory=lambda: _frozen({}))
     interactions: Mapping[int, Interaction] = field(default_factory=lambda: _frozen({}))
     round: int = 0
+    evidence: Mapping[int, SliceEvidence] = field(default_factory=lambda: _frozen({}))
 
 
 def influence_range(interacted, z: int, n_slices: int, user_limits: tuple[int, int]) -> tuple[int, int]:
@@ -73,6 +80,7 @@ class RoundPlan:
 
     take_new: dict[int, SliceMask | None]
     choices: list[SliceChoice]
+    evidence: dict[int, SliceEvidence] = field(default_factory=dict)
 
 
 def plan_round(
@@ -82,8 +90,12 @@ def plan_round(
     propagated: Mapping[int, SliceMask | None],
     low: int,
     high: int,
+    evidence: Mapping[int, SliceEvidence] | None = None,
 ) -> RoundPlan:
-    """Split the slices of [low, high] into direct takes and MRF choices (see module docstring)."""
+    """Split the slices of [low, high] into direct takes and MRF choices (see module docstring).
+
+    ``evidence``: the new round's per-slice evidence (from its propagation).
+    """
     take_new: dict[int, SliceMask | None] = {z: prompt}
     choices: list[SliceChoice] = []
     for s in range(low, high + 1):
@@ -109,7 +121,32 @@ def plan_round(
         if old is None and new is None:
             continue
         choices.append(SliceChoice(s, old, new, abs(s - src), abs(s - z)))
-    return RoundPlan(take_new, choices)
+    ev = dict(evidence or {})
+    ev[z] = SliceEvidence(1.0, 0.0, prompt.area if prompt is not None else 0)
+    return RoundPlan(take_new, choices, ev)
+
+
+def plan_leak_cut(state: RunState, z: int, rule: LeakCutRule = LeakCutRule()) -> list[int]:
+    """Slices to clear when a negative-only round erases slice z (besides z and what passed through it).
+
+    If z's content was propagated from another interacted slice ``src``, the chain src -> z is
+    cut at the most likely end of the object (:func:`~.stopping.leak_cut`) and the slices from
+    there up to z are returned. Otherwise (z was never propagated into, or has no mask) nothing.
+    """
+    src = state.sources.get(z)
+    if src is None or src == z or state.masks.get(z) is None or state.masks.get(src) is None:
+        return []
+    step = 1 if z > src else -1
+    chain = []
+    for s in range(src + step, z, step):
+        if state.sources.get(s) != src or state.masks.get(s) is None:
+            return []  # not one unbroken chain from src: no opinion
+        chain.append(s)
+    evidence = [state.evidence.get(s, INTERACTED) for s in chain]
+    # area from the stored masks (evidence may predate an MRF choice)
+    evidence = [SliceEvidence(e.presence, e.drift, state.masks[s].area) for s, e in zip(chain, evidence)]
+    keep = leak_cut(evidence, float(state.masks[src].area), rule)
+    return chain[keep:]
 
 
 def apply_round(
@@ -121,6 +158,7 @@ def apply_round(
     """The state after the round: plan's direct takes plus MRF's choices."""
     masks = dict(state.masks)
     sources = dict(state.sources)
+    evidence = dict(state.evidence)
     decisions = keep_old(plan.choices) if plan.choices else []
     updates = dict(plan.take_new)
     for choice, keep in zip(plan.choices, decisions):
@@ -132,6 +170,14 @@ def apply_round(
         else:
             masks[s] = mask
         sources[s] = interaction.z
+        if s in plan.evidence:
+            evidence[s] = plan.evidence[s]
+        else:
+            evidence.pop(s, None)
+    # where the new round stopped (an empty slice just past its reach), keep what it saw there
+    for s, e in plan.evidence.items():
+        if s not in masks and s not in updates:
+            evidence[s] = e
     interactions = dict(state.interactions)
     interactions[interaction.z] = interaction
-    return RunState(_frozen(masks), _frozen(sources), _frozen(interactions), state.round + 1)
+    return RunState(_frozen(masks), _frozen(sources), _frozen(interactions), state.round + 1, _frozen(evidence))

@@ -110,22 +110,27 @@ def to_crop_coords(points: torch.Tensor, boxes: torch.Tensor, size: int) -> torc
     return torch.stack([(points[..., 0] - y0) * scale - 0.5, (points[..., 1] - x0) * scale - 0.5], -1)
 
 
-def dilate(mask: torch.Tensor, radius: torch.Tensor | int) -> torch.Tensor:
-    """(B, H, W) bool dilated by a per-sample square radius (B,) or a fixed int."""
+def dilate(mask: torch.Tensor, radius: torch.Tensor | int, max_radius: int | None = None) -> torch.Tensor:
+    """(B, H, W) bool dilated by a per-sample square radius (B,) or a fixed int.
+
+    With a per-sample radius, ``max_radius`` (an upper bound the caller knows) avoids reading
+    ``radius.max()`` back from the device, which would stall a GPU pipeline.
+    """
     if isinstance(radius, int):
         if radius <= 0:
             return mask
         return F.max_pool2d(mask.float().unsqueeze(1), 2 * radius + 1, 1, radius)[:, 0] > 0.5
     out = mask.clone()
-    for r in range(1, int(radius.max().item()) + 1):
+    top = int(radius.max().item()) if max_radius is None else int(max_radius)
+    for r in range(1, top + 1):
         grown = F.max_pool2d(out.float().unsqueeze(1), 3, 1, 1)[:, 0] > 0.5
         out = torch.where((radius >= r).view(-1, 1, 1), grown, out)
     return out
 
 
-def erode(mask: torch.Tensor, radius: torch.Tensor | int) -> torch.Tensor:
+def erode(mask: torch.Tensor, radius: torch.Tensor | int, max_radius: int | None = None) -> torch.Tensor:
     """(B, H, W) bool eroded by a per-sample radius."""
-    return ~dilate(~mask, radius)
+    return ~dilate(~mask, radius, max_radius)
 
 
 def depth_map(mask: torch.Tensor, iterations: int = 24) -> torch.Tensor:
@@ -136,7 +141,7 @@ def depth_map(mask: torch.Tensor, iterations: int = 24) -> torch.Tensor:
     x = mask.float().unsqueeze(1)
     depth = torch.zeros_like(x)
     for _ in range(iterations):
-        if not (x > 0).any():
+        if x.device.type == "cpu" and not (x > 0).any():  # early exit only where it costs no device sync
             break
         depth = depth + x
         x = -F.max_pool2d(-F.pad(x, (1, 1, 1, 1), value=0.0), 3, 1, 0)

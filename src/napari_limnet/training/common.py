@@ -55,10 +55,10 @@ def corrupt_masks(
     dev = target.device
     if kind is None:
         kind = torch.randint(0, 6, (b,), generator=gen, device=dev)
-    radius = (severity * 8 * torch.rand(b, generator=gen, device=dev)).round().long().clamp_min(1)
+    radius = (severity.clamp(0, 1) * 8 * torch.rand(b, generator=gen, device=dev)).round().long().clamp_min(1)
     out = target.clone()
-    out = torch.where((kind == 0).view(b, 1, 1), dilate(target, radius), out)
-    out = torch.where((kind == 1).view(b, 1, 1), erode(target, radius), out)
+    out = torch.where((kind == 0).view(b, 1, 1), dilate(target, radius, 8), out)
+    out = torch.where((kind == 1).view(b, 1, 1), erode(target, radius, 8), out)
     # shift
     shift = (severity * 10).round().long().clamp_min(1)
     dy = (torch.rand(b, generator=gen, device=dev) * 2 - 1) * shift
@@ -74,7 +74,7 @@ def corrupt_masks(
     )
     idx = pick.flatten(1).argmax(1)
     leak_label = labels.flatten(1).gather(1, idx.unsqueeze(1)).view(b, 1, 1)
-    reach = dilate(target | (pick == pick.flatten(1).amax(1).view(b, 1, 1)), (severity * 20 + 4).long())
+    reach = dilate(target | (pick == pick.flatten(1).amax(1).view(b, 1, 1)), (severity.clamp(0, 1) * 20 + 4).long(), 24)
     leak = (labels == leak_label) & reach
     out = torch.where((kind == 3).view(b, 1, 1), target | leak, out)
     # a missing part: cut by a random half-plane through the target
@@ -126,7 +126,51 @@ def common_parser(description: str, seconds: float, batch: int, lr: float) -> ar
     p.add_argument("--canvas", type=int, default=160, help="synthetic slice size")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
     p.add_argument("--log-every", type=float, default=20.0, help="seconds between log lines")
+    p.add_argument("--bank", type=int, default=0,
+                   help="volumes kept in a device-resident bank (0 = generate fresh volumes every step, the old pipeline)")
+    p.add_argument("--refresh-every", type=int, default=4, help="steps between bank refreshes")
+    p.add_argument("--refresh-batch", type=int, default=128, help="volumes generated per bank refresh")
+    p.add_argument("--real", default=None,
+                   help="real training volumes: a .npz pack or the NIfTI folder (see training.real_data); needs --bank")
+    p.add_argument("--real-fraction", type=float, default=0.0, help="share of bank refreshes drawn from --real")
+    p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0 = time budget only)")
     return p
+
+
+def make_bank(args, shape: tuple[int, int, int], device, gen):
+    """The device-resident volume bank of ``--bank`` entries (None for the fresh-volume pipeline)."""
+    if not args.bank:
+        if args.real_fraction > 0:
+            raise SystemExit("--real-fraction needs --bank (real volumes are served from the bank)")
+        return None
+    from .bank import VolumeBank
+
+    real = None
+    if args.real_fraction > 0:
+        from .real_data import RealVolumes, load_real_volumes
+
+        real = RealVolumes(load_real_volumes(args.real), device)
+        log(f"real volumes: {len(real.names)} ({', '.join(real.names)}), {len(real)} structures")
+    bank = VolumeBank(args.bank, shape, device, gen, args.refresh_batch, real, args.real_fraction)
+    log(f"bank: {args.bank} volumes of {shape}, refresh {args.refresh_batch} every {args.refresh_every} steps, "
+        f"real fraction {args.real_fraction}")
+    return bank
+
+
+def data_record(args, bank) -> dict:
+    """What the training record says about the data a run saw."""
+    if bank is None:
+        return {"data": "synthetic volumes from napari_limnet.training.synthetic only (no real images)"}
+    out = {
+        "data": ("synthetic volumes (napari_limnet.training.synthetic)"
+                 + (f" + real structures of ../shared/data/train ({args.real})" if args.real_fraction > 0 else " only")
+                 + f", served from a device-resident bank of {args.bank}"),
+        "bank_volumes_generated": dict(bank.generated),
+        "real_fraction": args.real_fraction,
+    }
+    if bank.real is not None:
+        out["real_sources"] = list(bank.real.names)
+    return out
 
 
 def setup(args, name: str):
@@ -141,7 +185,7 @@ def setup(args, name: str):
     net.to(device).train()
     if device.type in ("cpu", "cuda"):
         net.to(memory_format=torch.channels_last)
-    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
+    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4, fused=device.type == "cuda")
     gen = torch.Generator(device=device).manual_seed(args.seed)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
@@ -175,12 +219,11 @@ def finish(args, name: str, net, history: list[dict], extra: dict) -> Path:
             "command": " ".join([Path(sys.executable).name, "-m", f"napari_limnet.training.train_{name}"] + sys.argv[1:]),
             "seed": args.seed,
             "resumed": bool(args.resume),
-            "data": "synthetic volumes from napari_limnet.training.synthetic only (no real images)",
             "device": str(args.device) + (f" ({torch.cuda.get_device_name()})" if str(args.device).startswith("cuda") else ""),
             "torch": torch.__version__,
             "python": platform.python_version(),
             "args": {k: str(v) for k, v in vars(args).items()},
-            **extra,
+            **({"data": "synthetic volumes from napari_limnet.training.synthetic only (no real images)"} | extra),
         }
     )
     record_path.write_text(json.dumps(record, indent=1))
@@ -195,23 +238,38 @@ def log(msg: str) -> None:
     print(msg, flush=True)
 
 
+def train_step(net, opt, step_fn, step: int, lr: float):
+    """One optimisation step: loss from ``step_fn(step)``, backward, clipped update.
+
+    Returns (loss tensor, number of samples).
+
+    Profiler scopes: ``forward_backward`` (the step function's own scopes nest inside it) and
+    ``optimizer``. Nothing here reads a value back from the device.
+    """
+    for g in opt.param_groups:
+        g["lr"] = lr
+    loss, n = step_fn(step)
+    with torch.profiler.record_function("backward"):
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+    with torch.profiler.record_function("optimizer"):
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 2.0)
+        opt.step()
+    return loss, n
+
+
 def train_loop(args, name: str, net, opt, step_fn, validate_fn, unit: str = "samples", extra: dict | None = None) -> None:
     """The shared loop: cosine LR over the time budget, clipped steps, periodic validation.
 
-    step_fn(step) -> (loss, number of samples); validate_fn() -> dict of metrics. Validates and
+    step_fn(step) -> (loss, number of samples); validate_fn() -> dict of metrics; ``extra`` (a dict,
+    or a callable that returns one at the end) goes into the training record. Validates and
     checkpoints every ``args.log_every`` seconds, then saves the weights and the training record.
     """
     budget = TimeBudget(args.seconds, args.lr)
     history, step, samples, last_log = [], 0, 0, 0.0
     log(f"{name}: {sum(p.numel() for p in net.parameters())} parameters on {args.device}, {args.seconds:.0f}s")
-    while not budget.done():
-        for g in opt.param_groups:
-            g["lr"] = budget.lr()
-        loss, n = step_fn(step)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 2.0)
-        opt.step()
+    while not budget.done() and not (args.max_steps and step >= args.max_steps):
+        loss, n = train_step(net, opt, step_fn, step, budget.lr())
         step += 1
         samples += n
         if budget.elapsed - last_log >= args.log_every or budget.done():
@@ -221,6 +279,7 @@ def train_loop(args, name: str, net, opt, step_fn, validate_fn, unit: str = "sam
             log(f"[{name}] {entry}")
             checkpoint(args, name, net)
     final = validate_fn()
+    extra = extra() if callable(extra) else extra
     record = {"steps": step, unit: samples, "seconds": round(budget.elapsed, 1), "final_validation": final, **(extra or {})}
     finish(args, name, net, history, record)
     log(f"[{name}] done: {step} steps, {samples} {unit}, {final}")

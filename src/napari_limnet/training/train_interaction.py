@@ -20,11 +20,13 @@ from ..inference.clicks import click_maps
 from ..inference.intensity import apply_window, intensity_window
 from .batch_ops import batch_bbox, crop, framing, paste, points_bbox, to_crop_coords, union_bbox
 from .clicks import ClickSet, error_click, first_click
-from .common import autocast, common_parser, corrupt_masks, dice_score, seg_loss, setup, train_loop
+from .common import autocast, common_parser, corrupt_masks, data_record, dice_score, make_bank, seg_loss, setup, train_loop
 from .synthetic import make_volumes
 
 NAME = "interaction"
 FIRST_SIDE = 64.0
+#: Slices per generated volume (slices are then sampled from the volumes).
+VOLUME_DEPTH = 6
 
 
 def sample_slices(vols, gen, per_volume: int, min_area: int = 8, empty_p: float = 0.05):
@@ -140,28 +142,58 @@ def validate(net, val, size, device, gen_seed: int = 999):
     return scores
 
 
-def main(argv=None):
+def build_parser():
     parser = common_parser(__doc__, seconds=600, batch=96, lr=2e-3)
     parser.add_argument("--per-volume", type=int, default=4, help="slices taken from each generated volume")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     net, opt, device, gen = setup(args, NAME)
     val_gen = torch.Generator(device=device).manual_seed(10_000 + args.seed)
-    vv = make_volumes(64, (6, args.canvas, args.canvas), val_gen, device)
+    vv = make_volumes(64, (VOLUME_DEPTH, args.canvas, args.canvas), val_gen, device)
     val = sample_slices(vv, val_gen, 4, empty_p=0.0)
+    step_fn, bank = make_step(args, net, device, gen)
+    val_real = None
+    if bank is not None and bank.real is not None:  # a fixed real set: how well the training volumes are fit
+        rv = bank.real.sample(64, (VOLUME_DEPTH, args.canvas, args.canvas), torch.Generator().manual_seed(30_000 + args.seed))
+        val_real = sample_slices(rv, val_gen, 4, empty_p=0.0)
+
+    def validate_all():
+        out = validate(net, val, args.size, device)
+        if val_real is not None:
+            out.update({f"real_{k}": v for k, v in validate(net, val_real, args.size, device).items()})
+        return out
+
+    train_loop(args, NAME, net, opt, step_fn, validate_all, extra=lambda: data_record(args, bank))
+
+
+def make_step(args, net, device, gen):
+    """The training step closure (loss, samples) and the volume bank it draws from (or None)."""
+    shape = (VOLUME_DEPTH, args.canvas, args.canvas)
+    bank = make_bank(args, shape, device, gen)
     n_vol = max(1, args.batch // args.per_volume)
     extra_clicks = torch.Generator().manual_seed(args.seed)
 
     def step_fn(step):
-        with torch.no_grad():
-            vols = make_volumes(n_vol, (6, args.canvas, args.canvas), gen, device)
+        with torch.no_grad(), torch.profiler.record_function("data"):
+            if bank is None:
+                vols = make_volumes(n_vol, shape, gen, device)
+            else:
+                if step > 0 and step % args.refresh_every == 0:
+                    bank.refresh()
+                vols = bank.draw(n_vol, reverse_z=False)
             img, gt, lab = sample_slices(vols, gen, args.per_volume)
         n_extra = int(torch.multinomial(torch.tensor([0.35, 0.25, 0.2, 0.2]), 1, generator=extra_clicks).item())
-        x, target, _ = run_episode(net, img, gt, lab, gen, args.size, n_extra, device)
-        with autocast(device):
+        with torch.profiler.record_function("clicks"):
+            x, target, _ = run_episode(net, img, gt, lab, gen, args.size, n_extra, device)
+        with torch.profiler.record_function("forward"), autocast(device):
             logits = net(x.contiguous(memory_format=torch.channels_last))
-        return seg_loss(logits, target), x.shape[0]
+            loss = seg_loss(logits, target)
+        return loss, x.shape[0]
 
-    train_loop(args, NAME, net, opt, step_fn, lambda: validate(net, val, args.size, device))
+    return step_fn, bank
 
 if __name__ == "__main__":
     main()

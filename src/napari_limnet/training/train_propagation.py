@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from ..inference.intensity import apply_window, intensity_window
 from .batch_ops import batch_bbox, crop, framing, paste
-from .common import autocast, common_parser, corrupt_masks, dice_score, seg_loss, setup, train_loop
+from .common import autocast, common_parser, corrupt_masks, data_record, dice_score, make_bank, seg_loss, setup, train_loop
 from .synthetic import make_volumes
 
 NAME = "propagation"
@@ -131,26 +131,57 @@ def validate(net, val, size, device):
     return {"clip_dice": float(dice), "overshoot": float(overshoot), "undershoot": float(undershoot)}
 
 
-def main(argv=None):
+def build_parser():
     parser = common_parser(__doc__, seconds=600, batch=24, lr=1e-3)
     parser.add_argument("--clip", type=int, default=8, help="slices per clip")
     parser.add_argument("--depth", type=int, default=24, help="slices per synthetic volume")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     net, opt, device, gen = setup(args, NAME)
     val_gen = torch.Generator(device=device).manual_seed(20_000 + args.seed)
     vv = make_volumes(48, (args.depth, args.canvas, args.canvas), val_gen, device)
     vz, vvalid = sample_clips(vv, val_gen, args.clip + 4)
     val = (vv, vz, vvalid)
 
+    step_fn, bank = make_step(args, net, device, gen)
+    val_real = None
+    if bank is not None and bank.real is not None:  # a fixed real set: how well the training volumes are fit
+        rv = bank.real.sample(48, (args.depth, args.canvas, args.canvas), torch.Generator().manual_seed(40_000 + args.seed))
+        rz, rvalid = sample_clips(rv, val_gen, args.clip + 4)
+        val_real = (rv, rz, rvalid)
+
+    def validate_all():
+        out = validate(net, val, args.size, device)
+        if val_real is not None:
+            out.update({f"real_{k}": v for k, v in validate(net, val_real, args.size, device).items()})
+        return out
+
+    train_loop(args, NAME, net, opt, step_fn, validate_all, unit="clips",
+               extra=lambda: {"clip_length": args.clip, **data_record(args, bank)})
+
+
+def make_step(args, net, device, gen):
+    """The training step closure (loss, clips) and the volume bank it draws from (or None)."""
+    shape = (args.depth, args.canvas, args.canvas)
+    bank = make_bank(args, shape, device, gen)
+
     def step_fn(step):
-        with torch.no_grad():
-            vols = make_volumes(args.batch, (args.depth, args.canvas, args.canvas), gen, device)
+        with torch.no_grad(), torch.profiler.record_function("data"):
+            if bank is None:
+                vols = make_volumes(args.batch, shape, gen, device)
+            else:
+                if step > 0 and step % args.refresh_every == 0:
+                    bank.refresh()
+                vols = bank.draw(args.batch)
             z, valid = sample_clips(vols, gen, args.clip)
-        loss, *_ = run_clip(net, vols, z, valid, gen, args.size, device, True, train=True)
+        with torch.profiler.record_function("forward"):
+            loss, *_ = run_clip(net, vols, z, valid, gen, args.size, device, True, train=True)
         return loss, args.batch
 
-    train_loop(args, NAME, net, opt, step_fn, lambda: validate(net, val, args.size, device), unit="clips",
-               extra={"clip_length": args.clip})
+    return step_fn, bank
 
 if __name__ == "__main__":
     main()

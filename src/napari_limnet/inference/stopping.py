@@ -1,0 +1,152 @@
+"""Where does the object end? Per-slice evidence, the area-valley rule, and the leak cut.
+
+A propagated mask rarely leaks across a sharp edge: it slides, slice by slice, into touching
+tissue of similar brightness (a neighbouring structure, the nucleus stacked above). Consecutive
+slices then overlap well, so local consistency says nothing. Three signals do:
+
+- **presence**: the propagation net's own P(object still present) for the slice;
+- **drift**: how far the median intensity inside the mask has moved from the interacted
+  slice's, in units of that slice's inter-quartile spread (a leak into other tissue drifts);
+- **the area profile along z**: an object that tapers towards its end and then *grows again*
+  has run into something else. The narrowest slice of such a valley is the most likely end.
+
+:class:`SliceEvidence` records the three for every slice a propagation visits (including the one
+where it stopped). The same rules serve twice: online, while propagating (stop at a valley, at
+low presence, at large drift), and offline, when a negative-only click says "the object has
+ended before here" (:func:`leak_cut` picks the most likely end between the nearest slice with
+positive evidence and the clicked one, so one click removes a whole leak).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+
+@dataclass(frozen=True)
+class SliceEvidence:
+    """What the propagation saw on one slice.
+
+    presence: the net's P(object present), 1.0 on an interacted slice; drift: |median intensity
+    inside the mask - the interacted slice's| / its spread (0 on an interacted slice); area:
+    pixels of the mask the net proposed (on the slice where propagation stopped, the proposal
+    that was rejected; 0 when there was none).
+    """
+
+    presence: float
+    drift: float
+    area: int
+
+
+INTERACTED = SliceEvidence(1.0, 0.0, 0)
+
+
+@dataclass(frozen=True)
+class ValleyRule:
+    """A valley: the area fell to ``depth`` x the largest area before it, then grew ``rise`` x.
+
+    ``floor`` (a fraction of the largest area) damps the ratio on tiny areas, where a pixel or
+    two of noise would look like a large relative change.
+    """
+
+    depth: float = 0.5
+    rise: float = 1.5
+    floor: float = 0.05
+
+    def find(self, areas: Sequence[float]) -> int | None:
+        """Index of the valley bottom in ``areas`` (walking out from index 0), or None.
+
+        The bottom is the smallest area so far; it is a valley once a later slice has grown
+        ``rise`` x above it (after the ``floor``), having first fallen to ``depth`` x the largest
+        area before it. The first such bottom walking outwards wins.
+        """
+        if len(areas) < 3:
+            return None
+        lowest, low_at = areas[0], 0
+        peak_before = running_peak = areas[0]
+        for i in range(1, len(areas)):
+            a = areas[i]
+            if a < lowest:
+                lowest, low_at, peak_before = a, i, running_peak
+            running_peak = max(running_peak, a)
+            if i > low_at > 0 and lowest <= self.depth * peak_before:
+                floor = self.floor * peak_before
+                if a + floor >= self.rise * (lowest + floor):
+                    return low_at
+        return None
+
+
+def first_drift(evidence: Sequence[SliceEvidence], tolerance: float) -> int | None:
+    """Index of the first slice whose drift exceeds ``tolerance``, or None."""
+    for i, e in enumerate(evidence):
+        if e.drift > tolerance:
+            return i
+    return None
+
+
+@dataclass(frozen=True)
+class LeakCutRule:
+    """How a negative-only click on a leaked slice picks the object's end (see :func:`leak_cut`).
+
+    Each step can be switched off for ablations: ``valley`` (the area-valley rule), then
+    ``drift_tolerance`` (None = off), then ``presence_below`` (None = off).
+    """
+
+    valley: ValleyRule | None = ValleyRule()
+    drift_tolerance: float | None = 1.0
+    presence_below: float | None = 0.8
+
+
+def leak_cut(chain: Sequence[SliceEvidence], anchor_area: float, rule: LeakCutRule = LeakCutRule()) -> int:
+    """How many slices of ``chain`` to keep when the slice after its last one is erased.
+
+    ``chain`` is the evidence of the propagated slices from the nearest slice with positive
+    evidence (exclusive; its mask area is ``anchor_area``) towards the erased slice (exclusive),
+    in walking order. Returns k: keep chain[:k], clear chain[k:]. Without any evidence of an
+    end, k = len(chain) (only the erased slice and what was propagated through it go).
+    """
+    n = len(chain)
+    if n == 0:
+        return 0
+    if rule.valley is not None:
+        bottom = rule.valley.find([anchor_area] + [e.area for e in chain])
+        if bottom is not None:
+            return bottom  # profile index b is chain[b - 1]: keep up to and including the bottom
+    if rule.drift_tolerance is not None:
+        i = first_drift(chain, rule.drift_tolerance)
+        if i is not None:
+            return i
+    if rule.presence_below is not None:
+        lowest = min(range(n), key=lambda i: chain[i].presence)
+        if chain[lowest].presence < rule.presence_below:
+            return lowest
+    return n
+
+
+def slice_confidence(e: SliceEvidence, after_valley: bool = False) -> float:
+    """Confidence in [0, 1] that a propagated slice's mask is right.
+
+    presence x a drift penalty (no penalty within half a spread), halved past an area valley.
+    """
+    drift_term = math.exp(-max(0.0, e.drift - 0.5))
+    return max(0.0, min(1.0, e.presence * drift_term * (0.5 if after_valley else 1.0)))
+
+
+@dataclass(frozen=True)
+class StoppingConfig:
+    """Every stopping rule in one place, so a benchmark can switch each one off.
+
+    presence_threshold: stop when the net's P(present) falls below it; drift_tolerance: stop when
+    the drift exceeds it (None = off); valley: stop at an area valley (None = off); leak_cut: how
+    a negative-only click cuts a leaked chain (None = only the clicked slice and beyond).
+    """
+
+    presence_threshold: float = 0.5
+    drift_tolerance: float | None = 2.0
+    valley: ValleyRule | None = ValleyRule()
+    leak_cut: LeakCutRule | None = LeakCutRule()
+
+
+#: The stopping of the previous release (presence, drift at 2 spreads; no valley, no leak cut).
+PREVIOUS_STOPPING = StoppingConfig(valley=None, leak_cut=None)
