@@ -316,3 +316,62 @@ def test_a_click_during_a_round_does_not_block_and_is_redone(annotator, qtbot):
     assert time.perf_counter() - t < 0.5
     qtbot.waitUntil(lambda: not widget.busy, timeout=60000)
     assert widget.session().controller.interactions[z][0] == [(y, x), (y + 2, x)]
+
+
+def test_confidence_strip_and_go_to_least_confident(annotator, qtbot):
+    viewer, widget, image, s = annotator
+    z, y, x = s.click
+    add_click(viewer, widget, z, y, x)
+    run_round(qtbot, widget)
+    strip = widget.confidence_strip
+    assert strip.n_slices == image.data.shape[0]
+    assert strip.values and all(0.0 <= v <= 1.0 for v in strip.values.values())
+    assert strip.values[z] == 1.0, "the clicked slice is certain"
+    values, worst = widget.session().confidence()
+    assert worst is not None and worst in values
+    viewer.dims.set_point(0, float(image.data_to_world(np.array([0.0, 0, 0]))[0]))
+    widget.go_to_least_confident()
+    assert widget._current_z() == worst, "G jumps to the slice that most needs a check"
+    assert strip.current == worst
+    strip.slice_clicked.emit(3)
+    assert widget._current_z() == 3
+
+
+def test_a_device_that_fails_its_test_pass_is_not_used(annotator, monkeypatch):
+    viewer, widget, image, s = annotator
+    import napari_limnet.widget.annotator as annotator_module
+
+    monkeypatch.setattr(annotator_module, "check_device", lambda dev: f"{dev}: CUDA driver too old")
+    widget.device_combo.addItem("cuda")
+    widget.device_combo.setCurrentText("cuda")
+    assert widget.device == "cpu", "the failing device was refused"
+    assert "switched" not in widget.status.text()
+
+
+def test_a_device_error_keeps_the_state_and_offers_the_cpu(annotator, qtbot, monkeypatch):
+    viewer, widget, image, s = annotator
+    z, y, x = s.click
+    add_click(viewer, widget, z, y, x)
+    run_round(qtbot, widget)
+    sess = widget.session()
+    before = np.array(viewer.layers["ct current object"].data)
+    rounds = sess.controller.n_rounds
+    import torch
+
+    real_segment = sess.controller._runner.segment
+
+    def oom(*a, **k):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 MiB")
+
+    sess.controller._runner.segment = oom
+    monkeypatch.setattr(type(sess), "device", property(lambda self: "cuda"))
+    add_click(viewer, widget, z + 2, y, x)
+    run_round(qtbot, widget)
+    assert sess.controller.n_rounds == rounds, "the failed round changed nothing"
+    np.testing.assert_array_equal(viewer.layers["ct current object"].data, before)
+    assert widget.rerun_cpu_button.isVisible() and "Nothing was lost" in widget.status.text()
+    monkeypatch.undo()
+    sess.controller._runner.segment = real_segment
+    widget.rerun_on_cpu()  # a fresh runner on the CPU, and the round again
+    qtbot.waitUntil(lambda: not widget.busy, timeout=60000)
+    assert sess.controller.n_rounds == rounds + 1 and not widget.rerun_cpu_button.isVisible()

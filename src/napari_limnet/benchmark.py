@@ -35,9 +35,10 @@ VARIANTS = {
     "previous_stopping": {"stopping": PREVIOUS_STOPPING},
     "no_valley": {"stopping": replace(StoppingConfig(), valley=None)},
     "no_leak_cut": {"stopping": replace(StoppingConfig(), leak_cut=None)},
+    "no_core_erase": {"stopping": replace(StoppingConfig(), erase_depth=None)},
     "no_mrf": {"fusion": "new"},
 }
-METHODS = ("limnet", "previous_stopping", "no_valley", "no_leak_cut", "no_mrf", "region_growing")
+METHODS = ("limnet", "previous_stopping", "no_valley", "no_leak_cut", "no_core_erase", "no_mrf", "region_growing")
 DEFAULT_METHODS = ("limnet", "previous_stopping", "no_mrf", "region_growing")
 #: How many of the least confident slices the "go to the slice that needs you" hit rate looks at.
 CONFIDENCE_TOP = 3
@@ -47,20 +48,21 @@ def _extent_errors(masks, truth) -> tuple[list[int], list[int]]:
     return [overshoot_slices(m, truth) for m in masks], [undershoot_slices(m, truth) for m in masks]
 
 
-def _confidence_hits(snapshots: list[list[int]], candidates: list[list[int]], clicks, seed: int) -> dict:
-    """Per round r < last: is the robot's next slice among the CONFIDENCE_TOP least confident?
+def _confidence_hits(snapshots: list[dict], clicks, seed: int) -> dict:
+    """Per round r < last: is the robot's next slice among the CONFIDENCE_TOP slices that most need the user?
 
-    Returns hits for the confidence ranking and for random picks among the same candidate slices.
+    Compared with two baselines over the same candidate slices: random picks, and the largest masks.
     """
     rng = np.random.default_rng(seed)
-    hits, random_hits = [], []
+    hits, random_hits, area_hits = [], [], []
     for r in range(len(clicks) - 1):
-        nxt = clicks[r + 1][0]
-        hits.append(int(nxt in snapshots[r]))
-        pool = candidates[r]
+        nxt, snap = clicks[r + 1][0], snapshots[r]
+        hits.append(int(nxt in snap["need"][:CONFIDENCE_TOP]))
+        pool = snap["need"]
         pick = rng.choice(pool, size=min(CONFIDENCE_TOP, len(pool)), replace=False).tolist() if pool else []
         random_hits.append(int(nxt in pick))
-    return {"hits": hits, "random_hits": random_hits}
+        area_hits.append(int(nxt in snap["largest"][:CONFIDENCE_TOP]))
+    return {"hits": hits, "random_hits": random_hits, "area_hits": area_hits}
 
 
 def run_variant(case: Case, rounds: int, models, precision: str, variant: str, seed: int) -> tuple[dict, object]:
@@ -68,21 +70,21 @@ def run_variant(case: Case, rounds: int, models, precision: str, variant: str, s
     from .controller import LimNetController
 
     ctrl = LimNetController(case.image, spacing=case.spacing, models=models, precision=precision, **VARIANTS[variant])
-    snapshots, candidates = [], []
+    snapshots = []
 
     def interact(z, pos, neg):
         mask = ctrl.interact(z, pos, neg)
-        conf = ctrl.slice_confidence()
-        ranked = sorted(conf, key=lambda k: (conf[k], k))
-        snapshots.append(ranked[:CONFIDENCE_TOP])
-        candidates.append(sorted(conf))
+        state = ctrl.state
+        need = ctrl.slices_by_need()
+        largest = sorted((k for k in state.masks if k not in state.interactions), key=lambda k: (-state.masks[k].area, k))
+        snapshots.append({"need": need, "largest": largest})
         return mask
 
     s = run_session(interact, case.truth, rounds, keep_masks=True)
     over, under = _extent_errors(s.masks, case.truth)
     out = {"dice": s.dice, "seconds": s.seconds, "overshoot": over, "undershoot": under}
     if variant == "limnet":
-        out["confidence"] = _confidence_hits(snapshots, candidates, s.clicks, seed)
+        out["confidence"] = _confidence_hits(snapshots, s.clicks, seed)
     return out, s
 
 
@@ -140,8 +142,10 @@ def summarise(results: list[dict], methods) -> dict:
         if conf:
             hits = [h for c in conf for h in c["hits"]]
             rand = [h for c in conf for h in c["random_hits"]]
+            area = [h for c in conf for h in c["area_hits"]]
             entry["confidence_hit_rate"] = float(np.mean(hits)) if hits else None
             entry["random_hit_rate"] = float(np.mean(rand)) if rand else None
+            entry["largest_area_hit_rate"] = float(np.mean(area)) if area else None
         summary[g] = entry
     return summary
 
@@ -159,7 +163,8 @@ def print_table(summary: dict, methods) -> None:
                 print(f"{g:<16}{m[:13] + ' over/under':<24}" + "".join(
                     f"{o:>5.1f}/{u:<4.1f}" for o, u in zip(entry[m]["overshoot"], entry[m]["undershoot"])))
         if entry.get("confidence_hit_rate") is not None:
-            print(f"{g:<16}{'worst slice in 3 least confident':<34} {entry['confidence_hit_rate']:.2f} (random {entry['random_hit_rate']:.2f})")
+            print(f"{g:<16}{'next click in top-3 by need':<34} {entry['confidence_hit_rate']:.2f} "
+                  f"(random {entry['random_hit_rate']:.2f}, largest masks {entry['largest_area_hit_rate']:.2f})")
 
 
 def plot(summary: dict, methods, path: Path) -> None:

@@ -24,7 +24,7 @@ from .inference.mask_store import LazyMask, SliceMask, dense_slice, dense_volume
 from .inference.prompt import PromptResult, predict_prompt_mask
 from .inference.propagation import Cancelled, PropagationConfig, propagate
 from .inference.rounds import Interaction, RunState, apply_round, influence_range, plan_leak_cut, plan_round
-from .inference.stopping import StoppingConfig, ValleyRule, slice_confidence
+from .inference.stopping import StoppingConfig, ValleyRule, expected_wrong_pixels, slice_confidence
 from .inference.runner import NetRunner
 from .inference.volume import VolumeSource, check_spacing
 from .modeling.weights import LimNetModels, resolve_device
@@ -143,30 +143,49 @@ class LimNetController:
     def slice_confidence(self) -> dict[int, float]:
         """Per-slice confidence in [0, 1] of the current mask, for every slice that needs an opinion.
 
-        Propagated slices: the network's P(present) x an intensity-drift penalty, halved past an
-        area valley. Interacted slices: 1. The empty slice just past each end of the object (where
-        propagation stopped): 1 - P(present) there, i.e. how sure we are that the object ended.
+        Propagated slices: the network's P(present) x an intensity-drift penalty x (1 - its
+        expected wrong pixels over the mask's area), halved past an area valley (see
+        :func:`~napari_limnet.inference.stopping.slice_confidence`). Interacted slices: 1. The
+        empty slice just past each end of the object (where propagation stopped): 1 - P(present)
+        there, i.e. how sure we are that the object ended there.
         """
+        return {z: c for z, (c, _) in self._confidence_and_stakes().items()}
+
+    def least_confident_slice(self) -> int | None:
+        """The slice that most needs the user: the most expected wrong pixels (None before a round).
+
+        Expected wrong pixels = area x (BASE_ERROR + 1 - confidence): low confidence raises a
+        slice's priority, a large mask raises it too (see ``docs/benchmark`` for the hit rates).
+        Interacted slices are never proposed.
+        """
+        ranked = self.slices_by_need()
+        return ranked[0] if ranked else None
+
+    def slices_by_need(self) -> list[int]:
+        """Slices with an opinion, most expected wrong pixels first (interacted slices excluded)."""
+        stakes = self._confidence_and_stakes()
+        todo = [z for z in stakes if z not in self.state.interactions]
+        return sorted(todo, key=lambda z: (-stakes[z][1], z))
+
+    def _confidence_and_stakes(self) -> dict[int, tuple[float, float]]:
+        """z -> (confidence, expected wrong pixels)."""
         state = self.state
-        out: dict[int, float] = {}
+        out: dict[int, tuple[float, float]] = {}
         valley_after = self._slices_past_valley(state)
         for z, e in state.evidence.items():
             if z in state.interactions:
-                out[z] = 1.0
+                out[z] = (1.0, 0.0)
             elif z in state.masks:
-                out[z] = slice_confidence(e, z in valley_after)
+                area = state.masks[z].area
+                c = slice_confidence(e, area, z in valley_after)
+                out[z] = (c, expected_wrong_pixels(c, area))
             elif (z - 1 in state.masks) != (z + 1 in state.masks):  # just past an end
-                out[z] = max(0.0, min(1.0, 1.0 - e.presence))
+                c = max(0.0, min(1.0, 1.0 - e.presence))
+                out[z] = (c, (1.0 - c) * e.area)
         for z in state.masks:
-            out.setdefault(z, 1.0 if z in state.interactions else 0.5)
+            if z not in out:
+                out[z] = (1.0, 0.0) if z in state.interactions else (0.5, expected_wrong_pixels(0.5, state.masks[z].area))
         return dict(sorted(out.items()))
-
-    def least_confident_slice(self) -> int | None:
-        """The slice whose mask most needs the user's attention (None before the first round)."""
-        conf = self.slice_confidence()
-        if not conf:
-            return None
-        return min(conf, key=lambda z: (conf[z], z))
 
     def _slices_past_valley(self, state: RunState) -> set[int]:
         """Slices beyond an area valley on their chain (a leak that the stop rules let through)."""
@@ -272,7 +291,8 @@ class LimNetController:
         if cached is not None and cached[0] == key and cached[1] is state:
             return cached[2]
         result = predict_prompt_mask(
-            self._runner, self._source, self.spacing[1:], z, pos, neg, state.masks.get(z)
+            self._runner, self._source, self.spacing[1:], z, pos, neg, state.masks.get(z),
+            erase_depth=self.stopping.erase_depth,
         )
         self._prompt_cache = (key, state, result)
         return result
@@ -388,7 +408,7 @@ class LimNetController:
                 )
                 propagated, evidence = result.masks, result.evidence
             t_prop = time.perf_counter()
-            plan = plan_round(state, z, prompt.mask, propagated, low, high, evidence)
+            plan = plan_round(state, z, prompt.mask, propagated, low, high, evidence, prompt.uncertain)
             cut = []
             if len(pos) == 0 and prompt.mask is None and self.stopping.leak_cut is not None and self.stop_when_empty:
                 # "the object ended before here": cut the chain that leaked into z at its likely end

@@ -64,6 +64,27 @@ class AnnotationSession:
         n = self.controller.n_rounds
         return n > 0 and self._committed_round != n
 
+    # -- the controller, as the widget needs it ---------------------------------------------------
+    def preview(self, z: int, positive, negative) -> np.ndarray:
+        """The 2D prompt mask (Y, X) that a round with these clicks would give (changes nothing)."""
+        return self.controller.preview(z, positive, negative)
+
+    def cancel(self) -> None:
+        """Ask a running round to stop (it is discarded; nothing changes)."""
+        self.controller.cancel()
+
+    @property
+    def device(self) -> str:
+        return str(self.controller.device)
+
+    def set_device(self, device) -> None:
+        """Run later rounds on ``device``; every round and commit so far is kept."""
+        self.controller.set_device(device)
+
+    def confidence(self) -> tuple[dict[int, float], int | None]:
+        """(per-slice confidence of the current object, the slice that most needs the user)."""
+        return self.controller.slice_confidence(), self.controller.least_confident_slice()
+
     # -- rounds -------------------------------------------------------------------------------
     def run_round(self, z: int, positive, negative, progress=None, should_cancel=None):
         """One controller round (may run in a worker thread); recorded for undo on success."""

@@ -10,8 +10,9 @@ for; it keeps the net at the scale it was trained at (object ~ 1/CONTEXT of the 
 Clean-up keeps the result tied to the clicks: components with a positive click (or that were
 already mostly in the slice's current mask) stay, components holding only negative clicks go.
 A slice with only negative clicks is *erased* (made an empty boundary, as DESIGN.md asks) when
-less than :data:`ERASE_FRACTION` of its mask survives; otherwise it is a partial correction of
-that slice alone (the controller does not propagate negative-only rounds, so a correction can
+a click lies in the core of its mask (:data:`ERASE_DEPTH`) or when less than
+:data:`ERASE_FRACTION` of its mask survives; otherwise it is a partial correction of that slice
+alone (the controller does not propagate negative-only rounds, so a correction can
 never start a new leak).
 """
 
@@ -29,6 +30,7 @@ from .intensity import apply_window, intensity_window, quartiles
 from .mask_store import SliceMask
 from .runner import NetRunner
 from .slice_io import mask_to_crop, paste_mask, read_crop
+from .stopping import uncertain_pixels
 from .volume import VolumeSource
 
 FIRST_SIDE_PIXELS = 64
@@ -43,6 +45,10 @@ NO_EDGE_CONTRAST = 0.1
 EDGE_CONTRAST = 1.0
 #: A negative-only round that leaves less than this fraction of the slice's mask empties the slice.
 ERASE_FRACTION = 0.5
+#: A negative click this deep inside the slice's mask (its distance to the mask's edge over the
+#: mask's largest such distance) says the whole mask is wrong: the slice is erased outright. One
+#: does not click "not this" in the core of the object one wants; a trim is clicked near the edge.
+ERASE_DEPTH = 0.5
 _EIGHT = np.ones((3, 3), dtype=bool)
 
 
@@ -53,6 +59,8 @@ class PromptResult:
     mask: SliceMask | None
     box: CropBox
     passes: int
+    #: expected wrong pixels of the last pass (see stopping.uncertain_pixels); 0 without a pass
+    uncertain: float = 0.0
 
 
 def _stable(a: CropBox, b: CropBox) -> bool:
@@ -175,6 +183,22 @@ def _first_scale(runner, source, spacing_yx, z, box, positive, negative, size) -
     return CropBox.framing(union_bbox(mask.bbox, points_bbox(positive)), spacing_yx), passes
 
 
+def clicks_in_core(mask: SliceMask | None, points: np.ndarray, depth: float = ERASE_DEPTH) -> bool:
+    """True when a click lies in the core of ``mask``: at least ``depth`` x the mask's deepest point."""
+    if mask is None or len(points) == 0:
+        return False
+    padded = np.pad(mask.crop, 1)
+    dist = ndimage.distance_transform_edt(padded)[1:-1, 1:-1]
+    deepest = float(dist.max())
+    if deepest <= 0:
+        return False
+    for y, x in np.rint(np.asarray(points).reshape(-1, 2)).astype(int):
+        yy, xx = y - mask.y0, x - mask.x0
+        if 0 <= yy < dist.shape[0] and 0 <= xx < dist.shape[1] and dist[yy, xx] >= depth * deepest:
+            return True
+    return False
+
+
 def predict_prompt_mask(
     runner: NetRunner,
     source: VolumeSource,
@@ -184,11 +208,12 @@ def predict_prompt_mask(
     negative: np.ndarray,
     previous: SliceMask | None,
     size: int = CROP_SIZE,
+    erase_depth: float | None = ERASE_DEPTH,
 ) -> PromptResult:
     """Run the interaction net on slice z with all its clicks.
 
     positive, negative: (N, 2) / (M, 2) slice pixel coordinates (y, x). previous: the slice's
-    current mask, or None.
+    current mask, or None. erase_depth: see :data:`ERASE_DEPTH` (None = never erase on depth).
     """
     positive = np.asarray(positive, dtype=np.float64).reshape(-1, 2)
     negative = np.asarray(negative, dtype=np.float64).reshape(-1, 2)
@@ -200,6 +225,8 @@ def predict_prompt_mask(
     if prev_box is None and len(positive) == 0:
         # Negative clicks on an empty slice: it stays empty (and becomes a boundary).
         return PromptResult(None, CropBox.framing(clicks_box, spacing_yx), 0)
+    if len(positive) == 0 and erase_depth is not None and clicks_in_core(previous, negative, erase_depth):
+        return PromptResult(None, CropBox.framing(union_bbox(prev_box, clicks_box), spacing_yx), 0)
 
     if prev_box is not None:
         box = CropBox.framing(union_bbox(prev_box, clicks_box), spacing_yx)
@@ -219,7 +246,8 @@ def predict_prompt_mask(
     while True:
         passes += 1
         x = interaction_input(source, z, box, positive, negative, previous, size)
-        mask = paste_mask(runner.interaction(x)[0, 0], box, shape)
+        logits = runner.interaction(x)[0, 0]
+        mask = paste_mask(logits, box, shape)
         anchor = union_bbox(mask.bbox if mask is not None else None, clicks_box, prev_box)
         wanted = CropBox.framing(anchor, spacing_yx)
         if mask is None or _stable(box, wanted) or (box.covers_slice(shape) and wanted.covers_slice(shape)):
@@ -231,5 +259,5 @@ def predict_prompt_mask(
     if len(positive) == 0 and cleaned is not None and previous is not None:
         if cleaned.area < ERASE_FRACTION * previous.area:
             cleaned = None  # the user is erasing the object on this slice: it becomes an empty boundary
-    return PromptResult(cleaned, box, passes)
+    return PromptResult(cleaned, box, passes, uncertain_pixels(logits, box.height * box.width))
 

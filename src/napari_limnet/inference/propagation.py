@@ -32,7 +32,7 @@ from .mask_store import SliceMask
 from .memory import MemoryBank
 from .runner import NetRunner
 from .slice_io import mask_to_crop, paste_mask, read_crop
-from .stopping import SliceEvidence, ValleyRule
+from .stopping import SliceEvidence, ValleyRule, uncertain_pixels
 from .volume import VolumeSource
 
 
@@ -143,7 +143,8 @@ class SliceSegmenter:
         if mask is None or mask.area < cfg.min_area_pixels:
             return None, SliceEvidence(p_present, 0.0, 0)
         mask_crop = mask_to_crop(mask, box, cfg.size)
-        evidence = SliceEvidence(p_present, self.drift(image, mask_crop), mask.area)
+        evidence = SliceEvidence(p_present, self.drift(image, mask_crop), mask.area,
+                                 uncertain_pixels(logits[0, 0], box.height * box.width))
         if p_present < cfg.presence_threshold:
             return None, evidence
         tol = cfg.intensity_tolerance

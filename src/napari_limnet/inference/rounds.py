@@ -91,6 +91,7 @@ def plan_round(
     low: int,
     high: int,
     evidence: Mapping[int, SliceEvidence] | None = None,
+    prompt_uncertain: float = 0.0,
 ) -> RoundPlan:
     """Split the slices of [low, high] into direct takes and MRF choices (see module docstring).
 
@@ -122,7 +123,7 @@ def plan_round(
             continue
         choices.append(SliceChoice(s, old, new, abs(s - src), abs(s - z)))
     ev = dict(evidence or {})
-    ev[z] = SliceEvidence(1.0, 0.0, prompt.area if prompt is not None else 0)
+    ev[z] = SliceEvidence(1.0, 0.0, prompt.area if prompt is not None else 0, prompt_uncertain)
     return RoundPlan(take_new, choices, ev)
 
 
@@ -144,7 +145,7 @@ def plan_leak_cut(state: RunState, z: int, rule: LeakCutRule = LeakCutRule()) ->
         chain.append(s)
     evidence = [state.evidence.get(s, INTERACTED) for s in chain]
     # area from the stored masks (evidence may predate an MRF choice)
-    evidence = [SliceEvidence(e.presence, e.drift, state.masks[s].area) for s, e in zip(chain, evidence)]
+    evidence = [SliceEvidence(e.presence, e.drift, state.masks[s].area, e.uncertain) for s, e in zip(chain, evidence)]
     keep = leak_cut(evidence, float(state.masks[src].area), rule)
     return chain[keep:]
 

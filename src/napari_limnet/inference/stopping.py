@@ -37,9 +37,20 @@ class SliceEvidence:
     presence: float
     drift: float
     area: int
+    #: Expected wrong pixels from the net's own uncertainty: sum of min(p, 1 - p) over the crop's
+    #: pixel probabilities, in slice pixels.
+    uncertain: float = 0.0
 
 
 INTERACTED = SliceEvidence(1.0, 0.0, 0)
+
+
+def uncertain_pixels(logits, box_pixels: float) -> float:
+    """sum(min(p, 1 - p)) of crop logits (S, S), scaled to a window of ``box_pixels`` slice pixels."""
+    import torch
+
+    prob = torch.sigmoid(logits.float())
+    return float(torch.minimum(prob, 1 - prob).sum()) * box_pixels / logits.numel()
 
 
 @dataclass(frozen=True)
@@ -124,13 +135,26 @@ def leak_cut(chain: Sequence[SliceEvidence], anchor_area: float, rule: LeakCutRu
     return n
 
 
-def slice_confidence(e: SliceEvidence, after_valley: bool = False) -> float:
-    """Confidence in [0, 1] that a propagated slice's mask is right.
+def slice_confidence(e: SliceEvidence, area: int, after_valley: bool = False) -> float:
+    """Confidence in [0, 1] that a propagated slice's mask (of ``area`` pixels) is right.
 
-    presence x a drift penalty (no penalty within half a spread), halved past an area valley.
+    presence x a drift penalty (none within half a spread) x (1 - the net's expected wrong pixels
+    over the area), halved past an area valley.
     """
     drift_term = math.exp(-max(0.0, e.drift - 0.5))
-    return max(0.0, min(1.0, e.presence * drift_term * (0.5 if after_valley else 1.0)))
+    certainty = max(0.0, 1.0 - e.uncertain / max(area, 1))
+    return max(0.0, min(1.0, e.presence * drift_term * certainty * (0.5 if after_valley else 1.0)))
+
+
+#: Expected wrong pixels of a slice = area x (BASE_ERROR + 1 - confidence): every mask has some
+#: error in proportion to its size (on the training volumes' robot sessions, the slice with the
+#: largest area predicts the worst slice better than confidence alone), and low confidence can
+#: at most double a slice's priority.
+BASE_ERROR = 1.0
+
+
+def expected_wrong_pixels(confidence: float, area: float) -> float:
+    return area * (BASE_ERROR + 1.0 - confidence)
 
 
 @dataclass(frozen=True)
@@ -146,7 +170,10 @@ class StoppingConfig:
     drift_tolerance: float | None = 2.0
     valley: ValleyRule | None = ValleyRule()
     leak_cut: LeakCutRule | None = LeakCutRule()
+    #: a negative click this deep in a slice's mask erases the slice (see prompt.ERASE_DEPTH)
+    erase_depth: float | None = 0.5
 
 
-#: The stopping of the previous release (presence, drift at 2 spreads; no valley, no leak cut).
-PREVIOUS_STOPPING = StoppingConfig(valley=None, leak_cut=None)
+#: The stopping of the previous release (presence, drift at 2 spreads; no valley, no leak cut,
+#: a negative-only slice erased only when less than half of its mask survives).
+PREVIOUS_STOPPING = StoppingConfig(valley=None, leak_cut=None, erase_depth=None)

@@ -111,3 +111,21 @@ def available_devices() -> list[str]:
     if hasattr(torch.backends, "mps") and torch.backends.mps.is_available():
         out.append("mps")
     return out
+
+
+def check_device(device: str | torch.device) -> str | None:
+    """None when ``device`` runs a tiny forward pass of a LIM-Net network, else why it does not.
+
+    Used to offer only devices that really work (a driver mismatch or a broken install shows up
+    here, at selection time, not at the first click).
+    """
+    try:
+        dev = resolve_device(device)
+        net = build_network("interaction").to(dev).eval()
+        with torch.inference_mode():
+            out = net(torch.zeros(1, 4, 32, 32, device=dev))
+        if not torch.isfinite(out).all().item():
+            return f"{device}: the test pass gave non-finite values"
+        return None
+    except Exception as err:  # noqa: BLE001 - any failure means: do not offer this device
+        return f"{device}: {type(err).__name__}: {err}"

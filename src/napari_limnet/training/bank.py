@@ -80,7 +80,7 @@ class VolumeBank:
 
     def draw(self, n: int, reverse_z: bool = True) -> SyntheticVolumes:
         """``n`` random entries (with replacement), augmented; labels as int64."""
-        idx = torch.randint(0, self.size, (n,), generator=self.host_gen).to(self.device)
+        idx = torch.randint(0, self.size, (n,), generator=self.gen, device=self.device)  # no host-to-device copy
         image, labels, target = self.image[idx], self.labels[idx].long(), self.target[idx]
         flips = torch.rand(4, generator=self.host_gen).tolist()
         dims = [d for d, f in zip((-2, -1), flips[:2]) if f < 0.5]
@@ -90,17 +90,20 @@ class VolumeBank:
             image, labels, target = (t.flip(dims) for t in (image, labels, target))
         if flips[3] < 0.5:
             image, labels, target = (t.transpose(-1, -2) for t in (image, labels, target))
-        image = _random_gamma(image, self.host_gen)
+        image = _random_gamma(image, self.gen)
         return SyntheticVolumes(image=image.contiguous(), labels=labels.contiguous(), target=target.contiguous(),
                                 z_scale=1.0, dtype_mode="bank")
 
 
 def _random_gamma(image: torch.Tensor, gen: torch.Generator, p: float = 0.5) -> torch.Tensor:
-    """Per volume, with probability p: min-max normalise and apply a random gamma in [0.6, 1.6]."""
+    """Per volume, with probability p: min-max normalise and apply a random gamma in [0.6, 1.6].
+
+    ``gen`` is a generator on the image's device (no host-to-device copies in a step).
+    """
     b = image.shape[0]
     dev = image.device
-    apply = (torch.rand(b, generator=gen) < p).to(dev).view(b, 1, 1, 1)
-    gamma = torch.exp((torch.rand(b, generator=gen) - 0.5) * 1.0).to(dev).view(b, 1, 1, 1)
+    apply = (torch.rand(b, generator=gen, device=dev) < p).view(b, 1, 1, 1)
+    gamma = torch.exp((torch.rand(b, generator=gen, device=dev) - 0.5) * 1.0).view(b, 1, 1, 1)
     flat = image.flatten(1)
     lo = flat.amin(1).view(b, 1, 1, 1)
     hi = flat.amax(1).view(b, 1, 1, 1)

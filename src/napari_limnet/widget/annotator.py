@@ -32,12 +32,13 @@ from qtpy.QtWidgets import (
 from .. import autosave
 from ..controller import LimNetController
 from ..inference.propagation import Cancelled
-from ..modeling.weights import available_devices
+from ..modeling.weights import available_devices, check_device
 from ..session import AnnotationSession
+from .confidence import ConfidenceStrip
 from .layers import NEGATIVE, POSITIVE, PluginLayers, set_prompt_mode
 from .tooltips import TOOLTIPS
 
-KEYS = {"segment": "S", "commit": "C", "undo": "U", "reset": "R", "next": "N", "toggle": "T"}
+KEYS = {"segment": "S", "commit": "C", "undo": "U", "reset": "R", "next": "N", "toggle": "T", "goto": "G"}
 RANGE_MODES = ("All slices", "Up to N slices each way", "Between two slices")
 
 
@@ -61,7 +62,10 @@ class LimNetWidget(QWidget):
         self._shown: dict[tuple, set[int]] = {}
         self._relay = _Relay()
         self._relay.progress.connect(self._on_progress)
+        self._failed_round: tuple | None = None
+        self._device_ok = {"cpu"}
         self._build_ui()
+        self.viewer.dims.events.current_step.connect(self._on_dims_changed)
         self.viewer.layers.events.inserted.connect(self._refresh_images)
         self.viewer.layers.events.removed.connect(self._on_layer_removed)
         self.viewer.layers.events.moved.connect(self._refresh_images)
@@ -107,6 +111,15 @@ class LimNetWidget(QWidget):
         self.status = QLabel("Pick an image, then click on the object.")
         self.status.setWordWrap(True)
         root.addWidget(self.status)
+        self.rerun_cpu_button = self._button("Rerun this round on the CPU", self.rerun_on_cpu, "rerun_cpu")
+        self.rerun_cpu_button.setVisible(False)
+        root.addWidget(self.rerun_cpu_button)
+        root.addWidget(QLabel("Confidence per slice"))
+        self.confidence_strip = ConfidenceStrip()
+        self.confidence_strip.slice_clicked.connect(self.go_to_slice)
+        root.addWidget(self.confidence_strip)
+        self.goto_button = self._button(f"Go to least confident slice [{KEYS['goto']}]", self.go_to_least_confident, "goto")
+        root.addWidget(self.goto_button)
 
         box = QGroupBox("Settings")
         form = QFormLayout(box)
@@ -139,7 +152,7 @@ class LimNetWidget(QWidget):
         self.device_combo = QComboBox()
         self.device_combo.addItems(available_devices())
         self.device_combo.setToolTip(TOOLTIPS["device"])
-        self.device_combo.currentIndexChanged.connect(lambda *_: self._rebuild_sessions())
+        self.device_combo.currentIndexChanged.connect(lambda *_: self._on_device_selected())
         form.addRow("Device", self.device_combo)
         root.addWidget(box)
 
@@ -158,6 +171,7 @@ class LimNetWidget(QWidget):
             KEYS["reset"]: self.reset,
             KEYS["next"]: self.next_object,
             KEYS["toggle"]: self.toggle_mode,
+            KEYS["goto"]: self.go_to_least_confident,
         }
         for key, fn in actions.items():
             target.bind_key(key, lambda *_a, fn=fn: fn(), overwrite=True)
@@ -263,7 +277,7 @@ class LimNetWidget(QWidget):
             data = image.data[0] if image.multiscale else image.data
             volume = data[lead] if lead else data
             try:
-                ctrl = LimNetController(volume, spacing=tuple(float(s) for s in image.scale[-3:]), device=self.device_combo.currentText())
+                ctrl = LimNetController(volume, spacing=tuple(float(s) for s in image.scale[-3:]), device=self.device)
             except ValueError as err:
                 show_warning(str(err))
                 self.status.setText(str(err))
@@ -280,11 +294,81 @@ class LimNetWidget(QWidget):
         ctrl.max_slices = self.max_slices.value() if mode == 1 else None
         ctrl.z_limits = (self.z_low.value(), self.z_high.value()) if mode == 2 else None
 
-    def _rebuild_sessions(self) -> None:
-        if any(s.controller.n_rounds for s in self._sessions.values()):
-            show_info("Device changed: the current object's rounds were kept on the previous device; commit or reset to switch.")
+    # ---------------------------------------------------------------- device
+    @property
+    def device(self) -> str:
+        return self.device_combo.currentText() or "cpu"
+
+    def _on_device_selected(self) -> None:
+        """Offer a device only once a tiny forward pass runs on it; keep every round when switching."""
+        dev = self.device
+        if dev not in self._device_ok:
+            problem = check_device(dev)
+            if problem is not None:
+                show_warning(f"{problem}. Staying on the CPU.")
+                self.device_combo.blockSignals(True)
+                self.device_combo.setCurrentText("cpu")
+                self.device_combo.blockSignals(False)
+                self._disable_device(dev)
+                dev = "cpu"
+            else:
+                self._device_ok.add(dev)
+        for sess in self._sessions.values():
+            sess.set_device(dev)
+        self.status.setText(f"Rounds now run on {dev}.")
+
+    def _disable_device(self, dev: str) -> None:
+        i = self.device_combo.findText(dev)
+        if i >= 0:
+            self.device_combo.model().item(i).setEnabled(False)
+
+    def rerun_on_cpu(self) -> None:
+        """After a device error: switch to the CPU (keeping every round) and redo the failed round."""
+        failed, self._failed_round = self._failed_round, None
+        self.rerun_cpu_button.setVisible(False)
+        self.device_combo.blockSignals(True)
+        self.device_combo.setCurrentText("cpu")
+        self.device_combo.blockSignals(False)
+        for sess in self._sessions.values():
+            sess.set_device("cpu")  # a fresh runner on the CPU; every round is kept
+        if failed is not None:
+            self._start_round(*failed)
+
+    # ---------------------------------------------------------------- confidence
+    def _update_confidence(self, sess: AnnotationSession | None) -> None:
+        if sess is None or self._layers is None:
+            self.confidence_strip.set_data(0, {}, None)
             return
-        self._sessions.clear()
+        values, worst = sess.confidence()
+        self.confidence_strip.set_data(self._layers.shape[-3], values, worst)
+        self.confidence_strip.set_current(self._current_z())
+
+    def _on_dims_changed(self, event=None) -> None:
+        if self._layers is not None:
+            self.confidence_strip.set_current(self._current_z())
+
+    def go_to_slice(self, z: int) -> None:
+        """Show slice z of the image (data index) in the viewer."""
+        if self._layers is None:
+            return
+        image = self._layers.image
+        point = self._data_point()
+        point[-3] = int(z)
+        world = np.asarray(image.data_to_world(point), dtype=float)
+        axis = self.viewer.dims.ndim - 3
+        self.viewer.dims.set_point(axis, float(world[-3]))
+
+    def go_to_least_confident(self) -> None:
+        """Jump to the slice that most needs a correction (see LimNetController.least_confident_slice)."""
+        sess = self.session()
+        if sess is None:
+            return
+        _, worst = sess.confidence()
+        if worst is None:
+            show_info("No object yet: click on the object first.")
+            return
+        self.go_to_slice(worst)
+        self.status.setText(f"Slice {worst} is the least confident: check it and correct it if needed.")
 
     # ---------------------------------------------------------------- prompts
     def toggle_mode(self) -> None:
@@ -333,7 +417,7 @@ class LimNetWidget(QWidget):
                 self._start_round(z, pos, neg)
             return
         try:
-            preview = sess.controller.preview(z, pos, neg)
+            preview = sess.preview(z, pos, neg)
         except ValueError as err:
             show_warning(str(err))
             return
@@ -359,9 +443,11 @@ class LimNetWidget(QWidget):
             return
         if self._worker is not None:
             self._pending = (z, pos, neg)
-            sess.controller.cancel()
+            sess.cancel()
             return
         lead = self._lead()
+        self._failed_round = None
+        self.rerun_cpu_button.setVisible(False)
         self.cancel_button.setEnabled(True)
         self.status.setText(f"Propagating from slice {z}…")
         self._pbar = napari_progress(total=1, desc="LIM-Net round")
@@ -369,7 +455,7 @@ class LimNetWidget(QWidget):
             sess.run_round, z, pos, neg, progress=self._relay.progress.emit, _start_thread=False, _ignore_errors=True
         )
         worker.returned.connect(lambda _mask, sess=sess, lead=lead, z=z: self._on_round_done(sess, lead, z))
-        worker.errored.connect(lambda err, sess=sess, lead=lead: self._on_round_error(err, sess, lead))
+        worker.errored.connect(lambda err, sess=sess, lead=lead, r=(z, pos, neg): self._on_round_error(err, sess, lead, r))
         worker.finished.connect(self._on_worker_finished)
         self._worker = worker
         worker.start()
@@ -386,9 +472,12 @@ class LimNetWidget(QWidget):
     def _on_round_done(self, sess, lead, z) -> None:
         self._show_current(sess, lead)
         n = len(sess.controller.nonempty_slices())
-        self.status.setText(f"Round {sess.controller.n_rounds} (slice {z}): object on {n} slices. Commit [{KEYS['commit']}] when done.")
+        cut = sess.controller.last_round_stats.get("leak_cut_slices", 0)
+        extra = f" The leak was cut: {cut} more slice(s) cleared." if cut else ""
+        self.status.setText(f"Round {sess.controller.n_rounds} (slice {z}, on {sess.device}): object on {n} slices.{extra} "
+                            f"Commit [{KEYS['commit']}] when done, or check the least confident slice [{KEYS['goto']}].")
 
-    def _on_round_error(self, err, sess, lead) -> None:
+    def _on_round_error(self, err, sess, lead, round_args=None) -> None:
         if isinstance(err, Cancelled):
             if self._pending is None:
                 show_info("Propagation cancelled; the previous result is kept.")
@@ -396,6 +485,14 @@ class LimNetWidget(QWidget):
         elif isinstance(err, ValueError):
             show_warning(str(err))
             self.status.setText(str(err))
+        elif sess.device != "cpu":
+            # a device error (out of memory, driver, lost GPU): nothing was lost; offer the CPU
+            self._failed_round = round_args
+            self.rerun_cpu_button.setVisible(round_args is not None)
+            msg = (f"The round failed on {sess.device} ({type(err).__name__}: {str(err)[:200]}). Nothing was lost: "
+                   "the previous result is kept. Click 'Rerun this round on the CPU' to continue there.")
+            show_error(msg)
+            self.status.setText(msg)
         else:
             show_error(f"LIM-Net round failed ({type(err).__name__}: {err}); the previous result is kept.")
         if self._layers is not None and self.session() is sess:
@@ -421,7 +518,7 @@ class LimNetWidget(QWidget):
     def _cancel_worker(self) -> None:
         if self._worker is not None:
             for sess in self._sessions.values():
-                sess.controller.cancel()
+                sess.cancel()
 
     @property
     def busy(self) -> bool:
@@ -443,6 +540,7 @@ class LimNetWidget(QWidget):
             target[z] = sess.controller.slice_mask(z)
         self._shown[lead] = new
         self._layers.current().refresh()
+        self._update_confidence(sess)
 
     # ---------------------------------------------------------------- commit / undo / reset / next
     def commit(self) -> None:

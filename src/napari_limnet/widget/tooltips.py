@@ -20,7 +20,11 @@ TOOLTIPS = {
     "overwrite": "When committing, replace voxels that already belong to other committed objects.",
     "range": "How far a round may propagate: all slices, up to N slices each way from the clicked "
     "slice, or between two slices.",
-    "device": "Where the networks run. CPU works everywhere; CUDA/MPS appear when available.",
+    "device": "Where the networks run. CPU works everywhere; CUDA/MPS are offered when present and are "
+    "tested with a tiny forward pass when you pick them. Switching keeps every round.",
+    "rerun_cpu": "The last round failed on the GPU; nothing was lost. Switch to the CPU and run it again.",
+    "goto": "Jump to the slice whose mask most needs a check: low confidence (the network's 'object "
+    "present', an intensity drift, a leak past an area valley) weighted by how much area is at stake. Key: G.",
     "export": "Save the committed labels: NIfTI keeps the source affine, TIFF keeps the voxel size.",
     "restore": "Bring back the committed objects autosaved for this image (after a crash).",
 }
