@@ -114,9 +114,9 @@ def sample_command(args) -> int:
 
     s = SAMPLES[args.name]()
     write_volume(args.out, s.image, Geometry.from_spacing(s.spacing), labels=False)
-    z, y, x = s.click
+    clicks = " ".join(f"--click {z},{y},{x}" for z, y, x in s.demo_clicks())
     print(f"wrote {args.out} {s.image.shape} {s.image.dtype}, spacing {s.spacing} {s.unit}; "
-          f"a click inside the sample object: --click {z},{y},{x}")
+          f"clicks inside the sample object (one per slice, as the demo uses them): {clicks}")
     return 0
 
 

@@ -27,6 +27,23 @@ class Sample:
     click: tuple[int, int, int]  # (z, y, x)
     unit: str = "mm"
 
+    def demo_clicks(self) -> list[tuple[int, int, int]]:
+        """The clicks the demo places, as a user would: the object's largest slice, then one
+        slice a third of the way towards each end (each at the point deepest inside the object).
+
+        One round per slice, in this order. On the CT sample this gives 3D Dice 0.93 against the
+        truth (one click alone gives 0.06-0.13; tests/test_demo.py checks >= 0.9).
+        """
+        zs = np.flatnonzero(self.truth.any(axis=(1, 2)))
+        zc = int(np.argmax(self.truth.sum((1, 2))))
+        lo, hi = int(zs[0]), int(zs[-1])
+        out = []
+        for z in (zc, int(round(zc - 2 * (zc - lo) / 3)), int(round(zc + 2 * (hi - zc) / 3))):
+            z = int(np.clip(z, lo, hi))
+            if all(z != c[0] for c in out):
+                out.append((z, *_deepest(self.truth[z])))
+        return out
+
 
 def _grid(shape, spacing):
     zz, yy, xx = np.meshgrid(*[np.arange(n) * s for n, s in zip(shape, spacing)], indexing="ij")

@@ -138,6 +138,15 @@ class AnnotationSession:
         self.controller.undo()
         return "round"
 
+    def undo_label(self) -> str | None:
+        """What :meth:`undo` would revert, in words ('round 3', 'the commit of object 2'), or None."""
+        if not self._history:
+            return None
+        action = self._history[-1]
+        if isinstance(action, CommitRecord):
+            return f"the commit of object {action.object_id}"
+        return f"round {self.controller.n_rounds}"
+
     def reset(self) -> None:
         """Forget the current object's rounds (commits stay, and stay undoable)."""
         self.controller.reset()

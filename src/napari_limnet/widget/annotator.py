@@ -36,6 +36,7 @@ from ..modeling.weights import available_devices, check_device
 from ..session import AnnotationSession
 from .confidence import ConfidenceStrip
 from .layers import NEGATIVE, POSITIVE, PluginLayers, set_prompt_mode
+from .state import ImageState, existing_state, forget, state_for
 from .tooltips import TOOLTIPS
 
 KEYS = {"segment": "S", "commit": "C", "undo": "U", "reset": "R", "next": "N", "toggle": "T", "goto": "G"}
@@ -54,23 +55,76 @@ class LimNetWidget(QWidget):
     def __init__(self, napari_viewer):
         super().__init__()
         self.viewer = napari_viewer
-        self._layers: PluginLayers | None = None
-        self._sessions: dict[tuple, AnnotationSession] = {}
+        self._state: ImageState | None = None
         self._worker = None
-        self._pending: tuple | None = None
+        self._running: tuple | None = None  # (session, z) of the round in the worker
+        self._pending: dict[int, tuple] = {}  # slice -> (positive, negative): rounds waiting, in click order
         self._pbar = None
-        self._shown: dict[tuple, set[int]] = {}
+        self._wired: dict[int, tuple] = {}  # id(layer) -> (layer, [(signal, slot), ...]) this widget connected
+        self._closed = False
         self._relay = _Relay()
         self._relay.progress.connect(self._on_progress)
         self._failed_round: tuple | None = None
         self._device_ok = {"cpu"}
         self._build_ui()
-        self.viewer.dims.events.current_step.connect(self._on_dims_changed)
-        self.viewer.layers.events.inserted.connect(self._refresh_images)
-        self.viewer.layers.events.removed.connect(self._on_layer_removed)
-        self.viewer.layers.events.moved.connect(self._refresh_images)
+        self._viewer_connections = [
+            (self.viewer.dims.events.current_step, self._on_dims_changed),
+            (self.viewer.layers.events.inserted, self._refresh_images),
+            (self.viewer.layers.events.removed, self._on_layer_removed),
+            (self.viewer.layers.events.moved, self._refresh_images),
+        ]
+        for signal, slot in self._viewer_connections:
+            signal.connect(slot)
         self._bind_keys(self.viewer)
         self._refresh_images()
+
+    # ---------------------------------------------------------------- state shortcuts
+    @property
+    def _layers(self) -> PluginLayers | None:
+        return self._state.layers if self._state is not None else None
+
+    @property
+    def layers(self) -> PluginLayers | None:
+        """The plugin's layers of the current image (prompts, scribbles, current object, committed)."""
+        return self._layers
+
+    @property
+    def _sessions(self) -> dict[tuple, AnnotationSession]:
+        return self._state.sessions if self._state is not None else {}
+
+    @property
+    def _shown(self) -> dict[tuple, set[int]]:
+        return self._state.shown if self._state is not None else {}
+
+    # ---------------------------------------------------------------- closing the dock
+    def event(self, ev):  # noqa: D401 - Qt API
+        """napari's dock close (x) detaches this widget (setParent(None)): then let go of everything."""
+        from qtpy.QtCore import QEvent
+
+        if ev.type() == QEvent.Type.ParentChange and self.parent() is None and not self._closed:
+            self.teardown()
+        return super().event(ev)
+
+    def teardown(self) -> None:
+        """Disconnect from the viewer and the layers, unbind the keys; the state stays for a new widget."""
+        if self._closed:
+            return
+        self._closed = True
+        self.cancel()
+        for signal, slot in self._viewer_connections:
+            try:
+                signal.disconnect(slot)
+            except (TypeError, ValueError, RuntimeError):
+                pass
+        for layer, connections in self._wired.values():
+            for signal, slot in connections:
+                try:
+                    signal.disconnect(slot)
+                except (TypeError, ValueError, RuntimeError):
+                    pass
+            self._unbind_keys(layer)
+        self._wired.clear()
+        self._unbind_keys(self.viewer)
 
     # ---------------------------------------------------------------- UI
     def _button(self, text: str, slot, tip: str) -> QPushButton:
@@ -163,6 +217,13 @@ class LimNetWidget(QWidget):
         root.addWidget(self.restore_button)
         root.addStretch(1)
 
+    def _unbind_keys(self, target) -> None:
+        for key in KEYS.values():
+            try:
+                target.bind_key(key, None, overwrite=True)
+            except (TypeError, ValueError, KeyError):
+                pass
+
     def _bind_keys(self, target) -> None:
         actions = {
             KEYS["segment"]: self.segment,
@@ -214,42 +275,66 @@ class LimNetWidget(QWidget):
         return None
 
     def _select_image(self) -> None:
+        """Show the annotator for the image picked in the combo; each image keeps its own state."""
         self._cancel_worker()
+        self._pending.clear()
         image = self.image
         problem = self._image_problem(image)
-        self._sessions.clear()
-        self._shown.clear()
         if problem:
-            self._layers = None
+            self._state = None
             self.info.setText(problem)
-            if image is not None:
+            self._set_actions_enabled(False)
+            warned = getattr(self, "_warned_images", set())
+            if image is not None and id(image) not in warned:  # once per image, not at every layer change
                 show_warning(problem)
+                warned.add(id(image))
+                self._warned_images = warned
             return
+        existing = existing_state(self.viewer, image)
         try:
-            self._layers = PluginLayers(self.viewer, image)
+            self._state = existing if existing is not None else state_for(self.viewer, image)
         except ValueError as err:
-            self._layers = None
+            self._state = None
             self.info.setText(str(err))
+            self._set_actions_enabled(False)
             show_warning(str(err))
             return
+        self._set_actions_enabled(True)
         prompts = self._layers.ensure_all()
-        self._wire_layer(prompts)
-        for role in ("scribbles", "current", "committed"):
-            self._bind_keys(getattr(self._layers, role)())
-        self._layers.scribbles().events.paint.connect(self._on_paint)
+        self._wire_layers()
         shape = self._layers.shape
         self.z_high.setValue(shape[-3] - 1)
         sp = tuple(float(s) for s in image.scale[-3:])
         self.info.setText(f"{image.name}: {'x'.join(map(str, shape))}, voxel {sp[0]:g} x {sp[1]:g} x {sp[2]:g}")
         self.viewer.layers.selection.active = prompts
-        self._offer_autosave()
+        if existing is None:
+            self._offer_autosave()
+        else:  # back to an image with a session: show exactly what it has
+            self.restore_button.setVisible(False)
+            sess = self._sessions.get(self._lead())
+            if sess is not None:
+                self._show_current(sess, self._lead())
+        self._update_undo_label()
 
-    def _wire_layer(self, prompts) -> None:
-        if getattr(prompts, "_limnet_wired", False):
-            return
-        prompts.events.data.connect(self._on_points_changed)
-        self._bind_keys(prompts)
-        prompts._limnet_wired = True
+    def _set_actions_enabled(self, enabled: bool) -> None:
+        for b in (self.mode_button, self.segment_button, self.commit_button, self.undo_button, self.reset_button,
+                  self.next_button, self.export_button, self.goto_button):
+            b.setEnabled(enabled)
+
+    def _wire_layers(self) -> None:
+        """Connect this widget to the plugin's layers that are in the viewer (once per layer object)."""
+        for role, layer in self._layers.present().items():
+            if id(layer) in self._wired:
+                continue
+            connections = []
+            if role == "prompts":
+                connections.append((layer.events.data, self._on_points_changed))
+            elif role == "scribbles":
+                connections.append((layer.events.paint, self._on_paint))
+            for signal, slot in connections:
+                signal.connect(slot)
+            self._bind_keys(layer)
+            self._wired[id(layer)] = (layer, connections)
 
     # ---------------------------------------------------------------- sessions
     def _data_point(self) -> np.ndarray:
@@ -271,7 +356,7 @@ class LimNetWidget(QWidget):
         if self._layers is None:
             return None
         lead = self._lead()
-        key = (id(self._layers.image), lead)
+        key = lead
         if key not in self._sessions:
             image = self._layers.image
             data = image.data[0] if image.multiscale else image.data
@@ -389,11 +474,22 @@ class LimNetWidget(QWidget):
             return
         idx = self._layers.to_image_index(prompts, prompts.data[-1:])[0]
         if not self._inside(idx):
-            show_warning("That click is outside the image; it was ignored. Click inside the image.")
+            self._drop_last_point(prompts)
+            show_warning("That click is outside the image; it was removed. Click inside the image.")
             return
         if not self._layers.image.visible:
             show_warning(f"The image '{self._layers.image.name}' is hidden: the click was used, but make it visible to see what you click on.")
         self.on_clicks(int(idx[-3]))
+
+    @staticmethod
+    def _drop_last_point(prompts) -> None:
+        """Remove the newest point (and its label) without triggering another click."""
+        feats = prompts.features.iloc[:-1].reset_index(drop=True) if len(prompts.features) else prompts.features
+        defaults = prompts.feature_defaults
+        with prompts.events.data.blocker():
+            prompts.data = prompts.data[:-1]
+            prompts.features = feats
+        prompts.feature_defaults = defaults
 
     def _on_paint(self, event=None) -> None:
         self.on_clicks(self._current_z())
@@ -438,12 +534,20 @@ class LimNetWidget(QWidget):
         self._start_round(z, pos, neg)
 
     def _start_round(self, z, pos, neg) -> None:
+        """Run a round on slice z now, or queue it behind the running one.
+
+        A new click on the slice whose round is running cancels that round; it is redone with all
+        the slice's clicks. A click on another slice waits its turn: rounds run in click order, so
+        no click on screen is ever ignored.
+        """
         sess = self.session()
         if sess is None:
             return
         if self._worker is not None:
-            self._pending = (z, pos, neg)
-            sess.cancel()
+            self._pending.pop(z, None)
+            self._pending[z] = (pos, neg)
+            if self._running is not None and self._running[0] is sess and self._running[1] == z:
+                sess.cancel()
             return
         lead = self._lead()
         self._failed_round = None
@@ -454,6 +558,7 @@ class LimNetWidget(QWidget):
         worker = create_worker(
             sess.run_round, z, pos, neg, progress=self._relay.progress.emit, _start_thread=False, _ignore_errors=True
         )
+        self._running = (sess, z)
         worker.returned.connect(lambda _mask, sess=sess, lead=lead, z=z: self._on_round_done(sess, lead, z))
         worker.errored.connect(lambda err, sess=sess, lead=lead, r=(z, pos, neg): self._on_round_error(err, sess, lead, r))
         worker.finished.connect(self._on_worker_finished)
@@ -471,6 +576,7 @@ class LimNetWidget(QWidget):
 
     def _on_round_done(self, sess, lead, z) -> None:
         self._show_current(sess, lead)
+        self._update_undo_label()
         n = len(sess.controller.nonempty_slices())
         cut = sess.controller.last_round_stats.get("leak_cut_slices", 0)
         extra = f" The leak was cut: {cut} more slice(s) cleared." if cut else ""
@@ -479,7 +585,7 @@ class LimNetWidget(QWidget):
 
     def _on_round_error(self, err, sess, lead, round_args=None) -> None:
         if isinstance(err, Cancelled):
-            if self._pending is None:
+            if not self._pending:
                 show_info("Propagation cancelled; the previous result is kept.")
                 self.status.setText("Cancelled; the previous result is kept.")
         elif isinstance(err, ValueError):
@@ -500,19 +606,21 @@ class LimNetWidget(QWidget):
 
     def _on_worker_finished(self) -> None:
         self._worker = None
+        self._running = None
         self.cancel_button.setEnabled(False)
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(1)
         if self._pbar is not None:
             self._pbar.close()
             self._pbar = None
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            self._start_round(*pending)
+        if self._pending and not self._closed:
+            z = next(iter(self._pending))
+            pos, neg = self._pending.pop(z)
+            self._start_round(z, pos, neg)
 
     def cancel(self) -> None:
-        """Cancel a running propagation (the state stays as before the round)."""
-        self._pending = None
+        """Cancel a running propagation and the queued ones (the state stays as before the round)."""
+        self._pending.clear()
         self._cancel_worker()
 
     def _cancel_worker(self) -> None:
@@ -554,6 +662,7 @@ class LimNetWidget(QWidget):
             show_info("Nothing to commit: the current object is empty.")
             return
         self._committed_changed()
+        self._update_undo_label()
         msg = f"Committed object {record.object_id}: {record.written} voxels."
         if record.kept_other:
             msg += f" {record.kept_other} voxels already belonged to other objects and were kept (tick 'Overwrite' to replace them)."
@@ -564,17 +673,25 @@ class LimNetWidget(QWidget):
         sess = self.session()
         if sess is None or self.busy:
             return
+        label = sess.undo_label()
         what = sess.undo()
         lead = self._lead()
         if what == "round":
             self._layers.set_clicks(lead, sess.controller.interactions)
             self._show_current(sess, lead)
-            self.status.setText(f"Undid a round; {sess.controller.n_rounds} round(s) left.")
+            self.status.setText(f"Undid {label}; {sess.controller.n_rounds} round(s) left.")
         elif what == "commit":
             self._committed_changed()
-            self.status.setText("Undid the last commit.")
+            self.status.setText(f"Undid {label}: the committed layer is as before it.")
         else:
             self.status.setText("Nothing to undo.")
+        self._update_undo_label()
+
+    def _update_undo_label(self) -> None:
+        """The Undo button says what it will revert (a round, or the commit of which object)."""
+        sess = self._sessions.get(self._lead()) if self._layers is not None else None
+        label = sess.undo_label() if sess is not None else None
+        self.undo_button.setText(f"Undo {label} [{KEYS['undo']}]" if label else f"Undo [{KEYS['undo']}]")
 
     def reset(self) -> None:
         sess = self.session()
@@ -592,9 +709,14 @@ class LimNetWidget(QWidget):
         record = sess.next_object(overwrite=self.overwrite_check.isChecked())  # also resets the rounds
         if record is not None:
             self._committed_changed()
-            show_info(f"Committed object {record.object_id} ({record.written} voxels).")
+            msg = f"Committed object {record.object_id} ({record.written} voxels)."
+            if record.kept_other:
+                msg += f" {record.kept_other} voxels already belonged to other objects and were kept."
+            show_info(msg)
         self._clear_current_object(sess)
-        self.status.setText(f"Object {sess.next_free_id()}: click on the next object.")
+        self._update_undo_label()
+        self.status.setText(f"Object {sess.next_free_id()}: click on the next object. "
+                            f"Undo [{KEYS['undo']}] would revert {sess.undo_label() or 'nothing'}.")
 
     def _clear_current_object(self, sess: AnnotationSession) -> None:
         """Remove the current object's prompts, scribbles and mask from the layers."""
@@ -616,6 +738,8 @@ class LimNetWidget(QWidget):
 
         layer = self._layers.committed()
         data, attributes, _ = layer.as_layer_data_tuple()
+        if not np.asarray(data).any():
+            raise ValueError("the committed layer is empty: commit an object [C] before exporting (nothing was written)")
         out = write_labels(path, data, attributes)
         show_info(f"Saved committed labels to {out[0]}")
         return out
@@ -669,6 +793,19 @@ class LimNetWidget(QWidget):
             if self._worker is not None:
                 self.cancel()
                 show_warning(f"The image '{layer.name}' was removed while propagating; the round was cancelled. Committed labels are kept.")
-            self._layers = None
-            self._sessions.clear()
+            forget(self.viewer, layer)
+            self._state = None
+        elif self._layers is not None and self._layers.owns(layer) and self._layers.image in self.viewer.layers:
+            # one of the plugin's layers was deleted: it comes back, with its content, once the
+            # removal has finished (the same layer object, so its points and wiring are intact)
+            from qtpy.QtCore import QTimer
+
+            QTimer.singleShot(0, self._restore_plugin_layers)
+            return
         self._refresh_images()
+
+    def _restore_plugin_layers(self) -> None:
+        if self._closed or self._layers is None or self._layers.image not in self.viewer.layers:
+            return
+        self._layers.ensure_all()
+        self._wire_layers()

@@ -83,8 +83,14 @@ class PluginLayers:
     """Finds or (re-)creates the plugin's layers for ``image`` in ``viewer``.
 
     ``committed_data`` / ``current_data`` are kept here, so a deleted layer comes back with its
-    content (nothing committed is lost when a layer is removed by accident).
+    content (nothing committed is lost when a layer is removed by accident): a removed layer is
+    put back as the same object, with its data, points and connections. When the viewer already
+    holds the plugin's layers for this image (the dock was closed and opened again), their data
+    arrays are adopted, so what the annotator writes is what is on screen.
     """
+
+    LABEL_ROLES = {"committed": ("committed_data", np.uint16), "current object": ("current_data", np.uint8),
+                   "scribbles": ("scribble_data", np.uint8)}
 
     def __init__(self, viewer, image):
         self.viewer = viewer
@@ -92,10 +98,11 @@ class PluginLayers:
         shape = tuple(image.data[0].shape if image.multiscale else image.data.shape)
         self.shape = shape
         check_label_memory(shape)
-        self.committed_data = np.zeros(shape, dtype=np.uint16)
-        self.current_data = np.zeros(shape, dtype=np.uint8)
-        self.scribble_data = np.zeros(shape, dtype=np.uint8)
         self._layers: dict[str, object] = {}
+        for role, (attr, dtype) in self.LABEL_ROLES.items():
+            existing = self._find(role)
+            adopt = existing is not None and isinstance(existing.data, np.ndarray) and existing.data.dtype.kind in "ui"
+            setattr(self, attr, existing.data if adopt else np.zeros(shape, dtype=dtype))
 
     # -- names and lookup -----------------------------------------------------------------------
     def name(self, role: str) -> str:
@@ -104,6 +111,9 @@ class PluginLayers:
     def _find(self, role: str):
         layer = self._layers.get(role)
         if layer is not None and layer in self.viewer.layers:
+            return layer
+        if layer is not None and self.image in self.viewer.layers:
+            self.viewer.layers.append(layer)  # removed by the user: the same layer comes back
             return layer
         name = self.name(role)
         for existing in self.viewer.layers:
@@ -119,6 +129,10 @@ class PluginLayers:
 
     def owns(self, layer) -> bool:
         return any(layer is lay for lay in self._layers.values())
+
+    def present(self) -> dict[str, object]:
+        """The plugin's layers of this image that are in the viewer now, by role."""
+        return {role: lay for role, lay in self._layers.items() if lay in self.viewer.layers}
 
     # -- layers ---------------------------------------------------------------------------------
     def prompts(self):
@@ -232,8 +246,11 @@ def recolor(layer) -> None:
 
 
 def set_prompt_mode(layer, label: str) -> None:
-    """New points get ``label``; in select mode, the selected points switch to it too."""
+    """New points get ``label`` (and its colour, also in the layer controls); in select mode, the
+    selected points switch to it too."""
     layer.feature_defaults = {"label": label}
+    layer.current_face_color = NEGATIVE_COLOR if label == NEGATIVE else POSITIVE_COLOR
+    recolor(layer)  # the line above may have painted selected points: colours follow the labels
     selected = sorted(layer.selected_data) if str(layer.mode) == "select" else []
     if selected:
         feats = layer.features.copy()

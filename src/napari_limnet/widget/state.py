@@ -1,0 +1,63 @@
+"""What the annotator knows about each image, kept outside the dock widget.
+
+Per viewer and per image layer: the plugin's layers (:class:`PluginLayers`), one
+:class:`~napari_limnet.session.AnnotationSession` per time point (rounds, commits, undo
+history) and which slices of the current-object layer show something. It lives here, not in the
+widget, so that
+
+- switching the widget to another image and back restores that image's session, layers and
+  undo history exactly;
+- closing the dock and opening it again adopts the same layers and sessions (nothing is lost,
+  and no second copy of the state disagrees with what is on screen).
+
+Qt-free; it only holds references (image layers are tracked weakly: a removed image's state is
+dropped by :func:`forget`).
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+
+from ..session import AnnotationSession
+from .layers import PluginLayers
+
+
+@dataclass
+class ImageState:
+    """The annotator's state for one image layer."""
+
+    layers: PluginLayers
+    sessions: dict[tuple, AnnotationSession] = field(default_factory=dict)
+    shown: dict[tuple, set[int]] = field(default_factory=dict)
+    warned: bool = False
+
+
+_STATES: "weakref.WeakKeyDictionary[object, dict[int, ImageState]]" = weakref.WeakKeyDictionary()
+
+
+def _per_viewer(viewer) -> dict[int, ImageState]:
+    try:
+        return _STATES.setdefault(viewer, {})
+    except TypeError:  # a viewer that cannot be weakly referenced (tests' stand-ins)
+        return viewer.__dict__.setdefault("_limnet_states", {})
+
+
+def state_for(viewer, image) -> ImageState:
+    """The state of ``image`` in ``viewer``, created (with its plugin layers) on first use."""
+    states = _per_viewer(viewer)
+    st = states.get(id(image))
+    if st is None or st.layers.image is not image:
+        st = ImageState(PluginLayers(viewer, image))
+        states[id(image)] = st
+    return st
+
+
+def existing_state(viewer, image) -> ImageState | None:
+    st = _per_viewer(viewer).get(id(image))
+    return st if st is not None and st.layers.image is image else None
+
+
+def forget(viewer, image) -> None:
+    """Drop the state of an image that left the viewer."""
+    _per_viewer(viewer).pop(id(image), None)
