@@ -44,3 +44,28 @@ def test_wheel_manifest_validates(wheel, tmp_path):
         z.extract("napari_limnet/napari.yaml", tmp_path)
     pm = PluginManifest.from_file(tmp_path / "napari_limnet" / "napari.yaml")
     assert pm.name == "napari-limnet" and pm.contributions.widgets
+
+
+def test_sdist_and_wheel_pass_twine_check(wheel, tmp_path):
+    pytest.importorskip("twine")
+    res = subprocess.run([sys.executable, "-m", "build", "--sdist", "--no-isolation", "-o", str(tmp_path), str(ROOT)],
+                         capture_output=True, text=True)
+    if res.returncode != 0:
+        pytest.fail(res.stderr[-2000:])
+    sdist = next(tmp_path.glob("napari_limnet-*.tar.gz"))
+    check = subprocess.run([sys.executable, "-m", "twine", "check", "--strict", str(sdist), str(wheel)],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert check.stdout.count("PASSED") == 2
+
+
+def test_version_and_torch_range():
+    import tomllib
+
+    import napari_limnet
+
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert napari_limnet.__version__ == "0.2.0"
+    assert "torch>=2.1" in meta["dependencies"], "users bring their own torch"
+    assert meta["optional-dependencies"]["all"], "an [all] extra brings a Qt binding"
+    assert (ROOT / ".napari-hub" / "DESCRIPTION.md").is_file() and (ROOT / "CHANGELOG.md").is_file()

@@ -1,6 +1,6 @@
 """napari-limnet: interactive 3D segmentation with LIM-Net (clicks -> 2D mask -> memory propagation -> MRF)."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from .controller import LimNetController  # noqa: E402
 from .inference.propagation import Cancelled  # noqa: E402
