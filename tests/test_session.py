@@ -80,3 +80,30 @@ def test_autosave_round_trip_and_keys():
     assert autosave.load(key) is None  # a broken autosave is ignored
     autosave.clear(key)
     assert not autosave.autosave_path(key).exists()
+
+
+def test_edit_object_loads_the_committed_mask_as_round_zero_and_writes_back_under_its_id(fakes, tube):
+    from napari_limnet import LimNetController
+    from napari_limnet.session import AnnotationSession
+
+    vol, truth = tube
+    committed = np.zeros(vol.shape, np.uint16)
+    committed[truth] = 3
+    committed[0, :2, :2] = 5
+    sess = AnnotationSession(LimNetController(vol, models=fakes(-10.0)), committed)
+    assert sess.committed_ids() == [3, 5]
+    with pytest.raises(ValueError, match="no committed object 9"):
+        sess.edit_object(9)
+    assert sess.edit_object(3) == int(truth.sum())
+    ctrl = sess.controller
+    assert ctrl.n_rounds == 0 and np.array_equal(ctrl.mask, truth) and not sess.has_uncommitted_changes
+    ctrl_mask_before = ctrl.mask.copy()
+    sess.run_round(21, [], [(24, 24)])  # erase the last slice of the object
+    assert not ctrl.mask[21].any() and ctrl.mask[8:21].any()
+    record = sess.commit()
+    assert record.object_id == 3 and not (committed[21] == 3).any() and (committed[8:21] == 3).any()
+    assert (committed == 5).sum() == 4, "the other object is untouched"
+    assert sess.undo() == "commit" and (committed == 3).sum() == truth.sum()
+    assert sess.undo() == "round" and np.array_equal(ctrl.mask, ctrl_mask_before), "undo goes back to round 0"
+    with pytest.raises(ValueError, match="shape"):
+        ctrl.load_mask(np.zeros((2, 2, 2), bool))

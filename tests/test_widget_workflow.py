@@ -193,3 +193,48 @@ def test_a_cancelled_round_removes_its_preview(make_napari_viewer, qtbot):
     wait_idle(qtbot, widget)
     assert widget.session().controller.n_rounds == 0
     assert not viewer.layers["ct current object"].data.any(), "the cancelled round's 2D preview is gone"
+
+
+def test_refine_a_committed_object_and_commit_it_under_its_id(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer(show=True)
+    s = ct_abdomen()
+    viewer.add_image(s.image, name="ct", scale=s.spacing)
+    widget = dock(viewer)
+    z, y, x = s.click
+    click(widget, viewer, z, y, x)
+    widget.segment()
+    wait_idle(qtbot, widget)
+    widget.next_object()
+    committed = viewer.layers["ct committed"].data
+    first = committed == 1
+    assert first.any()
+    # pick it by Ctrl-click on the committed object
+    world = widget.layers.image.data_to_world(np.array(np.argwhere(first)[len(np.argwhere(first)) // 2], dtype=float))
+
+    class Event:
+        modifiers = ("Control",)
+        position = tuple(world)
+        type = "mouse_press"
+
+    event = Event()
+    press = widget._on_mouse_press(viewer, event)
+    next(press)  # press
+    event.type = "mouse_release"
+    with pytest.raises(StopIteration):
+        next(press)  # release
+    qtbot.waitUntil(lambda: not widget._edit_click, timeout=2000)
+    sess = widget.session()
+    assert sess.object_id == 1 and sess.controller.n_rounds == 0
+    np.testing.assert_array_equal(viewer.layers["ct current object"].data.astype(bool), first)
+    # refine: a negative click on one of its slices, commit back under id 1
+    from napari_limnet.samples import _deepest
+
+    zz = int(np.flatnonzero(first.any(axis=(1, 2)))[-1])
+    yy, xx = _deepest(first[zz])  # in the core of that slice's mask: "not this slice"
+    click(widget, viewer, zz, int(yy), int(xx), NEGATIVE)
+    widget.segment()
+    wait_idle(qtbot, widget)
+    widget.commit()
+    assert set(np.unique(committed)) <= {0, 1}, "written back under the same id"
+    assert (committed == 1).sum() < first.sum()
+    assert not widget.edit_object(7), "no such object: a message, nothing changes"

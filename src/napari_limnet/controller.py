@@ -15,6 +15,7 @@ import math
 import threading
 import time
 from numbers import Integral, Real
+from types import MappingProxyType
 from typing import Callable, Sequence
 
 import numpy as np
@@ -448,6 +449,27 @@ class LimNetController:
                 return False
             self._history.pop()
             return True
+
+    def load_mask(self, mask) -> None:
+        """Start from an existing (Z, Y, X) bool mask, as round 0 (refine an object made earlier).
+
+        Every slice of the mask counts as settled on its own: later rounds propagate as usual and
+        MRF decides, slice by slice, between this mask and the new round's (a round replaces only
+        what it was interacted on, or what MRF finds better). ``undo`` goes back to this mask,
+        ``reset`` forgets it. Raises ValueError (changing nothing) for a mask of the wrong shape.
+        """
+        shape = tuple(np.shape(mask))
+        if shape != tuple(self.shape):
+            raise ValueError(f"the mask has shape {shape} but the volume has {tuple(self.shape)}")
+        with self._lock:
+            masks, sources = {}, {}
+            for z in range(self.shape[0]):
+                m = SliceMask.from_dense(np.asarray(mask[z], dtype=bool))
+                if m is not None:
+                    masks[z], sources[z] = m, z
+            self._history = [RunState(MappingProxyType(masks), MappingProxyType(sources))]
+            self._prompt_cache = None
+            self._dense_cache = None
 
     def reset(self) -> None:
         """Forget all rounds (start a new object)."""

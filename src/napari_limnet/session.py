@@ -153,6 +153,29 @@ class AnnotationSession:
         self._history = [a for a in self._history if isinstance(a, CommitRecord)]
         self._committed_round = None
 
+    def committed_ids(self) -> list[int]:
+        """Ids of the committed objects, ascending."""
+        ids = np.unique(self.committed)
+        return [int(i) for i in ids if i != 0]
+
+    def edit_object(self, object_id: int) -> int:
+        """Make committed object ``object_id`` the current object (its mask as round 0).
+
+        Clicks then refine it and :meth:`commit` writes it back under the same id. Uncommitted
+        rounds of the previous current object are dropped (as with Reset). Returns its voxels.
+        Raises ValueError when there is no such object.
+        """
+        object_id = int(object_id)
+        mask = self.committed == object_id
+        voxels = int(mask.sum())
+        if object_id <= 0 or voxels == 0:
+            raise ValueError(f"there is no committed object {object_id}; committed ids: {self.committed_ids() or 'none'}")
+        self.reset()
+        self.controller.load_mask(mask)
+        self.object_id = object_id
+        self._committed_round = self.controller.n_rounds  # nothing new to commit yet
+        return voxels
+
     def next_object(self, overwrite: bool = False) -> CommitRecord | None:
         """Finish the current object (committing it if it has uncommitted rounds) and start a new id."""
         record = self.commit(overwrite) if self.has_uncommitted_changes else None

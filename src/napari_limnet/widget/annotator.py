@@ -39,7 +39,7 @@ from .layers import NEGATIVE, POSITIVE, PluginLayers, set_prompt_mode
 from .state import ImageState, existing_state, forget, state_for
 from .tooltips import TOOLTIPS
 
-KEYS = {"segment": "S", "commit": "C", "undo": "U", "reset": "R", "next": "N", "toggle": "T", "goto": "G"}
+KEYS = {"segment": "S", "commit": "C", "undo": "U", "reset": "R", "next": "N", "toggle": "T", "goto": "G", "edit": "E"}
 RANGE_MODES = ("All slices", "Up to N slices each way", "Between two slices")
 
 
@@ -67,6 +67,8 @@ class LimNetWidget(QWidget):
         self._failed_round: tuple | None = None
         self._device_ok = {"cpu"}
         self._build_ui()
+        self._edit_click = False
+        self.viewer.mouse_drag_callbacks.append(self._on_mouse_press)
         self._viewer_connections = [
             (self.viewer.dims.events.current_step, self._on_dims_changed),
             (self.viewer.layers.events.inserted, self._refresh_images),
@@ -116,6 +118,8 @@ class LimNetWidget(QWidget):
                 signal.disconnect(slot)
             except (TypeError, ValueError, RuntimeError):
                 pass
+        if self._on_mouse_press in self.viewer.mouse_drag_callbacks:
+            self.viewer.mouse_drag_callbacks.remove(self._on_mouse_press)
         for layer, connections in self._wired.values():
             for signal, slot in connections:
                 try:
@@ -151,6 +155,10 @@ class LimNetWidget(QWidget):
         self.undo_button = self._button(f"Undo [{KEYS['undo']}]", self.undo, "undo")
         self.reset_button = self._button(f"Reset [{KEYS['reset']}]", self.reset, "reset")
         self.next_button = self._button(f"Next object [{KEYS['next']}]", self.next_object, "next")
+        self.edit_id = QSpinBox()
+        self.edit_id.setRange(1, 65535)
+        self.edit_id.setToolTip(TOOLTIPS["edit"])
+        self.edit_button = self._button(f"Edit object [{KEYS['edit']}]", lambda: self.edit_object(self.edit_id.value()), "edit")
         self.cancel_button = self._button("Cancel", self.cancel, "cancel")
         self.cancel_button.setEnabled(False)
         for row in ((self.segment_button, self.commit_button), (self.undo_button, self.reset_button), (self.next_button, self.cancel_button)):
@@ -158,6 +166,11 @@ class LimNetWidget(QWidget):
             for b in row:
                 h.addWidget(b)
             root.addLayout(h)
+        h = QHBoxLayout()
+        h.addWidget(QLabel("Refine committed object"))
+        h.addWidget(self.edit_id)
+        h.addWidget(self.edit_button)
+        root.addLayout(h)
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
@@ -233,6 +246,7 @@ class LimNetWidget(QWidget):
             KEYS["next"]: self.next_object,
             KEYS["toggle"]: self.toggle_mode,
             KEYS["goto"]: self.go_to_least_confident,
+            KEYS["edit"]: lambda: self.edit_object(self.edit_id.value()),
         }
         for key, fn in actions.items():
             target.bind_key(key, lambda *_a, fn=fn: fn(), overwrite=True)
@@ -419,6 +433,56 @@ class LimNetWidget(QWidget):
         if failed is not None:
             self._start_round(*failed)
 
+    # ---------------------------------------------------------------- refine a committed object
+    def _on_mouse_press(self, viewer, event):
+        """Ctrl-click on a committed object makes it the current object (to refine it).
+
+        A generator (napari calls it on press, on moves and on release): the point the prompts
+        layer adds for this same click is dropped, and only that one.
+        """
+        if "Control" not in {str(getattr(m, "name", m)) for m in event.modifiers} or self._layers is None:
+            return
+        layer = self._layers.present().get("committed")
+        if layer is None:
+            return
+        value = layer.get_value(event.position, world=True)
+        self._edit_click = True
+        if value:
+            self.edit_object(int(value))
+        else:
+            show_info("Ctrl-click on a committed object to refine it.")
+        yield
+        while event.type == "mouse_move":
+            yield
+        from qtpy.QtCore import QTimer
+
+        QTimer.singleShot(0, self._end_edit_click)  # after the prompts layer's own release handler
+
+    def _end_edit_click(self) -> None:
+        self._edit_click = False
+
+    def edit_object(self, object_id: int) -> bool:
+        """Load committed object ``object_id`` as the current object: its mask is round 0, clicks
+        refine it, Commit [C] writes it back under the same id."""
+        sess = self.session()
+        if sess is None or self.busy:
+            return False
+        try:
+            voxels = sess.edit_object(object_id)
+        except ValueError as err:
+            show_warning(str(err))
+            return False
+        lead = self._lead()
+        self._layers.set_clicks(lead, {})
+        self._show_current(sess, lead)
+        self.edit_id.setValue(int(object_id))
+        self._update_undo_label()
+        msg = (f"Refining object {object_id} ({voxels} voxels): click to correct it, then Commit "
+               f"[{KEYS['commit']}] writes it back as object {object_id}.")
+        self.status.setText(msg)
+        show_info(msg)
+        return True
+
     # ---------------------------------------------------------------- confidence
     def _update_confidence(self, sess: AnnotationSession | None) -> None:
         if sess is None or self._layers is None:
@@ -471,6 +535,10 @@ class LimNetWidget(QWidget):
             return
         prompts = self._layers.prompts() if self._layers else None
         if prompts is None or not len(prompts.data):
+            return
+        if self._edit_click:  # a Ctrl-click picks an object to refine; it is not a prompt
+            self._edit_click = False
+            self._drop_last_point(prompts)
             return
         idx = self._layers.to_image_index(prompts, prompts.data[-1:])[0]
         if not self._inside(idx):

@@ -249,6 +249,8 @@ def set_prompt_mode(layer, label: str) -> None:
     """New points get ``label`` (and its colour, also in the layer controls); in select mode, the
     selected points switch to it too."""
     layer.feature_defaults = {"label": label}
+    if str(layer.mode) != "select" or any(i >= len(layer.data) for i in layer.selected_data):
+        layer.selected_data = set()  # only points selected on purpose take the new colour
     layer.current_face_color = NEGATIVE_COLOR if label == NEGATIVE else POSITIVE_COLOR
     recolor(layer)  # the line above may have painted selected points: colours follow the labels
     selected = sorted(layer.selected_data) if str(layer.mode) == "select" else []
