@@ -238,3 +238,27 @@ def test_refine_a_committed_object_and_commit_it_under_its_id(make_napari_viewer
     assert set(np.unique(committed)) <= {0, 1}, "written back under the same id"
     assert (committed == 1).sum() < first.sum()
     assert not widget.edit_object(7), "no such object: a message, nothing changes"
+
+
+def test_export_writes_a_session_that_load_session_replays(make_napari_viewer, qtbot, tmp_path):
+    viewer = make_napari_viewer(show=True)
+    s = ct_abdomen()
+    viewer.add_image(s.image, name="ct", scale=s.spacing)
+    widget = dock(viewer)
+    for z, y, x in s.demo_clicks():
+        click(widget, viewer, z, y, x)
+        widget.segment()
+        wait_idle(qtbot, widget)
+    widget.commit()
+    saved = viewer.layers["ct committed"].data.copy()
+    widget.export(str(tmp_path / "labels.nii.gz"))
+    sidecar = tmp_path / "labels.limnet.json"
+    assert sidecar.is_file()
+    widget.undo()  # the commit
+    assert not viewer.layers["ct committed"].data.any()
+    widget.load_session(str(sidecar))
+    wait_idle(qtbot, widget)
+    np.testing.assert_array_equal(viewer.layers["ct committed"].data, saved)
+    assert "loaded session" in widget.undo_button.text()
+    widget.undo()
+    assert not viewer.layers["ct committed"].data.any()

@@ -2,6 +2,8 @@
 
     napari-limnet segment IMAGE --click z,y,x[,+|-] ... --out MASK.nii.gz [--overlay slice.png]
     napari-limnet sample NAME --out FILE.nii.gz        # write a bundled sample volume
+    napari-limnet replay SESSION.limnet.json IMAGE --out LABELS.nii.gz   # a saved session, exactly
+    napari-limnet batch SESSION.limnet.json ... --out-dir DIR [--scheduler ADDR]  # many, on dask
 
 Clicks are voxel indices (z, y, x) in the array order napari shows (for NIfTI: the file's
 (k, j, i)). ``+`` (default) marks the object, ``-`` background. Clicks are grouped by slice, and
@@ -120,6 +122,34 @@ def sample_command(args) -> int:
     return 0
 
 
+def replay_command(args) -> int:
+    from .io.files import read_volume, write_volume
+    from .sessions import SessionRecord, replay
+
+    record = SessionRecord.load(args.session)
+    vol = read_volume(args.image)
+    t0 = time.perf_counter()
+    result = replay(record, vol.data, spacing=vol.geometry.spacing, device=args.device)
+    for w in result.warnings:
+        print(f"napari-limnet: warning: {w}", file=sys.stderr)
+    header_like = str(args.image) if vol.kind == "nifti" else None
+    write_volume(args.out, result.labels, vol.geometry, labels=True, header_like=header_like)
+    done = [t for t in result.timings if not t.get("skipped")]
+    print(f"wrote {args.out}: {len(done)} object(s), {sum(t['rounds'] for t in done)} round(s), "
+          f"{time.perf_counter() - t0:.2f} s")
+    return 0
+
+
+def batch_command(args) -> int:
+    from .batch import run_batch
+
+    results = run_batch(args.sessions, args.out_dir, image_dir=args.image_dir, scheduler=args.scheduler,
+                        workers=args.workers, csv_path=args.csv, device=args.device)
+    failed = [r for r in results if r.get("error")]
+    print(f"batch: {len(results) - len(failed)} of {len(results)} session(s) replayed into {args.out_dir}")
+    return 1 if failed else 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="napari-limnet", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -132,9 +162,23 @@ def main(argv=None) -> int:
     smp = sub.add_parser("sample", help="write a bundled sample volume to a file")
     smp.add_argument("name", choices=["ct_abdomen", "mri_head", "nuclei"])
     smp.add_argument("--out", required=True)
+    rep = sub.add_parser("replay", help="reproduce the objects of a saved session (*.limnet.json) on its image")
+    rep.add_argument("session")
+    rep.add_argument("image")
+    rep.add_argument("--out", required=True, help="labels file (.nii.gz, .nii, .tif, .npy)")
+    rep.add_argument("--device", default=None)
+    bat = sub.add_parser("batch", help="replay many saved sessions on a dask.distributed cluster")
+    bat.add_argument("sessions", nargs="+", help="session files (*.limnet.json)")
+    bat.add_argument("--out-dir", required=True)
+    bat.add_argument("--image-dir", default=None, help="where the sessions' images are (by file name)")
+    bat.add_argument("--scheduler", default=None, help="address of an existing cluster (default: a LocalCluster)")
+    bat.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes")
+    bat.add_argument("--csv", default=None, help="per-object timings")
+    bat.add_argument("--device", default=None)
     args = parser.parse_args(argv)
+    commands = {"segment": segment_command, "sample": sample_command, "replay": replay_command, "batch": batch_command}
     try:
-        return segment_command(args) if args.command == "segment" else sample_command(args)
+        return commands[args.command](args)
     except ValueError as err:
         print(f"napari-limnet: error: {err}", file=sys.stderr)
         return 2

@@ -450,6 +450,26 @@ class LimNetController:
             self._history.pop()
             return True
 
+    def rounds(self) -> list[tuple[int, list, list]]:
+        """The rounds that made the current state, in order: (z, positive, negative) per round.
+
+        Replaying them with :meth:`interact` on the same volume, weights and settings gives the
+        same mask (the controller is deterministic). After :meth:`load_mask`, round 0 is the
+        loaded mask, which is not a click (see :attr:`started_from_mask`).
+        """
+        out = []
+        for before, after in zip(self._history, self._history[1:]):
+            for z, inter in after.interactions.items():
+                if before.interactions.get(z) is not inter:
+                    out.append((z, [list(p) for p in inter.positive], [list(p) for p in inter.negative]))
+                    break
+        return out
+
+    @property
+    def started_from_mask(self) -> bool:
+        """True when round 0 is a loaded mask (:meth:`load_mask`) rather than nothing."""
+        return bool(self._history[0].masks)
+
     def load_mask(self, mask) -> None:
         """Start from an existing (Z, Y, X) bool mask, as round 0 (refine an object made earlier).
 

@@ -28,6 +28,7 @@ class CommitRecord:
     before: np.ndarray
     written: int
     kept_other: int
+    previous_record: object = None  # the object's session record before this commit (for undo)
 
 
 class _Round:
@@ -53,6 +54,8 @@ class AnnotationSession:
         self._history: list[CommitRecord | _Round] = []
         self.object_id: int | None = None  # given at the object's first commit (ids stay unique)
         self._committed_round: int | None = None  # controller round at the last commit of this object
+        #: per committed object, the rounds that made it (for saved sessions), in commit order
+        self.object_records: dict[int, object] = {}
 
     # -- ids ----------------------------------------------------------------------------------
     def next_free_id(self) -> int:
@@ -118,7 +121,13 @@ class AnnotationSession:
         write = mask & free
         new[write] = self.object_id
         self.committed[region] = new
-        record = CommitRecord(self.object_id, region, before, int(write.sum()), kept_other)
+        from .sessions import object_record
+
+        previous = self.object_records.pop(self.object_id, None)
+        obj = object_record(ctrl, self.object_id)
+        obj.overwrite = bool(overwrite)
+        self.object_records[self.object_id] = obj
+        record = CommitRecord(self.object_id, region, before, int(write.sum()), kept_other, previous)
         self._history.append(record)
         self._committed_round = ctrl.n_rounds
         return record
@@ -131,6 +140,13 @@ class AnnotationSession:
         action = self._history.pop()
         if isinstance(action, CommitRecord):
             self.committed[action.region] = action.before
+            if action.object_id == 0:  # a merge of several objects
+                present = set(self.committed_ids())
+                self.object_records = {k: v for k, v in self.object_records.items() if k in present}
+                return "commit"
+            self.object_records.pop(action.object_id, None)
+            if action.previous_record is not None:
+                self.object_records[action.object_id] = action.previous_record
             self._committed_round = None
             still_there = bool((action.before == action.object_id).any())
             self.object_id = action.object_id if still_there or self.controller.n_rounds else None
@@ -138,13 +154,53 @@ class AnnotationSession:
         self.controller.undo()
         return "round"
 
+    def merge_labels(self, labels: np.ndarray, records: list | None = None) -> CommitRecord | None:
+        """Add labelled objects (e.g. a replayed session) where nothing is committed yet; undoable.
+
+        Ids that are already in use are moved to free ids. Returns the record (None if empty).
+        """
+        labels = np.asarray(labels)
+        if labels.shape != self.committed.shape:
+            raise ValueError(f"the labels have shape {labels.shape} but the image has {self.committed.shape}")
+        zs = np.flatnonzero(labels.reshape(labels.shape[0], -1).any(1))
+        if zs.size == 0:
+            return None
+        used = set(self.committed_ids())
+        next_id = max(used | {0}) + 1
+        remap = {}
+        for i in (int(v) for v in np.unique(labels) if v != 0):
+            remap[i] = i if i not in used else next_id
+            next_id += i in used
+        region = (slice(int(zs[0]), int(zs[-1]) + 1), slice(None), slice(None))
+        before = np.array(self.committed[region])
+        new = before.copy()
+        src = labels[region]
+        free = new == 0
+        for old_id, new_id in remap.items():
+            new[(src == old_id) & free] = new_id
+        self.committed[region] = new
+        for r in records or []:
+            if r.id in remap:
+                r.id = remap[r.id]
+                self.object_records[r.id] = r
+        record = CommitRecord(0, region, before, int((new != before).sum()), int(((src > 0) & ~free).sum()))
+        self._history.append(record)
+        return record
+
+    def session_record(self, image: dict):
+        """The committed objects' rounds, settings and weights, as a saveable session record."""
+        from .sessions import SessionRecord, controller_settings
+
+        return SessionRecord(image=image, settings=controller_settings(self.controller),
+                             objects=list(self.object_records.values()))
+
     def undo_label(self) -> str | None:
         """What :meth:`undo` would revert, in words ('round 3', 'the commit of object 2'), or None."""
         if not self._history:
             return None
         action = self._history[-1]
         if isinstance(action, CommitRecord):
-            return f"the commit of object {action.object_id}"
+            return "the loaded session" if action.object_id == 0 else f"the commit of object {action.object_id}"
         return f"round {self.controller.n_rounds}"
 
     def reset(self) -> None:

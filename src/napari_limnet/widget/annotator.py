@@ -9,6 +9,8 @@ Layers are only ever written on the main thread (in the workers' callbacks).
 from __future__ import annotations
 
 
+from pathlib import Path
+
 import numpy as np
 from napari.qt.threading import create_worker
 from napari.utils import progress as napari_progress
@@ -34,6 +36,7 @@ from ..controller import LimNetController
 from ..inference.propagation import Cancelled
 from ..modeling.weights import available_devices, check_device
 from ..session import AnnotationSession
+from ..sessions import session_path_for
 from .confidence import ConfidenceStrip
 from .layers import NEGATIVE, POSITIVE, PluginLayers, set_prompt_mode
 from .state import ImageState, existing_state, forget, state_for
@@ -224,7 +227,11 @@ class LimNetWidget(QWidget):
         root.addWidget(box)
 
         self.export_button = self._button("Export committed…", self.export_dialog, "export")
-        root.addWidget(self.export_button)
+        self.load_session_button = self._button("Load session…", self.load_session_dialog, "load_session")
+        h = QHBoxLayout()
+        h.addWidget(self.export_button)
+        h.addWidget(self.load_session_button)
+        root.addLayout(h)
         self.restore_button = self._button("Restore autosaved objects", self.restore_autosave, "restore")
         self.restore_button.setVisible(False)
         root.addWidget(self.restore_button)
@@ -372,11 +379,9 @@ class LimNetWidget(QWidget):
         lead = self._lead()
         key = lead
         if key not in self._sessions:
-            image = self._layers.image
-            data = image.data[0] if image.multiscale else image.data
-            volume = data[lead] if lead else data
+            volume = self._volume()
             try:
-                ctrl = LimNetController(volume, spacing=tuple(float(s) for s in image.scale[-3:]), device=self.device)
+                ctrl = LimNetController(volume, spacing=tuple(float(s) for s in self._layers.image.scale[-3:]), device=self.device)
             except ValueError as err:
                 show_warning(str(err))
                 self.status.setText(str(err))
@@ -386,6 +391,13 @@ class LimNetWidget(QWidget):
         sess = self._sessions[key]
         self._apply_settings(sess.controller)
         return sess
+
+    def _volume(self):
+        """The (Z, Y, X) array the current session segments (this time point; full resolution)."""
+        image = self._layers.image
+        data = image.data[0] if image.multiscale else image.data
+        lead = self._lead()
+        return data[lead] if lead else data
 
     def _apply_settings(self, ctrl: LimNetController) -> None:
         ctrl.stop_when_empty = self.stop_check.isChecked()
@@ -809,8 +821,62 @@ class LimNetWidget(QWidget):
         if not np.asarray(data).any():
             raise ValueError("the committed layer is empty: commit an object [C] before exporting (nothing was written)")
         out = write_labels(path, data, attributes)
-        show_info(f"Saved committed labels to {out[0]}")
+        sidecar = self.save_session(session_path_for(out[0]))
+        show_info(f"Saved committed labels to {out[0]}" + (f" and their session to {sidecar.name}" if sidecar else ""))
         return out
+
+    def _image_info(self) -> dict:
+        image = self._layers.image
+        path = image.metadata.get("source_path") or getattr(image.source, "path", None)
+        return {"name": image.name, "path": str(path) if path else None, "shape": list(self._layers.shape[-3:]),
+                "spacing": [float(v) for v in image.scale[-3:]]}
+
+    def save_session(self, path) -> "Path | None":
+        """Write the committed objects' clicks, settings and weights' hash as a session file."""
+        sess = self.session()
+        if sess is None or not sess.object_records:
+            return None
+        return sess.session_record(self._image_info()).save(path)
+
+    def load_session(self, path) -> None:
+        """Replay a saved session on this image (in a worker) and add its objects to the committed layer."""
+        from ..sessions import SessionRecord, replay
+
+        sess = self.session()
+        if sess is None or self.busy:
+            return
+        try:
+            record = SessionRecord.load(path)
+        except ValueError as err:
+            show_warning(str(err))
+            return
+        volume = self._volume()
+        self.status.setText(f"Replaying {len(record.objects)} object(s) from {Path(path).name}…")
+        worker = create_worker(replay, record, volume, tuple(float(v) for v in self._layers.image.scale[-3:]),
+                               self.device, _start_thread=False, _ignore_errors=True)
+        worker.returned.connect(lambda result, sess=sess, record=record: self._on_session_replayed(sess, result, record))
+        worker.errored.connect(lambda err: (show_error(f"Loading the session failed: {err}"), self.status.setText(str(err))))
+        worker.finished.connect(self._on_worker_finished)
+        self._worker = worker
+        worker.start()
+
+    def _on_session_replayed(self, sess, result, record) -> None:
+        for w in result.warnings:
+            show_warning(w)
+        merged = sess.merge_labels(result.labels, [o for o in record.objects])
+        self._committed_changed()
+        self._update_undo_label()
+        n = sum(1 for t in result.timings if not t.get("skipped"))
+        msg = f"Loaded {n} object(s) from the session" + (f" ({merged.kept_other} voxels kept for existing objects)" if merged and merged.kept_other else "")
+        self.status.setText(msg + f". Undo [{KEYS['undo']}] removes them again.")
+        show_info(msg)
+
+    def load_session_dialog(self) -> None:
+        if self._layers is None:
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Load a napari-limnet session", "", "LIM-Net session (*.limnet.json)")
+        if path:
+            self.load_session(path)
 
     def export_dialog(self) -> None:
         if self._layers is None:

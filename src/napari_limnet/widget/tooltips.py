@@ -27,6 +27,9 @@ TOOLTIPS = {
     "rerun_cpu": "The last round failed on the GPU; nothing was lost. Switch to the CPU and run it again.",
     "goto": "Jump to the slice whose mask most needs a check: low confidence (the network's 'object "
     "present', an intensity drift, a leak past an area valley) weighted by how much area is at stake. Key: G.",
-    "export": "Save the committed labels: NIfTI keeps the source affine, TIFF keeps the voxel size.",
+    "export": "Save the committed labels: NIfTI keeps the source affine, TIFF keeps the voxel size. A session "
+    "file (*.limnet.json: every object's clicks, the settings, the weights' hash) is written next to it.",
+    "load_session": "Replay a saved session (*.limnet.json) on this image and add its objects to the committed "
+    "layer (undoable). The same weights and settings reproduce the masks exactly.",
     "restore": "Bring back the committed objects autosaved for this image (after a crash).",
 }
