@@ -1,4 +1,5 @@
-"""npe2 reader contribution: NIfTI (.nii, .nii.gz) and TIFF (.tif, .tiff) volumes with geometry."""
+"""npe2 reader contribution: NIfTI (.nii, .nii.gz) and TIFF (.tif, .tiff) volumes with geometry,
+and OME-Zarr multiscale images (``*.zarr`` folders; read lazily, needs zarr + dask)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,25 @@ def get_reader(path):
         if len(path) != 1:
             return None
         path = path[0]
+    if str(path).rstrip("/").lower().endswith(".zarr"):
+        from .io.omezarr import is_ome_zarr
+
+        return read_ome_zarr_layers if is_ome_zarr(path) else None
     if not str(path).lower().endswith(SUPPORTED_SUFFIXES):
         return None
     return read_layers
+
+
+def read_ome_zarr_layers(path):
+    """[(levels, kwargs, 'image')]: a lazy multiscale image layer."""
+    from .io.omezarr import read_ome_zarr
+
+    if isinstance(path, list):
+        path = path[0]
+    ms = read_ome_zarr(path)
+    kwargs = {"name": ms.name, "multiscale": True, "scale": ms.scale, "translate": ms.translate,
+              "metadata": {"source_path": str(path), "axes": ms.axes}}
+    return [(ms.levels, kwargs, "image")]
 
 
 def looks_like_labels(name: str, data: np.ndarray) -> bool:

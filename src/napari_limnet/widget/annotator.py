@@ -219,6 +219,11 @@ class LimNetWidget(QWidget):
         h.addWidget(self.z_low)
         h.addWidget(self.z_high)
         form.addRow("z from / to", h)
+        self.level_combo = QComboBox()
+        self.level_combo.setToolTip(TOOLTIPS["level"])
+        self.level_combo.setEnabled(False)
+        self.level_combo.currentIndexChanged.connect(lambda *_: self._on_level_selected())
+        form.addRow("Resolution level", self.level_combo)
         self.device_combo = QComboBox()
         self.device_combo.addItems(available_devices())
         self.device_combo.setToolTip(TOOLTIPS["device"])
@@ -311,9 +316,10 @@ class LimNetWidget(QWidget):
                 warned.add(id(image))
                 self._warned_images = warned
             return
-        existing = existing_state(self.viewer, image)
+        level = self._sync_levels(image)
+        existing = existing_state(self.viewer, image, level)
         try:
-            self._state = existing if existing is not None else state_for(self.viewer, image)
+            self._state = existing if existing is not None else state_for(self.viewer, image, level)
         except ValueError as err:
             self._state = None
             self.info.setText(str(err))
@@ -325,8 +331,9 @@ class LimNetWidget(QWidget):
         self._wire_layers()
         shape = self._layers.shape
         self.z_high.setValue(shape[-3] - 1)
-        sp = tuple(float(s) for s in image.scale[-3:])
-        self.info.setText(f"{image.name}: {'x'.join(map(str, shape))}, voxel {sp[0]:g} x {sp[1]:g} x {sp[2]:g}")
+        sp = self._spacing()
+        lvl = f" (level {level} of {len(image.data)})" if image.multiscale else ""
+        self.info.setText(f"{image.name}{lvl}: {'x'.join(map(str, shape))}, voxel {sp[0]:g} x {sp[1]:g} x {sp[2]:g}")
         self.viewer.layers.selection.active = prompts
         if existing is None:
             self._offer_autosave()
@@ -359,9 +366,31 @@ class LimNetWidget(QWidget):
 
     # ---------------------------------------------------------------- sessions
     def _data_point(self) -> np.ndarray:
-        """The viewer's current position in the image's voxel coordinates."""
+        """The viewer's current position in voxel coordinates of the annotated level."""
         image = self._layers.image
-        return np.asarray(image.world_to_data(np.asarray(self.viewer.dims.point)[-image.ndim :]), dtype=float)
+        return self._layers.world_to_index(np.asarray(self.viewer.dims.point)[-image.ndim :])
+
+    def _spacing(self) -> tuple[float, float, float]:
+        """Voxel size (dz, dy, dx) of the annotated level."""
+        return tuple(float(s) * float(f) for s, f in zip(self._layers.image.scale[-3:], self._layers.factor[-3:]))
+
+    # ---------------------------------------------------------------- multiscale
+    def _sync_levels(self, image) -> int:
+        """Offer the levels of a multiscale image in the settings; returns the chosen one."""
+        self.level_combo.blockSignals(True)
+        current = max(0, self.level_combo.currentIndex())
+        self.level_combo.clear()
+        if image.multiscale:
+            for i, d in enumerate(image.data):
+                self.level_combo.addItem(f"{i}: {'x'.join(map(str, d.shape))}" + (" (full)" if i == 0 else ""))
+            self.level_combo.setCurrentIndex(min(current, len(image.data) - 1))
+        self.level_combo.setEnabled(bool(image.multiscale))
+        self.level_combo.blockSignals(False)
+        return max(0, self.level_combo.currentIndex()) if image.multiscale else 0
+
+    def _on_level_selected(self) -> None:
+        """Annotate another resolution level: its own session and label layers (at that level's scale)."""
+        self._select_image()
 
     def _lead(self) -> tuple[int, ...]:
         """Index of the current time point for 4D images, () for 3D."""
@@ -381,7 +410,7 @@ class LimNetWidget(QWidget):
         if key not in self._sessions:
             volume = self._volume()
             try:
-                ctrl = LimNetController(volume, spacing=tuple(float(s) for s in self._layers.image.scale[-3:]), device=self.device)
+                ctrl = LimNetController(volume, spacing=self._spacing(), device=self.device)
             except ValueError as err:
                 show_warning(str(err))
                 self.status.setText(str(err))
@@ -395,7 +424,7 @@ class LimNetWidget(QWidget):
     def _volume(self):
         """The (Z, Y, X) array the current session segments (this time point; full resolution)."""
         image = self._layers.image
-        data = image.data[0] if image.multiscale else image.data
+        data = image.data[self._layers.level] if image.multiscale else image.data
         lead = self._lead()
         return data[lead] if lead else data
 
@@ -512,10 +541,9 @@ class LimNetWidget(QWidget):
         """Show slice z of the image (data index) in the viewer."""
         if self._layers is None:
             return
-        image = self._layers.image
         point = self._data_point()
         point[-3] = int(z)
-        world = np.asarray(image.data_to_world(point), dtype=float)
+        world = self._layers.index_to_world(point)
         axis = self.viewer.dims.ndim - 3
         self.viewer.dims.set_point(axis, float(world[-3]))
 
@@ -829,7 +857,7 @@ class LimNetWidget(QWidget):
         image = self._layers.image
         path = image.metadata.get("source_path") or getattr(image.source, "path", None)
         return {"name": image.name, "path": str(path) if path else None, "shape": list(self._layers.shape[-3:]),
-                "spacing": [float(v) for v in image.scale[-3:]]}
+                "spacing": list(self._spacing()), "level": self._layers.level}
 
     def save_session(self, path) -> "Path | None":
         """Write the committed objects' clicks, settings and weights' hash as a session file."""
@@ -852,7 +880,7 @@ class LimNetWidget(QWidget):
             return
         volume = self._volume()
         self.status.setText(f"Replaying {len(record.objects)} object(s) from {Path(path).name}…")
-        worker = create_worker(replay, record, volume, tuple(float(v) for v in self._layers.image.scale[-3:]),
+        worker = create_worker(replay, record, volume, self._spacing(),
                                self.device, _start_thread=False, _ignore_errors=True)
         worker.returned.connect(lambda result, sess=sess, record=record: self._on_session_replayed(sess, result, record))
         worker.errored.connect(lambda err: (show_error(f"Loading the session failed: {err}"), self.status.setText(str(err))))

@@ -25,10 +25,15 @@ MAX_SCRIBBLE_CLICKS = 12
 SCRIBBLE_SPACING = 6.0
 
 
-def transform_kwargs(image) -> dict:
-    """scale/translate/rotate/shear/affine of ``image`` as layer keyword arguments."""
+def transform_kwargs(image, factor=None) -> dict:
+    """scale/translate/rotate/shear/affine of ``image`` as layer keyword arguments.
+
+    ``factor`` (per axis) scales the voxel size for a lower level of a multiscale image (napari
+    places level L at the level-0 origin with its voxels ``factor`` times larger).
+    """
+    scale = np.asarray(image.scale, dtype=float) * (np.asarray(factor, dtype=float) if factor is not None else 1.0)
     return {
-        "scale": tuple(image.scale),
+        "scale": tuple(scale),
         "translate": tuple(image.translate),
         "rotate": np.asarray(image.rotate),
         "shear": np.asarray(image.shear),
@@ -92,11 +97,15 @@ class PluginLayers:
     LABEL_ROLES = {"committed": ("committed_data", np.uint16), "current object": ("current_data", np.uint8),
                    "scribbles": ("scribble_data", np.uint8)}
 
-    def __init__(self, viewer, image):
+    def __init__(self, viewer, image, level: int = 0):
         self.viewer = viewer
         self.image = image
-        shape = tuple(image.data[0].shape if image.multiscale else image.data.shape)
+        self.level = int(level) if image.multiscale else 0
+        full = tuple(image.data[0].shape if image.multiscale else image.data.shape)
+        shape = tuple(image.data[self.level].shape) if image.multiscale else full
         self.shape = shape
+        #: level-0 voxels per voxel of this level, per axis (1 everywhere for level 0)
+        self.factor = np.asarray(full, dtype=float) / np.asarray(shape, dtype=float)
         check_label_memory(shape)
         self._layers: dict[str, object] = {}
         for role, (attr, dtype) in self.LABEL_ROLES.items():
@@ -106,7 +115,16 @@ class PluginLayers:
 
     # -- names and lookup -----------------------------------------------------------------------
     def name(self, role: str) -> str:
-        return f"{self.image.name} {role}"
+        return f"{self.image.name} {role}" + (f" (level {self.level})" if self.level else "")
+
+    # -- coordinates: world <-> voxel index of this level ----------------------------------------
+    def world_to_index(self, world) -> np.ndarray:
+        """World point -> (float) voxel index of this level (all image axes)."""
+        return np.asarray(self.image.world_to_data(np.asarray(world, dtype=float)), dtype=float) / self.factor
+
+    def index_to_world(self, index) -> np.ndarray:
+        """Voxel index of this level -> world point."""
+        return np.asarray(self.image.data_to_world(np.asarray(index, dtype=float) * self.factor), dtype=float)
 
     def _find(self, role: str):
         layer = self._layers.get(role)
@@ -118,7 +136,7 @@ class PluginLayers:
         name = self.name(role)
         for existing in self.viewer.layers:
             if existing.name == name and existing.metadata.get("limnet_role") == role:
-                if role != "prompts" and tuple(existing.data.shape) != self.shape:
+                if role != "prompts" and tuple(existing.data.shape) != tuple(self.shape):
                     # A same-named layer of another image: keep the user's data, step aside.
                     existing.name = f"{name} (shape {'x'.join(map(str, existing.data.shape))})"
                     existing.metadata = {**existing.metadata, "limnet_role": None}
@@ -159,8 +177,8 @@ class PluginLayers:
     def _labels(self, role: str, data: np.ndarray, opacity: float):
         layer = self._find(role)
         if layer is None:
-            kw = transform_kwargs(self.image)
-            kw["metadata"] = {**kw["metadata"], "limnet_role": role}
+            kw = transform_kwargs(self.image, self.factor)
+            kw["metadata"] = {**kw["metadata"], "limnet_role": role, "limnet_level": self.level}
             layer = self.viewer.add_labels(data, name=self.name(role), opacity=opacity, **kw)
             self._layers[role] = layer
         return layer
@@ -185,10 +203,7 @@ class PluginLayers:
         """(N, ndim) layer data coordinates -> (N, ndim) image voxel indices (rounded)."""
         if len(points) == 0:
             return np.zeros((0, self.image.ndim), dtype=int)
-        out = []
-        for p in np.asarray(points, dtype=float):
-            world = layer.data_to_world(p)
-            out.append(self.image.world_to_data(world))
+        out = [self.world_to_index(layer.data_to_world(p)) for p in np.asarray(points, dtype=float)]
         return np.rint(np.asarray(out, dtype=float)).astype(int)
 
     def clicks(self, lead: tuple[int, ...], z: int) -> tuple[list, list]:
@@ -225,7 +240,7 @@ class PluginLayers:
             for clicks, lab in ((pos, POSITIVE), (neg, NEGATIVE)):
                 for y, x in clicks:
                     voxel = np.array(tuple(lead) + (z, y, x), dtype=float)
-                    keep.append(layer.world_to_data(self.image.data_to_world(voxel)))
+                    keep.append(layer.world_to_data(self.index_to_world(voxel)))
                     keep_labels.append(lab)
         default = layer.feature_defaults["label"][0] if len(layer.feature_defaults) else POSITIVE
         with layer.events.data.blocker():

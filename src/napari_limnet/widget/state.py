@@ -33,31 +33,33 @@ class ImageState:
     warned: bool = False
 
 
-_STATES: "weakref.WeakKeyDictionary[object, dict[int, ImageState]]" = weakref.WeakKeyDictionary()
+_STATES: "weakref.WeakKeyDictionary[object, dict[tuple, ImageState]]" = weakref.WeakKeyDictionary()
 
 
-def _per_viewer(viewer) -> dict[int, ImageState]:
+def _per_viewer(viewer) -> dict[tuple, ImageState]:
     try:
         return _STATES.setdefault(viewer, {})
     except TypeError:  # a viewer that cannot be weakly referenced (tests' stand-ins)
         return viewer.__dict__.setdefault("_limnet_states", {})
 
 
-def state_for(viewer, image) -> ImageState:
-    """The state of ``image`` in ``viewer``, created (with its plugin layers) on first use."""
+def state_for(viewer, image, level: int = 0) -> ImageState:
+    """The state of ``image`` (at resolution ``level``) in ``viewer``, created with its layers on first use."""
     states = _per_viewer(viewer)
-    st = states.get(id(image))
+    st = states.get((id(image), level))
     if st is None or st.layers.image is not image:
-        st = ImageState(PluginLayers(viewer, image))
-        states[id(image)] = st
+        st = ImageState(PluginLayers(viewer, image, level))
+        states[(id(image), level)] = st
     return st
 
 
-def existing_state(viewer, image) -> ImageState | None:
-    st = _per_viewer(viewer).get(id(image))
+def existing_state(viewer, image, level: int = 0) -> ImageState | None:
+    st = _per_viewer(viewer).get((id(image), level))
     return st if st is not None and st.layers.image is image else None
 
 
 def forget(viewer, image) -> None:
-    """Drop the state of an image that left the viewer."""
-    _per_viewer(viewer).pop(id(image), None)
+    """Drop the states (all levels) of an image that left the viewer."""
+    states = _per_viewer(viewer)
+    for key in [k for k in states if k[0] == id(image)]:
+        states.pop(key, None)

@@ -24,6 +24,8 @@ TOOLTIPS = {
     "tested with a tiny forward pass when you pick them. Switching keeps every round.",
     "edit": "Refine an object you committed earlier: pick its id (or Ctrl-click it in the viewer). Its mask "
     "becomes the current object; clicks correct it and Commit writes it back under the same id. Key: E.",
+    "level": "For a multiscale (pyramid) image: the resolution level to segment. Level 0 is full resolution "
+    "(read lazily, window by window); a coarser level is faster. Labels are made at that level's scale.",
     "rerun_cpu": "The last round failed on the GPU; nothing was lost. Switch to the CPU and run it again.",
     "goto": "Jump to the slice whose mask most needs a check: low confidence (the network's 'object "
     "present', an intensity drift, a leak past an area valley) weighted by how much area is at stake. Key: G.",
