@@ -35,10 +35,10 @@ VARIANTS = {
     "previous_stopping": {"stopping": PREVIOUS_STOPPING},
     "no_valley": {"stopping": replace(StoppingConfig(), valley=None)},
     "no_leak_cut": {"stopping": replace(StoppingConfig(), leak_cut=None)},
-    "no_core_erase": {"stopping": replace(StoppingConfig(), erase_depth=None)},
+    "core_erase": {"stopping": replace(StoppingConfig(), erase_depth=0.5)},
     "no_mrf": {"fusion": "new"},
 }
-METHODS = ("limnet", "previous_stopping", "no_valley", "no_leak_cut", "no_core_erase", "no_mrf", "region_growing")
+METHODS = ("limnet", "previous_stopping", "no_valley", "no_leak_cut", "core_erase", "no_mrf", "region_growing")
 DEFAULT_METHODS = ("limnet", "previous_stopping", "no_mrf", "region_growing")
 #: How many of the least confident slices the "go to the slice that needs you" hit rate looks at.
 CONFIDENCE_TOP = 3
@@ -176,7 +176,8 @@ def plot(summary: dict, methods, path: Path) -> None:
     groups = [g for g in summary if g != "all_real"]
     fig, axes = plt.subplots(1, len(groups), figsize=(3.4 * len(groups), 3.2), squeeze=False)
     styles = {"limnet": ("tab:blue", "-o"), "previous_stopping": ("tab:green", "-.v"), "no_valley": ("tab:olive", ":x"),
-              "no_leak_cut": ("tab:purple", ":+"), "no_mrf": ("tab:orange", "--s"), "region_growing": ("tab:gray", ":^")}
+              "no_leak_cut": ("tab:purple", ":+"), "core_erase": ("tab:cyan", ":d"), "no_mrf": ("tab:orange", "--s"),
+              "region_growing": ("tab:gray", ":^")}
     for ax, g in zip(axes[0], groups):
         for m in methods:
             if m in summary[g]:
@@ -204,7 +205,7 @@ def main(argv=None) -> dict:
                    help="also run this many structures of the real TRAINING volumes (group 'train', for tuning rules)")
     p.add_argument("--rounds", type=int, default=6)
     p.add_argument("--methods", nargs="*", default=list(DEFAULT_METHODS), choices=METHODS,
-                   help="add no_valley / no_leak_cut for the stopping ablations")
+                   help="add no_valley / no_leak_cut / core_erase for the stopping ablations")
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"])
     p.add_argument("--weights", default=None, help="folder with interaction/propagation/fusion .pt (default: shipped)")
     p.add_argument("--threads", type=int, default=0)

@@ -29,6 +29,31 @@ class CommitRecord:
     written: int
     kept_other: int
     previous_record: object = None  # the object's session record before this commit (for undo)
+    previous_box: tuple | None = None  # the object's bounding box before this commit
+
+
+def union_box(a, b):
+    """Union of two half-open boxes (z0, z1, y0, y1, x0, x1); None entries are skipped."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return tuple(min(a[i], b[i]) if i % 2 == 0 else max(a[i], b[i]) for i in range(6))
+
+
+def box_slices(box) -> tuple[slice, slice, slice]:
+    return tuple(slice(int(box[2 * i]), int(box[2 * i + 1])) for i in range(3))
+
+
+def _box_of(mask: np.ndarray, origin) -> tuple | None:
+    """Half-open box of a bool array's True voxels, offset by the region's origin (z0, _, y0, _, x0, _)."""
+    if not mask.any():
+        return None
+    out = []
+    for ax in range(3):
+        idx = np.flatnonzero(np.moveaxis(mask, ax, 0).reshape(mask.shape[ax], -1).any(1))
+        out += [int(idx[0]) + origin[2 * ax], int(idx[-1]) + 1 + origin[2 * ax]]
+    return tuple(out)
 
 
 class _Round:
@@ -56,10 +81,17 @@ class AnnotationSession:
         self._committed_round: int | None = None  # controller round at the last commit of this object
         #: per committed object, the rounds that made it (for saved sessions), in commit order
         self.object_records: dict[int, object] = {}
+        self._boxes: dict[int, tuple] = {}  # object id -> half-open (z0, z1, y0, y1, x0, x1) holding all its voxels
+        self._scanned: set[int] = set()
+        self._max_id: int | None = None
+        #: called as on_change(region, before, after) after every change of ``committed`` (autosave)
+        self.on_change = None
 
     # -- ids ----------------------------------------------------------------------------------
     def next_free_id(self) -> int:
-        return int(self.committed.max()) + 1 if self.committed.size else 1
+        if self._max_id is None:  # one scan, the first time only
+            self._max_id = int(self.committed.max()) if self.committed.size else 0
+        return self._max_id + 1
 
     @property
     def has_uncommitted_changes(self) -> bool:
@@ -97,40 +129,80 @@ class AnnotationSession:
 
     # -- commits ------------------------------------------------------------------------------
     def commit(self, overwrite: bool = False) -> CommitRecord | None:
-        """Write the current object into ``committed`` under :attr:`object_id`. None if empty."""
+        """Write the current object into ``committed`` under :attr:`object_id`. None if empty.
+
+        Only the bounding box of the object's new and old voxels is read, copied (for undo) and
+        written, so a commit costs the object's size, not the volume's.
+        """
         ctrl = self.controller
         slices = ctrl.nonempty_slices()
         if self.object_id is None:
             if not slices:
                 return None
             self.object_id = self.next_free_id()
-        old = np.flatnonzero((self.committed == self.object_id).reshape(self.committed.shape[0], -1).any(1))
-        zs = sorted(set(slices) | set(old.tolist()))
-        if not zs:
+        oid = self.object_id
+        box = union_box(self._mask_box(slices), self._object_box(oid))
+        if box is None:
             return None
-        z0, z1 = zs[0], zs[-1] + 1
-        region = (slice(z0, z1), slice(None), slice(None))
+        region = box_slices(box)
         before = np.array(self.committed[region])
         new = before.copy()
-        new[new == self.object_id] = 0
+        new[new == oid] = 0
         mask = np.zeros(new.shape, dtype=bool)
+        masks = ctrl.state.masks
         for z in slices:
-            mask[z - z0] = ctrl.slice_mask(z)
+            masks[z].paste_into(mask[z - box[0]], box[2], box[4])
         free = (new == 0) | overwrite
         kept_other = int((mask & ~free).sum())
         write = mask & free
-        new[write] = self.object_id
+        new[write] = oid
         self.committed[region] = new
         from .sessions import object_record
 
-        previous = self.object_records.pop(self.object_id, None)
-        obj = object_record(ctrl, self.object_id)
+        previous = self.object_records.pop(oid, None)
+        obj = object_record(ctrl, oid)
         obj.overwrite = bool(overwrite)
-        self.object_records[self.object_id] = obj
-        record = CommitRecord(self.object_id, region, before, int(write.sum()), kept_other, previous)
+        self.object_records[oid] = obj
+        record = CommitRecord(oid, region, before, int(write.sum()), kept_other, previous, self._boxes.get(oid))
+        self._set_box(oid, _box_of(write, box))
         self._history.append(record)
         self._committed_round = ctrl.n_rounds
+        self._max_id = max(self._max_id or 0, oid)
+        self._changed(record, new)
         return record
+
+    # -- where the objects are (bounding boxes, so nothing scans the whole volume) --------------
+    def _mask_box(self, slices) -> tuple | None:
+        """Half-open (z0, z1, y0, y1, x0, x1) of the controller's current mask."""
+        masks = self.controller.state.masks
+        out = None
+        for z in slices:
+            ymin, ymax, xmin, xmax = masks[z].bbox
+            out = union_box(out, (z, z + 1, ymin, ymax + 1, xmin, xmax + 1))
+        return out
+
+    def _object_box(self, oid: int) -> tuple | None:
+        """A box holding every voxel of committed object ``oid`` (tracked; scanned once if unknown)."""
+        if oid in self._boxes:
+            return self._boxes[oid]
+        if oid in self._scanned:
+            return None
+        self._scanned.add(oid)
+        box = _box_of(self.committed == oid, (0, 0, 0, 0, 0, 0))
+        self._boxes[oid] = box
+        return box
+
+    def _set_box(self, oid: int, box) -> None:
+        if box is None:
+            self._boxes.pop(oid, None)
+            self._scanned.add(oid)
+        else:
+            self._boxes[oid] = box
+
+    def _changed(self, record: CommitRecord, after: np.ndarray) -> None:
+        """Tell the listener (the autosave) which region changed and its new content."""
+        if self.on_change is not None:
+            self.on_change(record.region, record.before, after)
 
     # -- undo / reset / next --------------------------------------------------------------------
     def undo(self) -> str | None:
@@ -139,11 +211,16 @@ class AnnotationSession:
             return None
         action = self._history.pop()
         if isinstance(action, CommitRecord):
+            after = np.array(self.committed[action.region])
             self.committed[action.region] = action.before
+            self._changed(CommitRecord(action.object_id, action.region, after, 0, 0), action.before)
             if action.object_id == 0:  # a merge of several objects
-                present = set(self.committed_ids())
-                self.object_records = {k: v for k, v in self.object_records.items() if k in present}
+                for oid in [int(i) for i in np.unique(after) if i != 0]:
+                    if not (action.before == oid).any() and oid not in self._boxes_outside(action.region, oid):
+                        self.object_records.pop(oid, None)
+                        self._set_box(oid, None)
                 return "commit"
+            self._set_box(action.object_id, action.previous_box)
             self.object_records.pop(action.object_id, None)
             if action.previous_record is not None:
                 self.object_records[action.object_id] = action.previous_record
@@ -183,8 +260,15 @@ class AnnotationSession:
             if r.id in remap:
                 r.id = remap[r.id]
                 self.object_records[r.id] = r
+        z0 = region[0].start
+        for new_id in remap.values():
+            b = _box_of(new == new_id, (z0, 0, 0, 0, 0, 0))
+            if b is not None:
+                self._set_box(new_id, union_box(b, self._boxes.get(new_id)))
+        self._max_id = max([self._max_id or 0] + list(remap.values()))
         record = CommitRecord(0, region, before, int((new != before).sum()), int(((src > 0) & ~free).sum()))
         self._history.append(record)
+        self._changed(record, new)
         return record
 
     def session_record(self, image: dict):
@@ -210,9 +294,18 @@ class AnnotationSession:
         self._committed_round = None
 
     def committed_ids(self) -> list[int]:
-        """Ids of the committed objects, ascending."""
+        """Ids of the committed objects, ascending (scans the labels: not for every click)."""
         ids = np.unique(self.committed)
         return [int(i) for i in ids if i != 0]
+
+    def _boxes_outside(self, region, oid) -> set:
+        """{oid} when the tracked box of ``oid`` reaches outside ``region`` (it may have voxels there)."""
+        box = self._boxes.get(oid)
+        if box is None:
+            return set()
+        r = (region[0].start, region[0].stop, region[1].start, region[1].stop, region[2].start, region[2].stop)
+        inside = all(r[2 * i] <= box[2 * i] and box[2 * i + 1] <= r[2 * i + 1] for i in range(3))
+        return set() if inside else {oid}
 
     def edit_object(self, object_id: int) -> int:
         """Make committed object ``object_id`` the current object (its mask as round 0).
@@ -222,7 +315,11 @@ class AnnotationSession:
         Raises ValueError when there is no such object.
         """
         object_id = int(object_id)
-        mask = self.committed == object_id
+        box = self._object_box(object_id) if object_id > 0 else None
+        mask = np.zeros(self.committed.shape, dtype=bool)
+        if box is not None:
+            region = box_slices(box)
+            mask[region] = self.committed[region] == object_id
         voxels = int(mask.sum())
         if object_id <= 0 or voxels == 0:
             raise ValueError(f"there is no committed object {object_id}; committed ids: {self.committed_ids() or 'none'}")

@@ -173,20 +173,81 @@ def _read_tiff(path: Path) -> Volume:
     return Volume(data, Geometry.from_spacing(spacing), str(path), "tiff", {"source_path": str(path)})
 
 
+def inflight_dir() -> Path:
+    """Where atomic writes note their temporary files while they write (see cleanup_stale_temps)."""
+    env = os.environ.get("LIMNET_CACHE_DIR")
+    base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")) / "napari-limnet"
+    return base / "inflight"
+
+
 def atomic_write(path: str | Path, write_fn) -> Path:
-    """Call ``write_fn(tmp_path)`` and move the result onto ``path`` only if it succeeded."""
+    """Call ``write_fn(tmp_path)`` and move the result onto ``path`` only if it succeeded.
+
+    The destination is either the complete old file or the complete new one. While writing, the
+    temporary file's name is noted in :func:`inflight_dir`; if the process is killed mid-write,
+    the next start removes the orphan (:func:`cleanup_stale_temps`).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = "".join(path.suffixes) or ".tmp"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=str(path.parent))
     os.close(fd)
+    note = _note_inflight(Path(tmp))
     try:
         write_fn(Path(tmp))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    finally:
+        if note is not None:
+            note.unlink(missing_ok=True)
     return path
+
+
+def _note_inflight(tmp: Path) -> Path | None:
+    try:
+        folder = inflight_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        note = folder / f"{os.getpid()}-{tmp.name}.txt"
+        note.write_text(str(tmp.resolve()))
+        return note
+    except OSError:  # the note is a courtesy; the write itself must not fail because of it
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def cleanup_stale_temps() -> int:
+    """Remove temporary files left by atomic writes of processes that no longer run; returns how many."""
+    removed = 0
+    folder = inflight_dir()
+    if not folder.is_dir():
+        return 0
+    for note in folder.glob("*.txt"):
+        try:
+            pid = int(note.name.split("-", 1)[0])
+        except ValueError:
+            continue
+        if pid == os.getpid() or _alive(pid):
+            continue
+        try:
+            tmp = Path(note.read_text().strip())
+            if tmp.name.startswith(".") and tmp.exists():
+                tmp.unlink()
+                removed += 1
+            note.unlink(missing_ok=True)
+        except OSError:
+            continue
+    return removed
 
 
 def _label_dtype(data: np.ndarray) -> np.dtype:

@@ -416,7 +416,9 @@ class LimNetWidget(QWidget):
                 self.status.setText(str(err))
                 return None
             committed = self._layers.committed_data[lead] if lead else self._layers.committed_data
-            self._sessions[key] = AnnotationSession(ctrl, committed)
+            new = AnnotationSession(ctrl, committed)
+            new.on_change = self._autosave_hook(lead)
+            self._sessions[key] = new
         sess = self._sessions[key]
         self._apply_settings(sess.controller)
         return sess
@@ -835,9 +837,8 @@ class LimNetWidget(QWidget):
         self._show_current(sess, lead)
 
     def _committed_changed(self) -> None:
-        """Show the committed labels' new content and autosave it."""
+        """Show the committed labels' new content (the session's change hook autosaves it)."""
         self._layers.committed().refresh()
-        self._autosave()
 
     # ---------------------------------------------------------------- export / autosave
     def export(self, path: str) -> list[str]:
@@ -920,11 +921,27 @@ class LimNetWidget(QWidget):
         image = self._layers.image
         return autosave.session_key(image.metadata.get("source_path") or getattr(image.source, "path", None), image.name, self._layers.shape)
 
-    def _autosave(self) -> None:
-        try:
-            autosave.save(self._autosave_key(), self._layers.committed_data)
-        except OSError as err:
-            show_warning(f"Autosave failed ({err}); export your labels to be safe.")
+    def _journal(self):
+        """The current image's autosave journal (patches written in a background thread)."""
+        st = self._state
+        if st.journal is None:
+            data = self._layers.committed_data
+            st.journal = autosave.AutosaveJournal(self._autosave_key(), data.shape, data.dtype)
+        return st.journal
+
+    def _autosave_hook(self, lead):
+        """session.on_change -> a patch in the journal (the region and content copies are small)."""
+        journal = self._journal()
+
+        def hook(region, before, after):
+            if lead:
+                region = tuple(slice(t, t + 1) for t in lead) + tuple(region)
+                before, after = before[(None,) * len(lead)], after[(None,) * len(lead)]
+            journal.patch(region, before, after)
+            if journal.errors:
+                show_warning(f"Autosave failed ({journal.errors.pop()}); export your labels to be safe.")
+
+        return hook
 
     def _offer_autosave(self) -> None:
         found = autosave.load(self._autosave_key())

@@ -31,6 +31,7 @@ class ImageState:
     sessions: dict[tuple, AnnotationSession] = field(default_factory=dict)
     shown: dict[tuple, set[int]] = field(default_factory=dict)
     warned: bool = False
+    journal: object = None  # the image's AutosaveJournal, made on the first session
 
 
 _STATES: "weakref.WeakKeyDictionary[object, dict[tuple, ImageState]]" = weakref.WeakKeyDictionary()
