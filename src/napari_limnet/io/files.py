@@ -101,22 +101,70 @@ def read_volume(path: str | Path) -> Volume:
     return Volume(data, Geometry(), str(path), "numpy")
 
 
+#: Deflate cannot compress better than about 1032:1; a .gz whose header claims more data than
+#: this many times the file's size is lying (or a decompression bomb).
+MAX_GZIP_RATIO = 1100
+
+
+def memory_budget_bytes() -> int:
+    """How much one volume may take in memory: 3/4 of the machine's RAM."""
+    try:
+        return int(0.75 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 16 * 2**30
+
+
+def check_claimed_size(path: Path, shape, itemsize: int, offset: int = 0, compressed: bool = False,
+                       max_ratio: float = MAX_GZIP_RATIO) -> None:
+    """Refuse, before allocating anything, a header whose data could not be in the file or in memory."""
+    need = int(itemsize)
+    for n in shape:
+        if int(n) < 0:
+            raise _bad_file(path, f"the header gives a negative size {tuple(shape)}")
+        need *= int(n)
+    have = path.stat().st_size
+    if need == 0:
+        raise _bad_file(path, f"the header gives an empty image {tuple(int(n) for n in shape)}")
+    if not compressed and need + int(offset) > have:
+        raise _bad_file(path, f"the header claims {need:,} bytes of image data but the file holds {have:,} bytes "
+                              "(truncated, or a corrupt header)")
+    if compressed and need > max_ratio * have:
+        raise _bad_file(path, f"the header claims {need:,} bytes of image data, impossible in a {have:,}-byte "
+                              "compressed file (a corrupt header)")
+    if need > memory_budget_bytes():
+        raise _bad_file(path, f"the image needs {need / 2**30:.1f} GB, more than this machine can hold; "
+                              "crop it, or open it lazily (e.g. as OME-Zarr)")
+
+
 def _read_nifti(path: Path) -> Volume:
     import nibabel as nib
 
     try:
         img = nib.load(str(path))
+        hdr = img.header
+        check_claimed_size(path, img.shape, np.dtype(img.get_data_dtype()).itemsize,
+                           offset=int(hdr.get("vox_offset", 0) or 0), compressed=path.name.lower().endswith(".gz"))
         raw = np.asanyarray(img.dataobj)
-    except (EOFError, OSError, gzip.BadGzipFile, ValueError, nib.filebasedimages.ImageFileError) as err:
+        affine = img.affine if img.affine is not None else np.eye(4)
+    except ValueError as err:
+        if str(err).startswith(f"cannot read {path.name}"):
+            raise
+        raise _bad_file(path, "the NIfTI file is corrupt or truncated", err) from None
+    except MemoryError as err:
+        raise _bad_file(path, "the image does not fit in memory", err) from None
+    except Exception as err:  # noqa: BLE001 - nibabel raises many types for hostile headers
         raise _bad_file(path, "the NIfTI file is corrupt or truncated", err) from None
     if raw.ndim < 2:
         raise _bad_file(path, f"the NIfTI image has {raw.ndim} dimensions")
     # (x, y, z[, t, ...]) -> (..., z, y, x): reverse the spatial axes, keep extra axes in front
     spatial = min(raw.ndim, 3)
     data = np.moveaxis(raw, list(range(spatial)), list(range(raw.ndim - 1, raw.ndim - 1 - spatial, -1)))
-    affine = img.affine if img.affine is not None else np.eye(4)
     meta = {"nifti_affine": np.asarray(affine, dtype=float).tolist(), "source_path": str(path)}
-    return Volume(np.ascontiguousarray(data), Geometry.from_nifti_affine(affine), str(path), "nifti", meta)
+    try:
+        geometry = Geometry.from_nifti_affine(affine)
+    except Exception as err:  # noqa: BLE001 - a NaN or singular affine in a hostile header
+        raise _bad_file(path, "the NIfTI header's affine is not usable", err) from None
+    return Volume(np.ascontiguousarray(data), geometry, str(path), "nifti", meta)
 
 
 def _tiff_spacing(tif) -> tuple[float, float, float]:
@@ -164,8 +212,19 @@ def _read_tiff(path: Path) -> Volume:
 
     try:
         with tifffile.TiffFile(str(path)) as tif:
+            series = tif.series[0] if tif.series else None
+            if series is None:
+                raise _bad_file(path, "the TIFF file is corrupt or truncated (it holds no image)")
+            page = series.pages[0] if len(series.pages) else None
+            compressed = page is not None and int(getattr(page, "compression", 1)) not in (1,)
+            check_claimed_size(path, series.shape, np.dtype(series.dtype).itemsize, compressed=compressed,
+                               max_ratio=4 * MAX_GZIP_RATIO)
             data = tif.asarray()
             spacing = _tiff_spacing(tif)
+    except ValueError as err:
+        if str(err).startswith(f"cannot read {path.name}"):
+            raise
+        raise _bad_file(path, "the TIFF file is corrupt or truncated", err) from None
     except Exception as err:  # noqa: BLE001 - tifffile raises many types for broken files
         raise _bad_file(path, "the TIFF file is corrupt or truncated", err) from None
     if data is None or data.size == 0:
