@@ -232,3 +232,17 @@ def test_memory_mapped_volume_is_read_lazily(fakes, tube, tmp_path):
     c = LimNetController(mm, models=fakes())
     assert c._source.lazy
     assert dice(c.interact(15, [(24, 24)]), truth) > 0.97
+
+
+def test_the_undo_history_is_bounded_but_the_round_log_is_complete(fakes, tube):
+    vol, _ = tube
+    c = LimNetController(vol, models=fakes(-10.0))
+    c.history_limit = 3
+    for z in (10, 12, 14, 16, 18, 20):
+        c.interact(z, [(24, 24)])
+    assert [r[0] for r in c.rounds()] == [10, 12, 14, 16, 18, 20], "every round's clicks are still known"
+    assert len(c._history) == 4, "only the last 3 rounds stay undoable (each shares unchanged slices)"
+    assert c.undo() and c.undo() and c.undo() and not c.undo()
+    assert c.n_rounds == 3 and [r[0] for r in c.rounds()] == [10, 12, 14]
+    shared = [id(m) for m in c._history[0].masks.values()]
+    assert len(set(shared)) == len(shared)

@@ -94,6 +94,9 @@ class LimNetController:
         self.z_limits = z_limits
         self.stopping = stopping if stopping is not None else StoppingConfig()
         self._history: list[RunState] = [RunState()]
+        #: (z, positive, negative) of every round since the last reset (see :meth:`rounds`)
+        self._log: list[tuple[int, list, list]] = []
+        self._base_loaded = False
         self._cancel = threading.Event()
         self._lock = threading.RLock()
         self._dense_cache: tuple[RunState, np.ndarray] | None = None
@@ -268,6 +271,10 @@ class LimNetController:
             low, high = max(low, z - n), min(high, z + n)
         return min(low, z), max(high, z)
 
+    #: Rounds kept for undo. Each state shares every slice mask it did not change with the one
+    #: before it (the history is stored as differences); beyond this many rounds the oldest go.
+    history_limit = 200
+
     #: Later rounds propagate at most this fraction of the object's current extent (and at least
     #: EXTEND_MIN slices) past it; a click beyond the extent moves the extent there.
     EXTEND_FRACTION = 0.5
@@ -429,6 +436,9 @@ class LimNetController:
                 raise Cancelled()
             t_end = time.perf_counter()
             self._history.append(new_state)
+            self._log.append((z, [list(p) for p in interaction.positive], [list(p) for p in interaction.negative]))
+            if len(self._history) > self.history_limit + 1:
+                del self._history[0]  # the oldest round can no longer be undone; its clicks stay in the log
             self.last_round_stats = {
                 "prompt_s": t_prompt - t0,
                 "propagation_s": t_prop - t_prompt,
@@ -448,6 +458,7 @@ class LimNetController:
             if len(self._history) <= 1:
                 return False
             self._history.pop()
+            self._log.pop()
             return True
 
     def rounds(self) -> list[tuple[int, list, list]]:
@@ -455,20 +466,15 @@ class LimNetController:
 
         Replaying them with :meth:`interact` on the same volume, weights and settings gives the
         same mask (the controller is deterministic). After :meth:`load_mask`, round 0 is the
-        loaded mask, which is not a click (see :attr:`started_from_mask`).
+        loaded mask, which is not a click (see :attr:`started_from_mask`). The log is complete
+        even when the oldest rounds have left the undo history (:attr:`history_limit`).
         """
-        out = []
-        for before, after in zip(self._history, self._history[1:]):
-            for z, inter in after.interactions.items():
-                if before.interactions.get(z) is not inter:
-                    out.append((z, [list(p) for p in inter.positive], [list(p) for p in inter.negative]))
-                    break
-        return out
+        return [(z, [list(p) for p in pos], [list(p) for p in neg]) for z, pos, neg in self._log]
 
     @property
     def started_from_mask(self) -> bool:
         """True when round 0 is a loaded mask (:meth:`load_mask`) rather than nothing."""
-        return bool(self._history[0].masks)
+        return self._base_loaded
 
     def load_mask(self, mask) -> None:
         """Start from an existing (Z, Y, X) bool mask, as round 0 (refine an object made earlier).
@@ -488,6 +494,8 @@ class LimNetController:
                 if m is not None:
                     masks[z], sources[z] = m, z
             self._history = [RunState(MappingProxyType(masks), MappingProxyType(sources))]
+            self._log = []
+            self._base_loaded = True
             self._prompt_cache = None
             self._dense_cache = None
 
@@ -495,6 +503,8 @@ class LimNetController:
         """Forget all rounds (start a new object)."""
         with self._lock:
             self._history = [RunState()]
+            self._log = []
+            self._base_loaded = False
             self._prompt_cache = None
 
     def __repr__(self) -> str:

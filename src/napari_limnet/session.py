@@ -166,10 +166,22 @@ class AnnotationSession:
         record = CommitRecord(oid, region, before, int(write.sum()), kept_other, previous, self._boxes.get(oid))
         self._set_box(oid, _box_of(write, box))
         self._history.append(record)
+        self._bound_history()
         self._committed_round = ctrl.n_rounds
         self._max_id = max(self._max_id or 0, oid)
         self._changed(record, new)
         return record
+
+    #: Most memory the commits' undo data may hold; beyond it the oldest commits can no longer be undone.
+    UNDO_BYTES = 512 * 2**20
+
+    def _bound_history(self) -> None:
+        total = sum(a.before.nbytes for a in self._history if isinstance(a, CommitRecord))
+        while total > self.UNDO_BYTES:
+            i = next((k for k, a in enumerate(self._history) if isinstance(a, CommitRecord)), None)
+            if i is None or i == len(self._history) - 1:
+                break
+            total -= self._history.pop(i).before.nbytes
 
     # -- where the objects are (bounding boxes, so nothing scans the whole volume) --------------
     def _mask_box(self, slices) -> tuple | None:
@@ -185,8 +197,8 @@ class AnnotationSession:
         """A box holding every voxel of committed object ``oid`` (tracked; scanned once if unknown)."""
         if oid in self._boxes:
             return self._boxes[oid]
-        if oid in self._scanned:
-            return None
+        if oid in self._scanned or (self._max_id is not None and oid > self._max_id):
+            return None  # scanned before, or a brand-new id: no voxels anywhere
         self._scanned.add(oid)
         box = _box_of(self.committed == oid, (0, 0, 0, 0, 0, 0))
         self._boxes[oid] = box
