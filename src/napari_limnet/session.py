@@ -260,7 +260,7 @@ class AnnotationSession:
         for i in (int(v) for v in np.unique(labels) if v != 0):
             remap[i] = i if i not in used else next_id
             next_id += i in used
-        region = (slice(int(zs[0]), int(zs[-1]) + 1), slice(None), slice(None))
+        region = (slice(int(zs[0]), int(zs[-1]) + 1), slice(0, labels.shape[1]), slice(0, labels.shape[2]))
         before = np.array(self.committed[region])
         new = before.copy()
         src = labels[region]

@@ -9,6 +9,7 @@ Layers are only ever written on the main thread (in the workers' callbacks).
 from __future__ import annotations
 
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +72,13 @@ class LimNetWidget(QWidget):
         self._device_ok = {"cpu"}
         self._build_ui()
         self._edit_click = False
+        self._round_token = None
+        self._alive = {"ok": True}
+        self.destroyed.connect(lambda *_a, alive=self._alive: alive.update(ok=False))
+        try:  # the viewer closing: let go before Qt deletes this widget
+            self.viewer.window._qt_window.destroyed.connect(lambda *_a, alive=self._alive: alive.update(ok=False))
+        except AttributeError:
+            pass
         self.viewer.mouse_drag_callbacks.append(self._on_mouse_press)
         self._viewer_connections = [
             (self.viewer.dims.events.current_step, self._on_dims_changed),
@@ -109,6 +117,10 @@ class LimNetWidget(QWidget):
         if ev.type() == QEvent.Type.ParentChange and self.parent() is None and not self._closed:
             self.teardown()
         return super().event(ev)
+
+    def _usable(self) -> bool:
+        """False once the widget is closed or its Qt object is gone (a late worker signal is ignored)."""
+        return not self._closed and self._alive["ok"]
 
     def teardown(self) -> None:
         """Disconnect from the viewer and the layers, unbind the keys; the state stays for a new widget."""
@@ -665,8 +677,11 @@ class LimNetWidget(QWidget):
         self.cancel_button.setEnabled(True)
         self.status.setText(f"Propagating from slice {z}…")
         self._pbar = napari_progress(total=1, desc="LIM-Net round")
+        token = threading.Event()  # this round's own cancel flag: a cancel before it starts is not lost
+        self._round_token = token
         worker = create_worker(
-            sess.run_round, z, pos, neg, progress=self._relay.progress.emit, _start_thread=False, _ignore_errors=True
+            sess.run_round, z, pos, neg, progress=self._relay.progress.emit, should_cancel=token.is_set,
+            _start_thread=False, _ignore_errors=True,
         )
         self._running = (sess, z)
         worker.returned.connect(lambda _mask, sess=sess, lead=lead, z=z: self._on_round_done(sess, lead, z))
@@ -676,6 +691,8 @@ class LimNetWidget(QWidget):
         worker.start()
 
     def _on_progress(self, done: int, total: int, message: str) -> None:
+        if not self._usable():
+            return
         self.progress_bar.setRange(0, max(total, 1))
         self.progress_bar.setValue(done)
         pbar = self._pbar
@@ -685,6 +702,8 @@ class LimNetWidget(QWidget):
             pbar.set_description(f"LIM-Net: {message}")
 
     def _on_round_done(self, sess, lead, z) -> None:
+        if not self._usable():
+            return
         self._show_current(sess, lead)
         self._update_undo_label()
         n = len(sess.controller.nonempty_slices())
@@ -694,6 +713,8 @@ class LimNetWidget(QWidget):
                             f"Commit [{KEYS['commit']}] when done, or check the least confident slice [{KEYS['goto']}].")
 
     def _on_round_error(self, err, sess, lead, round_args=None) -> None:
+        if not self._usable():
+            return
         if isinstance(err, Cancelled):
             if not self._pending:
                 show_info("Propagation cancelled; the previous result is kept.")
@@ -717,6 +738,8 @@ class LimNetWidget(QWidget):
     def _on_worker_finished(self) -> None:
         self._worker = None
         self._running = None
+        if not self._usable():
+            return
         self.cancel_button.setEnabled(False)
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(1)
@@ -735,6 +758,8 @@ class LimNetWidget(QWidget):
 
     def _cancel_worker(self) -> None:
         if self._worker is not None:
+            if self._round_token is not None:
+                self._round_token.set()
             for sess in self._sessions.values():
                 sess.cancel()
 
@@ -890,6 +915,8 @@ class LimNetWidget(QWidget):
         worker.start()
 
     def _on_session_replayed(self, sess, result, record) -> None:
+        if not self._usable():
+            return
         for w in result.warnings:
             show_warning(w)
         merged = sess.merge_labels(result.labels, [o for o in record.objects])
