@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install demo test benchmark speed clean
+.PHONY: install demo test test-slow lint benchmark speed clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,13 @@ demo: install
 
 test: install
 	$(PY) -m pytest -q -p no:cacheprovider
+
+# the full crash (52 kill points), long-session (500 rounds) and fuzz (2000 files) campaigns
+test-slow: install
+	$(PY) -m pytest -q -p no:cacheprovider --runslow tests/test_crash.py tests/test_long_session.py tests/test_fuzz_files.py
+
+lint: install
+	$(VENV)/bin/ruff check src tests benchmarks scripts
 
 benchmark: install
 	$(PY) -m napari_limnet.benchmark --out docs/benchmark

@@ -129,7 +129,7 @@ def run_legacy(shape, n_objects: int, seed: int = 0) -> dict:
         t1 = time.perf_counter()  # the old autosave: the labels' bounding box, compressed, on the UI thread
         nz = [np.flatnonzero(np.moveaxis(committed, ax, 0).reshape(shape[ax], -1).any(1)) for ax in range(3)]
         crop = committed[tuple(slice(int(a[0]), int(a[-1]) + 1) for a in nz)]
-        atomic_write(folder / "autosave.npz", lambda tmp: np.savez_compressed(open(tmp, "wb"), crop=crop))
+        atomic_write(folder / "autosave.npz", lambda tmp, crop=crop: np.savez_compressed(open(tmp, "wb"), crop=crop))
         save.append(time.perf_counter() - t1)
         if i >= 9 and (time.perf_counter() - t0) * n_objects > 600:
             break  # it would take too long: 10+ commits are enough to see the trend

@@ -271,7 +271,8 @@ def main() -> None:
                       f"6 rounds mean {np.mean(r['session']['round_s']):.3f}s, peak RSS +{r['peak_rss_above_volume_mb']:.0f} MB"
                       + (f", GPU {r['peak_gpu_mb']:.0f} MB" if "peak_gpu_mb" in r else ""), flush=True)
     if not args.no_variants:
-        report["variants"] = run_worker("variants", shape=[100, 256, 256], device="cpu", threads=args.threads, repeats=3 if args.quick else 5)
+        report["variants"] = run_worker("variants", shape=[100, 256, 256], device="cpu", threads=args.threads,
+                                        repeats=3 if args.quick else 5)
     if not args.no_sam:
         report["sam"] = run_worker("sam", device="cpu", threads=args.threads, repeats=1 if args.quick else 2)
         if "cuda" in devices:
@@ -285,7 +286,8 @@ def main() -> None:
 
 def summarise(report: dict) -> None:
     print("\n== per case (median over the 6 robot rounds; one round = single click) ==")
-    hdr = f"{'device':<6}{'volume':<15}{'object':<7}{'slices':>7}{'prompt ms':>10}{'slices/s':>9}{'MRF ms':>8}{'round s':>9}{'6-rnd s':>9}{'RSS+MB':>8}{'GPU MB':>8}"
+    hdr = (f"{'device':<6}{'volume':<15}{'object':<7}{'slices':>7}{'prompt ms':>10}{'slices/s':>9}{'MRF ms':>8}"
+           f"{'round s':>9}{'6-rnd s':>9}{'RSS+MB':>8}{'GPU MB':>8}")
     print(hdr)
     for r in report["cases"]:
         if "error" in r:
@@ -312,8 +314,10 @@ def summarise(report: dict) -> None:
         print("\n== optimisations, before/after (256x256x100, large object, CPU) ==")
         print(f"{'variant':<32}{'round s':>9}{'prompt ms':>10}{'ms/slice':>9}{'Dice vs plain':>14}")
         for row in v["variants"]:
-            print(f"{row['variant']:<32}{row['round_s']:>9.3f}{1000 * row['prompt_s']:>10.1f}{row['per_slice_ms']:>9.1f}{row['dice_vs_plain']:>14.4f}")
-        print("interaction net, crop vs whole slice: " + ", ".join(f"{c['input']} {c['interaction_ms']:.0f} ms" for c in v["crop_vs_slice"]))
+            print(f"{row['variant']:<32}{row['round_s']:>9.3f}{1000 * row['prompt_s']:>10.1f}{row['per_slice_ms']:>9.1f}"
+                  f"{row['dice_vs_plain']:>14.4f}")
+        crops = ", ".join(f"{c['input']} {c['interaction_ms']:.0f} ms" for c in v["crop_vs_slice"])
+        print("interaction net, crop vs whole slice: " + crops)
         k = v["key_encoder_8_slices_ms"]
         print(f"key encoder, 8 slices: one by one {k['one_by_one']:.1f} ms, batched {k['batched']:.1f} ms")
     sam = report.get("sam", {})
@@ -323,7 +327,8 @@ def summarise(report: dict) -> None:
         ours = rounds[0] if rounds else float("nan")
         report["ratio_round_over_sam"] = ours / sam["sam_vit_b_1024_s"]
         print(f"\nSAM ViT-B image encoder, one 1024x1024 slice (CPU, {report['threads']} threads): {sam['sam_vit_b_1024_s']:.2f} s")
-        print(f"our full round (256x256x100, large object, 40 slices): {ours:.3f} s  ->  ratio our round / one SAM embedding = {report['ratio_round_over_sam']:.3f}")
+        print(f"our full round (256x256x100, large object, 40 slices): {ours:.3f} s  ->  "
+              f"ratio our round / one SAM embedding = {report['ratio_round_over_sam']:.3f}")
     elif sam:
         print(f"\nSAM: {sam.get('error', '')[:300]}")
 

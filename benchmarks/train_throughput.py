@@ -159,7 +159,6 @@ def learning_only(mod, module: str, args, net, opt, device, gen, step_fn, repeat
 
 def profile_steps(net, opt, step_fn, device, steps: int = 3) -> dict:
     """Per-step CPU and device milliseconds in each scope, from torch.profiler."""
-    import torch
     from torch.profiler import ProfilerActivity, profile
 
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])

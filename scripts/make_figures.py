@@ -1,6 +1,6 @@
 """Figures for docs/: synthetic training samples and the training curves of the shipped weights.
 
-    python scripts/make_figures.py            # writes docs/synthetic_samples.png, docs/training_curves.png
+    python scripts/make_figures.py [synthetic] [curves] [leak]   # docs/synthetic_samples.png, training_curves.png, leak_cut.png
 """
 
 from __future__ import annotations
@@ -77,8 +77,84 @@ def training_curves(path: Path) -> None:
     plt.close(fig)
 
 
+def best_leak_cut_example(names) -> str:
+    """The case whose first corrective click cuts the longest leak (to illustrate the mechanism)."""
+    import numpy as np
+
+    from napari_limnet import LimNetController
+    from napari_limnet.evaluation.cases import load_dev_cases
+    from napari_limnet.evaluation.robot_user import corrective_click, first_click
+
+    best, best_cut = names[0], -1
+    for case in load_dev_cases(names=names):
+        ctrl = LimNetController(case.image, spacing=case.spacing)
+        z0, yx = first_click(case.truth)
+        m1 = np.asarray(ctrl.interact(z0, [yx], []))
+        z1, yx1, positive = corrective_click(m1, case.truth)
+        if positive:
+            continue
+        ctrl.interact(z1, [], [yx1])
+        if ctrl.last_round_stats["leak_cut_slices"] > best_cut:
+            best, best_cut = case.name, ctrl.last_round_stats["leak_cut_slices"]
+    return best
+
+
+def leak_cut(path: Path, case_name: str | None = None) -> None:
+    """Area per slice: the truth, round 1 (a leak into the neighbour), and round 2 after one
+    negative click on the worst leaked slice, with and without the leak cut."""
+    if case_name is None:
+        case_name = best_leak_cut_example([f"nuclei_confocal_{i}" for i in (2, 3, 5, 6, 7, 8, 11, 12, 14)])
+    from dataclasses import replace
+
+    import numpy as np
+
+    from napari_limnet import LimNetController
+    from napari_limnet.evaluation.cases import load_dev_cases
+    from napari_limnet.evaluation.robot_user import corrective_click, first_click
+    from napari_limnet.inference.stopping import StoppingConfig
+
+    case = load_dev_cases(names=[case_name])[0]
+    area = lambda m: np.asarray(m).reshape(m.shape[0], -1).sum(1)  # noqa: E731
+    curves, clicks = {}, {}
+    for label, stopping in (("with the leak cut", StoppingConfig()), ("only the clicked slice (before)", replace(StoppingConfig(), leak_cut=None))):
+        ctrl = LimNetController(case.image, spacing=case.spacing, stopping=stopping)
+        z0, yx = first_click(case.truth)
+        m1 = np.asarray(ctrl.interact(z0, [yx], [])).copy()
+        z1, yx1, positive = corrective_click(m1, case.truth)
+        m2 = np.asarray(ctrl.interact(z1, [yx1] if positive else [], [] if positive else [yx1]))
+        curves["round 1: one click"] = area(m1)
+        curves[f"round 2, {label}"] = area(m2)
+        clicks = {"first": z0, "negative": z1, "cut": ctrl.last_round_stats.get("leak_cut_slices", 0)}
+    fig, ax = plt.subplots(figsize=(7.5, 3.2))
+    zs = np.arange(case.truth.shape[0])
+    ax.fill_between(zs, area(case.truth), color="0.85", label="truth", step="mid")
+    styles = {"round 1: one click": ("tab:red", "-"), "round 2, with the leak cut": ("tab:green", "-"),
+              "round 2, only the clicked slice (before)": ("tab:orange", "--")}
+    for name, a in curves.items():
+        color, ls = styles[name]
+        ax.step(zs, a, where="mid", color=color, ls=ls, label=name)
+    ax.axvline(clicks["first"], color="tab:blue", lw=1)
+    ax.axvline(clicks["negative"], color="tab:red", lw=1, ls=":")
+    ax.text(clicks["first"], ax.get_ylim()[1] * 0.92, " + click", color="tab:blue", fontsize=8)
+    ax.text(clicks["negative"], ax.get_ylim()[1] * 0.8, " - click", color="tab:red", fontsize=8)
+    ax.set_xlabel("slice z")
+    ax.set_ylabel("mask area (pixels)")
+    ax.set_title(f"One negative click removes the whole leak ({case_name}, real nets)", fontsize=9)
+    ax.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 if __name__ == "__main__":
+    import sys
+
     DOCS.mkdir(exist_ok=True)
-    synthetic_samples(DOCS / "synthetic_samples.png")
-    training_curves(DOCS / "training_curves.png")
-    print("wrote docs/synthetic_samples.png and docs/training_curves.png")
+    which = sys.argv[1:] or ["synthetic", "curves", "leak"]
+    if "synthetic" in which:
+        synthetic_samples(DOCS / "synthetic_samples.png")
+    if "curves" in which:
+        training_curves(DOCS / "training_curves.png")
+    if "leak" in which:
+        leak_cut(DOCS / "leak_cut.png")
+    print("wrote figures in docs/: " + ", ".join(which))

@@ -31,11 +31,11 @@ def wait(widget, timeout=120):
 
 
 def click(viewer, widget, zyx, negative=False):
-    prompts = widget._layers.prompts()
+    prompts = widget.layers.prompts()
     current = prompts.feature_defaults["label"][0]
     if (current == "negative") != negative:
         widget.toggle_mode()
-    world = widget._layers.image.data_to_world(np.array(zyx, dtype=float))
+    world = widget.layers.image.data_to_world(np.array(zyx, dtype=float))
     viewer.dims.set_point(0, world[0])
     prompts.add(prompts.world_to_data(world))
     wait(widget)
@@ -51,7 +51,8 @@ def main():
     viewer.add_image(s.image, name=s.name, scale=s.spacing, contrast_limits=(-200, 300))
     widget = LimNetWidget(viewer)
     viewer.window.add_dock_widget(widget, name="LIM-Net Annotator", area="right")
-    click(viewer, widget, s.click)
+    for zyx in s.demo_clicks():
+        click(viewer, widget, zyx)
     widget.next_object()
     z = s.click[0]
     ys, xs = np.nonzero(s.image[z] > 120)
@@ -73,7 +74,7 @@ def main():
     blobs, n = ndimage.label(ndimage.gaussian_filter(s.image.astype(float), 1) > 500)
     centers = ndimage.center_of_mass(blobs > 0, blobs, range(1, n + 1))
     sizes = ndimage.sum(blobs > 0, blobs, range(1, n + 1))
-    for (cz, cy, cx), size in sorted(zip(centers, sizes), key=lambda t: -t[1])[:6]:
+    for (cz, cy, cx), _size in sorted(zip(centers, sizes), key=lambda t: -t[1])[:6]:
         click(viewer, widget, (int(round(cz)), int(round(cy)), int(round(cx))))
         widget.next_object()
     viewer.dims.ndisplay = 3
@@ -81,7 +82,29 @@ def main():
     viewer.layers[s.name].visible = False
     viewer.screenshot(str(DOCS / "screenshot_nuclei_3d.png"), canvas_only=False)
     viewer.close()
-    print("wrote docs/screenshot_ct.png and docs/screenshot_nuclei_3d.png")
+
+    # 3. the confidence strip after one click on the kidney; G jumps to the slice that most needs a check
+    s = SAMPLES["ct_abdomen"]()
+    viewer = napari.Viewer(title="napari-limnet")
+    viewer.window.resize(1500, 950)
+    viewer.add_image(s.image, name=s.name, scale=s.spacing, contrast_limits=(-200, 300))
+    widget = LimNetWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="LIM-Net Annotator", area="right")
+    click(viewer, widget, s.demo_clicks()[0])
+    widget.go_to_least_confident()
+    wait(widget)
+    viewer.screenshot(str(DOCS / "screenshot_confidence.png"), canvas_only=False)
+
+    # 4. refine an existing object: commit, then Edit object 1 (or Ctrl-click it) and correct it
+    for zyx in s.demo_clicks()[1:]:
+        click(viewer, widget, zyx)
+    widget.next_object()
+    widget.edit_object(1)
+    z, y, x = s.demo_clicks()[0]
+    click(viewer, widget, (z, y, x + 14), negative=True)
+    viewer.screenshot(str(DOCS / "screenshot_refine.png"), canvas_only=False)
+    viewer.close()
+    print("wrote docs/screenshot_ct.png, screenshot_nuclei_3d.png, screenshot_confidence.png, screenshot_refine.png")
 
 
 if __name__ == "__main__":

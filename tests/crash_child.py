@@ -87,7 +87,7 @@ sess.on_change = on_change
 rng = np.random.default_rng(SEED)
 truth_points = np.argwhere(s.truth)
 say("READY")
-for step in range(10_000):
+for _step in range(10_000):
     action = rng.choice(["round", "round", "commit", "undo", "export"], p=[0.35, 0.2, 0.25, 0.1, 0.1])
     if action == "round":
         z, y, x = truth_points[rng.integers(len(truth_points))] if rng.random() < 0.7 else (

@@ -1,10 +1,7 @@
 """The first thing a user sees: the demo's clicks segment the demo sample well."""
 
-import numpy as np
-import pytest
 
 from napari_limnet import LimNetController
-from napari_limnet.cli import main
 from napari_limnet.evaluation.metrics import dice
 from napari_limnet.io.files import read_volume
 from napari_limnet.samples import ct_abdomen

@@ -9,7 +9,6 @@ CI runs 80 rounds / 16 commits on 256x256x100 with the shipped networks; ``--run
 full 500 rounds / 100 commits on 512x512x300.
 """
 
-import hashlib
 import json
 import subprocess
 import sys

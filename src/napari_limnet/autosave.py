@@ -172,7 +172,7 @@ def compact(folder: Path) -> int:
     if len(entries) <= COMPACT_AFTER:
         return 0
     boxes = {}
-    for (seq, oid), f in entries:
+    for (_seq, oid), f in entries:
         try:
             with np.load(f, allow_pickle=False) as z:
                 boxes[f] = (oid, z["box"].copy())
@@ -180,7 +180,7 @@ def compact(folder: Path) -> int:
             continue
     removed = 0
     later: dict[int, list] = {}
-    for (seq, oid), f in reversed(entries):
+    for (_seq, oid), f in reversed(entries):
         if f not in boxes:
             continue
         box = boxes[f][1]
@@ -211,7 +211,7 @@ def load(key: str) -> tuple[np.ndarray, dict] | None:
         stale.unlink(missing_ok=True)
     entries = sorted((p, f) for f in folder.glob("p*.npz") if (p := _parse(f.name)))
     newest = None
-    for (seq, oid), f in entries:
+    for _, f in entries:
         try:
             box, mask, pid = _read_patch(f)
         except Exception:  # noqa: BLE001

@@ -102,7 +102,8 @@ def mri_head(seed: int = 0) -> Sample:
     head = _ellipsoid(zz, yy, xx, c, (70, 90, 78))
     skull = _ellipsoid(zz, yy, xx, c, (64, 84, 72))
     brain = _ellipsoid(zz, yy, xx, c, (58, 78, 66))
-    wm = brain & (_smooth_noise(shape, 4, rng) * 3 + 1 - np.sqrt(((zz - c[0]) / 58) ** 2 + ((yy - c[1]) / 78) ** 2 + ((xx - c[2]) / 66) ** 2) > 0.25)
+    radial = np.sqrt(((zz - c[0]) / 58) ** 2 + ((yy - c[1]) / 78) ** 2 + ((xx - c[2]) / 66) ** 2)
+    wm = brain & (_smooth_noise(shape, 4, rng) * 3 + 1 - radial > 0.25)
     vent = _ellipsoid(zz, yy, xx, c, (14, 26, 8))
     img = np.zeros(shape, dtype=np.float32)
     img[head] = 150  # scalp / fat

@@ -8,7 +8,6 @@ never leaves a broken file in place of a good one.
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import tempfile

@@ -94,7 +94,8 @@ def run_clip(net, vols, z, valid, gen, size: int, device, context_jitter: bool, 
         weight = valid[:, t].float()
         if train:
             l_mask = seg_loss(logits, target, weight)
-            l_pres = (F.binary_cross_entropy_with_logits(presence, present_label, reduction="none") * weight).sum() / weight.sum().clamp_min(1)
+            bce = F.binary_cross_entropy_with_logits(presence, present_label, reduction="none")
+            l_pres = (bce * weight).sum() / weight.sum().clamp_min(1)
             losses.append(l_mask + l_pres)
         p_present = torch.sigmoid(presence.detach())
         pred_crop = (logits.detach() > 0).float()

@@ -176,7 +176,8 @@ class LimNetWidget(QWidget):
         self.edit_button = self._button(f"Edit object [{KEYS['edit']}]", lambda: self.edit_object(self.edit_id.value()), "edit")
         self.cancel_button = self._button("Cancel", self.cancel, "cancel")
         self.cancel_button.setEnabled(False)
-        for row in ((self.segment_button, self.commit_button), (self.undo_button, self.reset_button), (self.next_button, self.cancel_button)):
+        rows = ((self.segment_button, self.commit_button), (self.undo_button, self.reset_button), (self.next_button, self.cancel_button))
+        for row in rows:
             h = QHBoxLayout()
             for b in row:
                 h.addWidget(b)
@@ -600,7 +601,8 @@ class LimNetWidget(QWidget):
             show_warning("That click is outside the image; it was removed. Click inside the image.")
             return
         if not self._layers.image.visible:
-            show_warning(f"The image '{self._layers.image.name}' is hidden: the click was used, but make it visible to see what you click on.")
+            show_warning(f"The image '{self._layers.image.name}' is hidden: the click was used, "
+                         "but make it visible to see what you click on.")
         self.on_clicks(int(idx[-3]))
 
     @staticmethod
@@ -923,7 +925,8 @@ class LimNetWidget(QWidget):
         self._committed_changed()
         self._update_undo_label()
         n = sum(1 for t in result.timings if not t.get("skipped"))
-        msg = f"Loaded {n} object(s) from the session" + (f" ({merged.kept_other} voxels kept for existing objects)" if merged and merged.kept_other else "")
+        kept = f" ({merged.kept_other} voxels kept for existing objects)" if merged and merged.kept_other else ""
+        msg = f"Loaded {n} object(s) from the session{kept}"
         self.status.setText(msg + f". Undo [{KEYS['undo']}] removes them again.")
         show_info(msg)
 
@@ -946,7 +949,8 @@ class LimNetWidget(QWidget):
 
     def _autosave_key(self) -> str:
         image = self._layers.image
-        return autosave.session_key(image.metadata.get("source_path") or getattr(image.source, "path", None), image.name, self._layers.shape)
+        source = image.metadata.get("source_path") or getattr(image.source, "path", None)
+        return autosave.session_key(source, image.name, self._layers.shape)
 
     def _journal(self):
         """The current image's autosave journal (patches written in a background thread)."""
