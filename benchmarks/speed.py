@@ -79,22 +79,21 @@ def worker_case(args) -> dict:
     ctrl.interact(z, [(y, x)])
     one = dict(ctrl.last_round_stats, wall_s=time.perf_counter() - t)
     ctrl.reset()
-    # would caching image features per slice pay? count crops that repeat across rounds
-    import napari_limnet.inference.propagation as prop
+    # would caching image features per slice pay? count read windows that repeat across rounds
+    seen, repeats, reads = set(), [0], [0]
 
-    seen, repeats, reads, original = set(), [0], [0], prop.read_crop
-
-    def counting_read_crop(source, zz, box, size=128):
-        key = (zz, box)
+    def count_read(zz, ya, yb, xa, xb):
+        key = (zz, ya, yb, xa, xb)
         reads[0] += 1
         repeats[0] += key in seen
         seen.add(key)
-        return original(source, zz, box, size)
 
-    prop.read_crop = counting_read_crop
+    ctrl._source.on_read = count_read  # the volume's read hook (no monkey-patching)
     rounds = []
-    session = run_session(lambda zz, p, n: (ctrl.interact(zz, p, n), rounds.append(dict(ctrl.last_round_stats)))[0], truth, 6)
-    prop.read_crop = original
+    try:
+        session = run_session(lambda zz, p, n: (ctrl.interact(zz, p, n), rounds.append(dict(ctrl.last_round_stats)))[0], truth, 6)
+    finally:
+        ctrl._source.on_read = None
     out = {
         "feature_cache_hit_rate": repeats[0] / max(1, reads[0]),
         "shape": shape, "size": args.size, "device": dev, "precision": args.precision, "threads": args.threads,
@@ -154,7 +153,7 @@ def worker_variants(args) -> dict:
             "dice_vs_plain": dice(mask, ref), "dice_truth": dice(mask, truth),
         })
     # object-centred crops vs running the interaction net on the whole slice
-    from napari_limnet.controller import shipped_models
+    from napari_limnet.modeling.weights import shipped_models
 
     runner = NetRunner(shipped_models(args.device))
     crops = []

@@ -116,7 +116,8 @@ def leak_cut(path: Path, case_name: str | None = None) -> None:
     case = load_dev_cases(names=[case_name])[0]
     area = lambda m: np.asarray(m).reshape(m.shape[0], -1).sum(1)  # noqa: E731
     curves, clicks = {}, {}
-    for label, stopping in (("with the leak cut", StoppingConfig()), ("only the clicked slice (before)", replace(StoppingConfig(), leak_cut=None))):
+    variants = (("with the leak cut", StoppingConfig()), ("only the clicked slice (before)", replace(StoppingConfig(), leak_cut=None)))
+    for label, stopping in variants:
         ctrl = LimNetController(case.image, spacing=case.spacing, stopping=stopping)
         z0, yx = first_click(case.truth)
         m1 = np.asarray(ctrl.interact(z0, [yx], [])).copy()

@@ -1,4 +1,11 @@
-"""Rewrite the measured tables in README.md from docs/benchmark/benchmark.json and docs/speed/speed.json."""
+"""Rewrite the measured tables in README.md from the benchmark and speed reports in docs/.
+
+    python scripts/update_readme_tables.py
+
+Tables live between ``<!-- NAME START -->`` and ``<!-- NAME END -->`` markers: BENCHMARK
+(docs/benchmark/benchmark.json), CONFIDENCE (the same report), SPEED (docs/speed/speed.json,
+plus the CUDA rows of docs/speed/speed_cuda.json when present).
+"""
 
 from __future__ import annotations
 
@@ -8,15 +15,28 @@ import statistics
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-NAMES = {"macaque": "macaque", "mni152": "MNI152 brain", "nuclei3d": "3D nuclei", "synthetic": "synthetic hold-out", "all_real": "all real cases"}
-METHODS = {"limnet": "LIM-Net (MRF)", "no_mrf": "no MRF", "region_growing": "region growing"}
+NAMES = {"macaque": "macaque", "mni152": "MNI152 brain", "nuclei3d": "3D nuclei (synthetic)",
+         "nuclei_confocal": "confocal nuclei (real)", "synthetic": "synthetic hold-out", "train": "training-volume structures",
+         "all_real": "all real dev cases"}
+METHODS = {"limnet": "LIM-Net (shipped)", "previous_stopping": "previous stopping", "no_valley": "- area valley",
+           "no_leak_cut": "- leak cut", "core_erase": "+ core erase (not kept)", "no_mrf": "no MRF", "region_growing": "region growing"}
+GROUPS = ("macaque", "mni152", "nuclei3d", "nuclei_confocal", "synthetic", "all_real", "train")
 
 
-def benchmark_table() -> str:
-    rep = json.loads((ROOT / "docs/benchmark/benchmark.json").read_text())
-    lines = ["| group (n) | method | r1 | r2 | r3 | r4 | r5 | r6 | s/round | overshoot r1 (slices) |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for g in ("macaque", "mni152", "nuclei3d", "synthetic", "all_real"):
-        e = rep["summary"].get(g)
+def _fmt_extent(entry: dict, round_index: int) -> str:
+    if "overshoot" not in entry:
+        return ""
+    return f"{entry['overshoot'][round_index]:.1f} / {entry['undershoot'][round_index]:.1f}"
+
+
+def benchmark_table(reports: list[dict]) -> str:
+    lines = ["| group (n) | method | r1 | r2 | r3 | r4 | r5 | r6 | s/round | over / under r1 | over / under r6 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    summary = {}
+    for rep in reports:
+        summary.update(rep["summary"])
+    for g in GROUPS:
+        e = summary.get(g)
         if not e:
             continue
         first = True
@@ -24,47 +44,78 @@ def benchmark_table() -> str:
             if m not in e:
                 continue
             head = f"{NAMES[g]} ({e['n']})" if first else ""
-            over = f"{e.get('overshoot_r1_mean_slices', float('nan')):.1f}" if first and m == "limnet" else ""
-            lines.append(f"| {head} | {label} | " + " | ".join(f"{v:.3f}" for v in e[m]["dice"]) + f" | {e[m]['seconds_per_round']:.2f} | {over} |")
+            d = e[m]
+            lines.append(f"| {head} | {label} | " + " | ".join(f"{v:.3f}" for v in d["dice"])
+                         + f" | {d['seconds_per_round']:.2f} | {_fmt_extent(d, 0)} | {_fmt_extent(d, -1)} |")
             first = False
-    return "\n".join(lines) + f"\n\n*{rep['threads']} CPU threads, {rep['precision']}, {rep['wall_seconds']:.0f} s for the whole run.*"
+    r0 = reports[0]
+    return "\n".join(lines) + (f"\n\n*{r0['threads']} CPU thread(s), {r0['precision']}, "
+                               f"{sum(r['wall_seconds'] for r in reports) / 60:.0f} min for the whole run "
+                               "(all variants are their own robot sessions). Seconds per round come from a shared 2-core "
+                               "machine running two benchmarks at once: the speed section has the timings.*")
 
 
-def speed_table() -> str:
-    rep = json.loads((ROOT / "docs/speed/speed.json").read_text())
-    lines = [
-        "| device | volume (X×Y×Z) | object | slices | 2D prompt ms | propagation slices/s | MRF ms | one round s | 6-round mean s | peak RSS above volume MB |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
+def confidence_table(reports: list[dict]) -> str:
+    lines = ["| group | next click among the 3 slices that most need the user | random 3 of the same slices | the 3 largest masks |",
+             "|---|---|---|---|"]
+    for rep in reports:
+        for g in GROUPS:
+            e = rep["summary"].get(g)
+            if e and e.get("confidence_hit_rate") is not None:
+                lines.append(f"| {NAMES[g]} | {e['confidence_hit_rate']:.2f} | {e['random_hit_rate']:.2f} | "
+                             f"{e['largest_area_hit_rate']:.2f} |")
+    return "\n".join(lines)
+
+
+def _speed_rows(rep: dict) -> list[str]:
+    rows = []
     for r in rep["cases"]:
         if "error" in r:
             continue
         s = r["session"]
         rates = [n / t for n, t in zip(s["propagated_slices"], s["propagation_s"]) if n and t > 0]
         one = r["one_round"]
-        lines.append(
+        gpu = f"{r['peak_gpu_mb']:.0f}" if r.get("peak_gpu_mb") is not None else "-"
+        rows.append(
             f"| {r['device']} | {'×'.join(map(str, r['shape'][::-1]))} int16 | {r['size']} | {r['object_slices']} | "
-            f"{1000 * statistics.median(s['prompt_s']):.0f} | {statistics.median(rates):.0f} | {1000 * statistics.median(s['fusion_s']):.0f} | "
-            f"{one['total_s']:.2f} | {statistics.mean(s['round_s']):.2f} | {r['peak_rss_above_volume_mb']:.0f} |"
-        )
+            f"{1000 * statistics.median(s['prompt_s']):.0f} | {statistics.median(rates):.0f} | "
+            f"{1000 * statistics.median(s['fusion_s']):.0f} | {one['total_s']:.2f} | {statistics.mean(s['round_s']):.2f} | "
+            f"{r['peak_rss_above_volume_mb']:.0f} | {gpu} |")
+    return rows
+
+
+def speed_table() -> str:
+    rep = json.loads((ROOT / "docs/speed/speed.json").read_text())
+    lines = [
+        "| device | volume (X×Y×Z) | object | slices | 2D prompt ms | propagation slices/s | MRF ms | one round s | "
+        "6-round mean s | peak RSS above volume MB | peak GPU MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ] + _speed_rows(rep)
+    cuda = ROOT / "docs/speed/speed_cuda.json"
+    if cuda.is_file():
+        lines += _speed_rows(json.loads(cuda.read_text()))
     out = "\n".join(lines)
     v = rep.get("variants", {})
     if "variants" in v:
         out += "\n\nOptimisations, before/after in one run (256×256×100, 40-slice object, CPU, 2 threads):\n\n"
-        out += "| variant | full round s | 2D prompt ms | ms per propagated slice | Dice vs plain fp32 | kept |\n|---|---|---|---|---|---|\n"
-        kept = {"plain fp32 (no folding, NCHW)": "baseline", "+ channels_last": "yes", "+ BatchNorm folded (default)": "yes", "+ bf16 autocast": "opt-in (`precision='auto'`)"}
+        out += "| variant | full round s | 2D prompt ms | ms per propagated slice | Dice vs plain fp32 | kept |\n"
+        out += "|---|---|---|---|---|---|\n"
+        kept = {"plain fp32 (no folding, NCHW)": "baseline", "+ channels_last": "yes", "+ BatchNorm folded (default)": "yes",
+                "+ bf16 autocast": "opt-in (`precision='auto'`)"}
         for row in v["variants"]:
-            out += f"| {row['variant']} | {row['round_s']:.3f} | {1000 * row['prompt_s']:.0f} | {row['per_slice_ms']:.1f} | {row['dice_vs_plain']:.4f} | {kept.get(row['variant'], '')} |\n"
+            out += (f"| {row['variant']} | {row['round_s']:.3f} | {1000 * row['prompt_s']:.0f} | {row['per_slice_ms']:.1f} | "
+                    f"{row['dice_vs_plain']:.4f} | {kept.get(row['variant'], '')} |\n")
         crop = ", ".join(f"{c['input']}: {c['interaction_ms']:.0f} ms" for c in v["crop_vs_slice"])
         k = v["key_encoder_8_slices_ms"]
         rates = [r["feature_cache_hit_rate"] for r in rep["cases"] if "feature_cache_hit_rate" in r]
         out += (
             f"\n* Object-centred crops: the interaction net on a 128² crop vs on the whole slice: {crop} (kept).\n"
-            f"* Batching the key encoder over 8 upcoming slices: {k['one_by_one']:.1f} ms one by one vs {k['batched']:.1f} ms batched "
-            f"({k['one_by_one'] / k['batched']:.2f}×), and it would need speculative crops (the next crop depends on this slice's mask): not kept.\n"
-            f"* Caching image features per slice across rounds: only {100 * statistics.mean(rates):.0f}% of propagation crops repeat "
-            "(same slice, same window) in a 6-round session, so at most that share of encoder calls could be saved: not implemented.\n"
-            "* Lazy volumes: read one crop window at a time (tested on a 2048×2048×1000 uint16 dask volume, peak RSS < 2 GB).\n"
+            f"* Batching the key encoder over 8 upcoming slices: {k['one_by_one']:.1f} ms one by one vs {k['batched']:.1f} ms "
+            f"batched ({k['one_by_one'] / k['batched']:.2f}×), and it would need speculative crops (the next crop depends on "
+            "this slice's mask): not kept.\n"
+            f"* Caching image features per slice across rounds: only {100 * statistics.mean(rates):.0f}% of propagation crops "
+            "repeat (same slice, same window) in a 6-round session, so at most that share of encoder calls could be saved: "
+            "not implemented.\n"
         )
     sam = rep.get("sam", {})
     if "sam_vit_b_1024_s" in sam:
@@ -73,21 +124,47 @@ def speed_table() -> str:
             f"Our full round on a 40-slice object: ratio {rep['ratio_round_over_sam']:.3f}** "
             "(the whole 3D round costs under a twentieth of what a SAM-based tool pays to embed one slice)."
         )
-    if "cuda" not in rep.get("devices", []):
-        out += "\n\nCUDA rows are missing: this run had no GPU (the script adds them, with peak GPU memory, when CUDA is present)."
     return out
 
 
-def replace(text: str, tag: str, body: str) -> str:
-    pattern = re.compile(rf"(<!-- {tag} START -->\n).*?(\n<!-- {tag} END -->)", re.S)
-    return pattern.sub(lambda m: m.group(1) + body + m.group(2), text)
+def latency_table() -> str:
+    path = ROOT / "docs/robustness/commit_latency.json"
+    if not path.is_file():
+        return "*(run `python benchmarks/commit_latency.py --legacy`)*"
+    runs = json.loads(path.read_text())["runs"]
+    lines = ["| labels (Z×Y×X uint16) | commit path | objects | UI-thread ms per commit (median / p95 / max) | "
+             "autosave ms (median / max) | peak RSS MB |", "|---|---|---|---|---|---|"]
+    for r in runs:
+        shape = "×".join(map(str, r["shape"]))
+        if r["kind"] == "new":
+            c, a = r["commit_ui_ms"], r["autosave_background_ms"]
+            lines.append(f"| {shape} | this release | {r['objects']} | {c['median']:.1f} / {c['p95']:.1f} / {c['max']:.1f} | "
+                         f"{a['median']:.0f} / {a['max']:.0f} (background) | {r['peak_rss_mb']:.0f} |")
+        else:
+            c, a = r["commit_plus_autosave_ui_ms"], r["autosave_ui_ms"]
+            lines.append(f"| {shape} | previous (full slices, volume scans, whole-bbox autosave) | {r['objects_timed']} | "
+                         f"{c['median']:.0f} (median) | {a['median']:.0f} (on the UI thread) | |")
+    return "\n".join(lines)
+
+
+def replace_block(text: str, name: str, body: str) -> str:
+    pattern = re.compile(rf"(<!-- {name} START -->\n).*?(<!-- {name} END -->)", re.S)
+    if not pattern.search(text):
+        raise SystemExit(f"README.md has no {name} markers")
+    return pattern.sub(lambda m: m.group(1) + body.rstrip("\n") + "\n" + m.group(2), text)
+
+
+def main() -> None:
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    reports = [json.loads(p.read_text()) for p in sorted((ROOT / "docs/benchmark").glob("benchmark*.json"))]
+    text = replace_block(text, "BENCHMARK TABLE", benchmark_table(reports))
+    text = replace_block(text, "CONFIDENCE TABLE", confidence_table(reports))
+    text = replace_block(text, "SPEED TABLE", speed_table())
+    text = replace_block(text, "LATENCY TABLE", latency_table())
+    readme.write_text(text)
+    print("README.md tables updated")
 
 
 if __name__ == "__main__":
-    readme = ROOT / "README.md"
-    text = readme.read_text()
-    text = replace(text, "BENCHMARK TABLE", benchmark_table())
-    if (ROOT / "docs/speed/speed.json").is_file():
-        text = replace(text, "SPEED TABLE", speed_table())
-    readme.write_text(text)
-    print("README tables updated")
+    main()

@@ -1,4 +1,4 @@
-"""LimNetController: the DESIGN.md contract, errors, undo/reset/cancel, determinism, lazy volumes."""
+"""LimNetController: the public contract (docs/design.md, README), errors, undo/reset/cancel, determinism, lazy volumes."""
 
 import numpy as np
 import pytest

@@ -95,3 +95,31 @@ def test_no_mrf_mode_always_takes_the_new_round(fakes):
     assert out.tolist() == [False] and runner.fusion_net.seen == 0
     mrf = NetRunner(fakes(10.0))
     assert keep_old(mrf, VolumeSource(vol), (1.0, 1.0), choices).tolist() == [True] and mrf.fusion_net.seen == 1
+
+
+def test_user_limits_and_the_extension_guard_are_pure_functions():
+    from napari_limnet.inference.rounds import extension_guard, user_limits
+
+    assert user_limits(10, 30, None, None) == (0, 29)
+    assert user_limits(10, 30, (20, 5), None) == (5, 20), "z limits in either order"
+    assert user_limits(10, 30, None, 3) == (7, 13)
+    assert user_limits(25, 30, (0, 12), None) == (0, 25), "the clicked slice is always in range"
+    state = state_from(10, range(8, 13))  # an object on slices 8..12 (extent 5)
+    assert extension_guard(10, state, 0, 29) == (5, 15), "half the extent (at least 3) past each end"
+    assert extension_guard(20, state, 0, 29) == (2, 26), "a click beyond the end moves the end there (extent 13: margin 6)"
+    from napari_limnet.inference.rounds import RunState
+
+    assert extension_guard(10, RunState(), 0, 29) == (0, 29)
+
+
+def test_click_validation_messages():
+    from napari_limnet.inference.validation import check_round
+
+    with pytest.raises(ValueError, match="outside the volume"):
+        check_round(40, [(1, 1)], [], (30, 20, 20))
+    with pytest.raises(ValueError, match="outside the slice"):
+        check_round(3, [(25, 1)], [], (30, 20, 20))
+    with pytest.raises(ValueError, match="no clicks"):
+        check_round(3, [], [], (30, 20, 20))
+    z, pos, neg = check_round(3.0, [(1.4, 2.6)], None, (30, 20, 20))
+    assert z == 3 and pos.tolist() == [[1.0, 3.0]] and neg.shape == (0, 2)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from napari_limnet.training.clicks import error_click, first_click
+from napari_limnet.training.click_simulation import error_click, first_click
 from napari_limnet.training.common import TimeBudget, corrupt_masks, dice_score, seg_loss
 from napari_limnet.training.synthetic import DTYPE_MODES, SyntheticConfig, make_volumes
 

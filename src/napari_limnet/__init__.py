@@ -3,6 +3,6 @@
 __version__ = "0.2.0"
 
 from .controller import LimNetController  # noqa: E402
-from .inference.propagation import Cancelled  # noqa: E402
+from .inference.cancel import Cancelled  # noqa: E402
 
 __all__ = ["LimNetController", "Cancelled", "__version__"]

@@ -1,6 +1,6 @@
 """Robot-user accuracy benchmark: ``python -m napari_limnet.benchmark``.
 
-Runs the robot user of DESIGN.md (6 rounds) on every case of ``shared/data/dev/cases.json``
+Runs the robot user of docs/design.md (6 rounds) on every case of ``shared/data/dev/cases.json``
 and on a fixed synthetic hold-out set, with, in the same run:
 
 - ``limnet``: LIM-Net with multi-round result fusion (MRF);

@@ -14,7 +14,6 @@ import copy
 import math
 import threading
 import time
-from numbers import Integral, Real
 from types import MappingProxyType
 from typing import Callable, Sequence
 
@@ -23,28 +22,40 @@ import numpy as np
 from .inference.fusion import FusionConfig, keep_old
 from .inference.mask_store import LazyMask, SliceMask, dense_slice, dense_volume
 from .inference.prompt import PromptResult, predict_prompt_mask
-from .inference.propagation import Cancelled, PropagationConfig, propagate
-from .inference.rounds import Interaction, RunState, apply_round, influence_range, plan_leak_cut, plan_round
+from .inference.cancel import Cancelled
+from .inference.propagation import PropagationConfig, propagate
+from .inference.rounds import (
+    Interaction, RunState, apply_round, extension_guard, influence_range, plan_leak_cut, plan_round, user_limits,
+)
 from .inference.stopping import StoppingConfig, ValleyRule, expected_wrong_pixels, slice_confidence
 from .inference.runner import NetRunner
 from .inference.volume import VolumeSource, check_spacing
-from .modeling.weights import LimNetModels, resolve_device
+from .inference.validation import check_round, check_z
+from .modeling.weights import LimNetModels, resolve_device, shipped_models
 
 #: Non-numpy volumes whose dense mask would exceed this many voxels get a lazy mask.
 LAZY_MASK_VOXELS = 1 << 28
 
 ProgressCallback = Callable[[int, int, str], None]
-_MODEL_CACHE: dict[str, LimNetModels] = {}
-_MODEL_LOCK = threading.Lock()
 
 
-def shipped_models(device=None) -> LimNetModels:
-    """The packaged, trained models on ``device`` (loaded once per device and shared)."""
-    dev = resolve_device(device)
-    with _MODEL_LOCK:
-        if str(dev) not in _MODEL_CACHE:
-            _MODEL_CACHE[str(dev)] = LimNetModels.load(dev)
-        return _MODEL_CACHE[str(dev)]
+class _Progress:
+    """Counts a round's steps (the prompt, one per propagated slice) for a progress callback."""
+
+    def __init__(self, callback: ProgressCallback | None, total: int):
+        self.callback, self.total, self.done = callback, total, 0
+
+    def step(self, message: str, n: int = 1) -> None:
+        self.done += n
+        self.report(message)
+
+    def report(self, message: str) -> None:
+        if self.callback is not None:
+            self.callback(min(self.done, self.total), self.total, message)
+
+    def finish(self) -> None:
+        self.done = self.total
+        self.report("done")
 
 
 class LimNetController:
@@ -93,6 +104,9 @@ class LimNetController:
         self.max_slices = max_slices
         self.z_limits = z_limits
         self.stopping = stopping if stopping is not None else StoppingConfig()
+        #: fusion_scorer(runner, source, spacing_yx, choices, fusion_config) -> keep-old flags; None =
+        #: the MRF net (:func:`~napari_limnet.inference.fusion.keep_old`). A hook for recording choices.
+        self.fusion_scorer = None
         self._history: list[RunState] = [RunState()]
         #: (z, positive, negative) of every round since the last reset (see :meth:`rounds`)
         self._log: list[tuple[int, list, list]] = []
@@ -213,84 +227,15 @@ class LimNetController:
         """Sorted slices where the current mask has foreground."""
         return sorted(self.state.masks)
 
-    # -- validation ----------------------------------------------------------------------------
-    def _check_z(self, z) -> int:
-        if isinstance(z, bool) or not isinstance(z, (Integral, Real)):
-            raise ValueError(f"slice index z must be an integer, got {z!r}")
-        if isinstance(z, Real) and not isinstance(z, Integral):
-            if not math.isfinite(z) or not float(z).is_integer():
-                raise ValueError(f"slice index z must be an integer, got {z!r}")
-        z = int(z)
-        if not 0 <= z < self.shape[0]:
-            raise ValueError(f"slice index z={z} is outside the volume (it has {self.shape[0]} slices, 0..{self.shape[0] - 1})")
-        return z
-
-    def _check_clicks(self, points, kind: str) -> np.ndarray:
-        if points is None:
-            return np.zeros((0, 2))
-        try:
-            arr = np.asarray(points, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(f"{kind} clicks must be a list of (y, x) pairs, got {points!r}") from None
-        if arr.size == 0:
-            return np.zeros((0, 2))
-        if arr.ndim == 1 and arr.shape[0] == 2:
-            arr = arr[None]
-        if arr.ndim != 2 or arr.shape[1] != 2:
-            raise ValueError(f"{kind} clicks must be a list of (y, x) pairs, got an array of shape {arr.shape}")
-        if not np.isfinite(arr).all():
-            raise ValueError(f"{kind} clicks contain NaN or infinite coordinates: {arr.tolist()}")
-        h, w = self._source.slice_shape
-        rounded = np.rint(arr)
-        outside = (rounded[:, 0] < 0) | (rounded[:, 0] >= h) | (rounded[:, 1] < 0) | (rounded[:, 1] >= w)
-        if outside.any():
-            y, x = arr[np.flatnonzero(outside)[0]]
-            raise ValueError(
-                f"{kind} click (y={y:g}, x={x:g}) is outside the slice, which has {h} rows and {w} columns "
-                f"(y in 0..{h - 1}, x in 0..{w - 1}). Click inside the image."
-            )
-        return rounded
-
-    def _check_round(self, z, positive, negative) -> tuple[int, np.ndarray, np.ndarray]:
-        z = self._check_z(z)
-        pos = self._check_clicks(positive, "positive")
-        neg = self._check_clicks(negative, "negative")
-        if len(pos) == 0 and len(neg) == 0:
-            raise ValueError("no clicks were given: pass at least one positive or negative (y, x) click on the slice")
-        return z, pos, neg
-
-    def _user_limits(self, z: int) -> tuple[int, int]:
-        low, high = 0, self.shape[0] - 1
-        if self.z_limits is not None:
-            zl, zh = (int(v) for v in self.z_limits)
-            if zl > zh:
-                zl, zh = zh, zl
-            low, high = max(low, zl), min(high, zh)
-        if self.max_slices is not None:
-            n = max(0, int(self.max_slices))
-            low, high = max(low, z - n), min(high, z + n)
-        return min(low, z), max(high, z)
-
     #: Rounds kept for undo. Each state shares every slice mask it did not change with the one
     #: before it (the history is stored as differences); beyond this many rounds the oldest go.
     history_limit = 200
 
-    #: Later rounds propagate at most this fraction of the object's current extent (and at least
-    #: EXTEND_MIN slices) past it; a click beyond the extent moves the extent there.
-    EXTEND_FRACTION = 0.5
-    EXTEND_MIN = 3
+    def _check_z(self, z) -> int:
+        return check_z(z, self.shape[0])
 
-    def _extension_guard(self, z: int, state: RunState, low: int, high: int) -> tuple[int, int]:
-        """Limit how far a correction round may grow the object past its current z-extent.
-
-        The propagation network does not always know where an object ends; an early round that
-        stopped in the right place must not be undone by a later round that runs on.
-        """
-        if not state.masks:
-            return low, high
-        e0, e1 = min(min(state.masks), z), max(max(state.masks), z)
-        margin = max(self.EXTEND_MIN, int(round(self.EXTEND_FRACTION * (e1 - e0 + 1))))
-        return max(low, e0 - margin), min(high, e1 + margin)
+    def _check_round(self, z, positive, negative) -> tuple[int, np.ndarray, np.ndarray]:
+        return check_round(z, positive, negative, self.shape)
 
     # -- rounds --------------------------------------------------------------------------------
     def _prompt(self, z: int, pos: np.ndarray, neg: np.ndarray, state: RunState) -> PromptResult:
@@ -373,48 +318,21 @@ class LimNetController:
                 return self._cancel.is_set() or (should_cancel is not None and bool(should_cancel()))
 
             state = self.state
-            low, high = influence_range(state.interactions, z, self.shape[0], self._user_limits(z))
-            total = (high - low + 1) + 1
-            done = 0
-
-            def report(message: str) -> None:
-                if progress is not None:
-                    progress(min(done, total), total, message)
-
-            report("prompt mask")
+            limits = user_limits(z, self.shape[0], self.z_limits, self.max_slices)
+            low, high = influence_range(state.interactions, z, self.shape[0], limits)
+            steps = _Progress(progress, total=(high - low + 1) + 1)
+            steps.report("prompt mask")
             t0 = time.perf_counter()
             prompt = self._prompt(z, pos, neg, state)
             t_prompt = time.perf_counter()
             if cancelled():
                 raise Cancelled()
-            done += 1
-            report("propagating")
-
-            propagated, evidence = {}, {}
-            if len(pos) == 0:
-                # Negative-only round: nothing is propagated. A corrected slice changes alone; an
-                # erased one also clears what earlier rounds propagated through it.
-                if prompt.mask is not None:
-                    low, high = z, z
-            else:
-                low, high = self._extension_guard(z, state, low, high)
-            if prompt.mask is not None and len(pos) > 0:
-
-                def on_slice(_z: int) -> None:
-                    nonlocal done
-                    done += 1
-                    report("propagating")
-
-                stop = self.stopping
-                config = PropagationConfig(
-                    stop_when_empty=self.stop_when_empty, presence_threshold=stop.presence_threshold,
-                    intensity_tolerance=stop.drift_tolerance, valley=stop.valley,
-                )
-                result = propagate(
-                    self._runner, self._source, self.spacing[1:], z, prompt.mask, (low, high), config,
-                    on_slice=on_slice, should_cancel=cancelled,
-                )
-                propagated, evidence = result.masks, result.evidence
+            steps.step("propagating")
+            propagated, evidence = self._propagate(z, pos, prompt, state, low, high, steps, cancelled)
+            if len(pos) == 0 and prompt.mask is not None:
+                low, high = z, z  # a trim of this slice alone
+            elif len(pos):
+                low, high = extension_guard(z, state, low, high)
             t_prop = time.perf_counter()
             plan = plan_round(state, z, prompt.mask, propagated, low, high, evidence, prompt.uncertain)
             cut = []
@@ -424,33 +342,51 @@ class LimNetController:
                 plan.take_new.update({s: None for s in cut})
             if cancelled():
                 raise Cancelled()
-            report("fusing rounds")
+            steps.report("fusing rounds")
             interaction = Interaction(z, tuple(map(tuple, pos.tolist())), tuple(map(tuple, neg.tolist())))
-            new_state = apply_round(
-                state,
-                interaction,
-                plan,
-                lambda choices: keep_old(self._runner, self._source, self.spacing[1:], choices, self.fusion),
-            )
+            new_state = apply_round(state, interaction, plan, self._keep_old)
             if cancelled():
                 raise Cancelled()
             t_end = time.perf_counter()
-            self._history.append(new_state)
-            self._log.append((z, [list(p) for p in interaction.positive], [list(p) for p in interaction.negative]))
-            if len(self._history) > self.history_limit + 1:
-                del self._history[0]  # the oldest round can no longer be undone; its clicks stay in the log
+            self._commit_state(new_state, interaction)
             self.last_round_stats = {
-                "prompt_s": t_prompt - t0,
-                "propagation_s": t_prop - t_prompt,
-                "propagated_slices": len(propagated),
-                "fusion_s": t_end - t_prop,
-                "fusion_slices": len(plan.choices),
-                "leak_cut_slices": len(cut),
-                "total_s": t_end - t0,
+                "prompt_s": t_prompt - t0, "propagation_s": t_prop - t_prompt, "propagated_slices": len(propagated),
+                "fusion_s": t_end - t_prop, "fusion_slices": len(plan.choices), "leak_cut_slices": len(cut),
+                "total_s": t_end - t0, "device": str(self.device),
             }
-            done = total
-            report("done")
+            steps.finish()
             return self.mask
+
+    def _propagate(self, z, pos, prompt, state, low, high, steps: "_Progress", cancelled):
+        """Propagate a round's prompt mask through its range; ({z: mask}, {z: evidence}).
+
+        Negative-only rounds never propagate (a correction can never start a new leak).
+        """
+        if prompt.mask is None or len(pos) == 0:
+            return {}, {}
+        low, high = extension_guard(z, state, low, high)
+        stop = self.stopping
+        config = PropagationConfig(
+            stop_when_empty=self.stop_when_empty, presence_threshold=stop.presence_threshold,
+            intensity_tolerance=stop.drift_tolerance, valley=stop.valley,
+        )
+        result = propagate(
+            self._runner, self._source, self.spacing[1:], z, prompt.mask, (low, high), config,
+            on_slice=lambda _z: steps.step("propagating"), should_cancel=cancelled,
+        )
+        return result.masks, result.evidence
+
+    def _keep_old(self, choices):
+        """MRF's verdict per slice choice (the fusion scorer; replaceable, e.g. to record choices)."""
+        if self.fusion_scorer is not None:
+            return self.fusion_scorer(self._runner, self._source, self.spacing[1:], choices, self.fusion)
+        return keep_old(self._runner, self._source, self.spacing[1:], choices, self.fusion)
+
+    def _commit_state(self, new_state: RunState, interaction: Interaction) -> None:
+        self._history.append(new_state)
+        self._log.append((interaction.z, [list(p) for p in interaction.positive], [list(p) for p in interaction.negative]))
+        if len(self._history) > self.history_limit + 1:
+            del self._history[0]  # the oldest round can no longer be undone; its clicks stay in the log
 
     def undo(self) -> bool:
         """Go back one round. Returns False when there was nothing to undo."""

@@ -1,4 +1,4 @@
-"""The robot user of DESIGN.md: simulated clicks that correct the largest error, round by round.
+"""The robot user of docs/design.md (section 6): simulated clicks that correct the largest error, round by round.
 
 - Round 1: on the slice with the largest object area, one positive click at the object pixel
   farthest from the object's boundary (maximum of the 2D Euclidean distance transform).

@@ -83,11 +83,6 @@ class SliceMask:
             and bool(np.array_equal(self.crop, other.crop))
         )
 
-    def contains(self, y: int, x: int) -> bool:
-        h, w = self.crop.shape
-        yy, xx = y - self.y0, x - self.x0
-        return 0 <= yy < h and 0 <= xx < w and bool(self.crop[yy, xx])
-
 
 def dense_slice(slices: Mapping[int, SliceMask], z: int, shape: tuple[int, int]) -> np.ndarray:
     """(Y, X) bool mask of slice z (zeros where there is no entry)."""

@@ -4,16 +4,15 @@ Framing. The interaction net sees an object-centred crop. With a current mask on
 crop frames the mask and the clicks. Without one, the first crop around the positive clicks has
 a fixed physical size prior (:data:`FIRST_SIDE_PIXELS` at the finer in-plane spacing) and is then
 *re-framed on its own result* until the framing is stable: a mask that runs into the crop edge
-grows the crop, a small mask shrinks it. This is the multi-scale first crop that DESIGN.md asks
-for; it keeps the net at the scale it was trained at (object ~ 1/CONTEXT of the crop side).
+grows the crop, a small mask shrinks it. This is the multi-scale first crop (docs/design.md,
+section 1); it keeps the net at the scale it was trained at (object ~ 1/CONTEXT of the crop side).
 
 Clean-up keeps the result tied to the clicks: components with a positive click (or that were
 already mostly in the slice's current mask) stay, components holding only negative clicks go.
-A slice with only negative clicks is *erased* (made an empty boundary, as DESIGN.md asks) when
-a click lies in the core of its mask (:data:`ERASE_DEPTH`) or when less than
-:data:`ERASE_FRACTION` of its mask survives; otherwise it is a partial correction of that slice
-alone (the controller does not propagate negative-only rounds, so a correction can
-never start a new leak).
+A slice with only negative clicks is *erased* (made an empty boundary, docs/design.md section 3)
+when less than :data:`ERASE_FRACTION` of its mask survives (or, when ``erase_depth`` is given, a
+click lies in the core of its mask); otherwise it is a partial correction of that slice alone (the
+controller does not propagate negative-only rounds, so a correction can never start a new leak).
 """
 
 from __future__ import annotations
@@ -208,7 +207,7 @@ def predict_prompt_mask(
     negative: np.ndarray,
     previous: SliceMask | None,
     size: int = CROP_SIZE,
-    erase_depth: float | None = ERASE_DEPTH,
+    erase_depth: float | None = None,
 ) -> PromptResult:
     """Run the interaction net on slice z with all its clicks.
 

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
+from .cancel import Cancelled
 from .crops import CROP_SIZE, CropBox
 from .intensity import apply_window, intensity_window, quartiles
 from .mask_store import SliceMask
@@ -38,10 +39,6 @@ from .volume import VolumeSource
 
 #: Smallest intensity spread (normalised units) the drift check uses.
 MIN_SPREAD = 0.05
-
-
-class Cancelled(Exception):
-    """Raised inside a round when the caller asked to cancel; the controller's state is untouched."""
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,40 @@ def influence_range(interacted, z: int, n_slices: int, user_limits: tuple[int, i
     return max(low, user_limits[0]), min(high, user_limits[1])
 
 
+def user_limits(z: int, n_slices: int, z_limits: tuple[int, int] | None, max_slices: int | None) -> tuple[int, int]:
+    """Inclusive (low, high) range the user allows a round on z: ``z_limits`` and ``max_slices`` each way."""
+    low, high = 0, n_slices - 1
+    if z_limits is not None:
+        zl, zh = (int(v) for v in z_limits)
+        if zl > zh:
+            zl, zh = zh, zl
+        low, high = max(low, zl), min(high, zh)
+    if max_slices is not None:
+        n = max(0, int(max_slices))
+        low, high = max(low, z - n), min(high, z + n)
+    return min(low, z), max(high, z)
+
+
+#: Later rounds propagate at most this fraction of the object's current extent (and at least
+#: EXTEND_MIN slices) past it; a click beyond the extent moves the extent there.
+EXTEND_FRACTION = 0.5
+EXTEND_MIN = 3
+
+
+def extension_guard(z: int, state: "RunState", low: int, high: int,
+                    fraction: float = EXTEND_FRACTION, minimum: int = EXTEND_MIN) -> tuple[int, int]:
+    """Limit how far a correction round may grow the object past its current z-extent.
+
+    The propagation network does not always know where an object ends; an early round that
+    stopped in the right place must not be undone by a later round that runs on.
+    """
+    if not state.masks:
+        return low, high
+    e0, e1 = min(min(state.masks), z), max(max(state.masks), z)
+    margin = max(minimum, int(round(fraction * (e1 - e0 + 1))))
+    return max(low, e0 - margin), min(high, e1 + margin)
+
+
 def passes_through(source: int, z: int, s: int) -> bool:
     """True when content propagated from ``source`` reached slice s through slice z."""
     return source < z < s or s < z < source

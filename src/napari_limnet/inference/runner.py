@@ -30,7 +30,7 @@ from ..modeling.weights import LimNetModels
 
 def _inference_nets(models: LimNetModels, fold_bn: bool, channels_last: bool):
     """Inference copies of the three nets, built once per models object and option set."""
-    cache = models.__dict__.setdefault("_inference_cache", {})
+    cache = models.inference_copies
     key = (fold_bn, channels_last)
     if key not in cache:
         nets = []

@@ -114,8 +114,13 @@ class VolumeSource:
     def slice_shape(self) -> tuple[int, int]:
         return self.shape[1], self.shape[2]
 
+    #: on_read(z, ya, yb, xa, xb) is called before every window read (benchmarks count reads with it)
+    on_read = None
+
     def read(self, z: int, ya: int, yb: int, xa: int, xb: int) -> np.ndarray:
         """Pixels [ya:yb, xa:xb] of slice z as float32 (clipped indices must be valid and non-empty)."""
+        if self.on_read is not None:
+            self.on_read(z, ya, yb, xa, xb)
         region = np.asarray(self._volume[z, ya:yb, xa:xb], dtype=np.float32)
         if self.lazy and not np.isfinite(region).all():
             raise ValueError(

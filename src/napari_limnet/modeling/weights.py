@@ -7,6 +7,7 @@ and numbers, loaded with ``torch.load(weights_only=True)``.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -59,6 +60,9 @@ class LimNetModels:
     fusion: FusionNet
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     trained: bool = True
+    #: inference copies of the nets (BatchNorm folded, channels_last), built once per option set
+    #: by :class:`~napari_limnet.inference.runner.NetRunner`
+    inference_copies: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self):
         for net in (self.interaction, self.propagation, self.fusion):
@@ -89,6 +93,19 @@ class LimNetModels:
         finally:
             torch.random.set_rng_state(gen_state)
         return cls(**nets, device=resolve_device(device), trained=False)
+
+
+_MODEL_CACHE: dict[str, "LimNetModels"] = {}
+_MODEL_LOCK = threading.Lock()
+
+
+def shipped_models(device=None) -> "LimNetModels":
+    """The packaged, trained models on ``device`` (loaded once per device and shared)."""
+    dev = resolve_device(device)
+    with _MODEL_LOCK:
+        if str(dev) not in _MODEL_CACHE:
+            _MODEL_CACHE[str(dev)] = LimNetModels.load(dev)
+        return _MODEL_CACHE[str(dev)]
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:

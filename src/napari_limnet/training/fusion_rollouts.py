@@ -2,7 +2,7 @@
 
     python -m napari_limnet.training.fusion_rollouts --seconds 600 --seed 5000000 --out rollouts_0.npz
 
-The robot user (DESIGN.md) drives the controller with the shipped interaction and propagation
+The robot user (docs/design.md, section 6) drives the controller with the shipped interaction and propagation
 nets on fresh synthetic volumes. Every time a round asks MRF to choose between a slice's old and
 new mask, the choice's input (image / old / new crop, distances) is stored with the Dice of both
 masks against the truth. ``train_fusion --rollouts`` then learns from these real propagation
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import controller as controller_module
+from ..controller import LimNetController
 from ..evaluation.cases import synthetic_case
 from ..evaluation.metrics import dice
 from ..evaluation.robot_user import run_session
@@ -46,21 +46,17 @@ def record_sessions(seconds: float, seed: int, shape=(32, 128, 128), rounds: int
             d_new.append(dice(new, truth[c.z]))
         return keep_old(runner, source, spacing_yx, choices, config)
 
-    original = controller_module.keep_old
-    controller_module.keep_old = recording_keep_old
     start, i, sessions = time.time(), 0, 0
-    try:
-        while time.time() - start < seconds:
-            case = synthetic_case(seed + i, shape)
-            i += 1
-            if case is None:
-                continue
-            ctrl = controller_module.LimNetController(case.image, spacing=case.spacing, fusion="mrf" if i % 2 else "new")
-            truth_ref["truth"] = case.truth
-            run_session(ctrl.interact, case.truth, rounds)
-            sessions += 1
-    finally:
-        controller_module.keep_old = original
+    while time.time() - start < seconds:
+        case = synthetic_case(seed + i, shape)
+        i += 1
+        if case is None:
+            continue
+        ctrl = LimNetController(case.image, spacing=case.spacing, fusion="mrf" if i % 2 else "new")
+        ctrl.fusion_scorer = recording_keep_old  # the controller's hook: every MRF choice is recorded
+        truth_ref["truth"] = case.truth
+        run_session(ctrl.interact, case.truth, rounds)
+        sessions += 1
     print(f"{sessions} sessions, {len(xs)} MRF choices in {time.time() - start:.0f} s", flush=True)
     return {
         "x": np.stack(xs) if xs else np.zeros((0, 3, 64, 64), np.float16),

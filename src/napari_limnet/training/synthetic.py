@@ -1,6 +1,6 @@
 """Domain-randomised synthetic 3D volumes (SynthSeg-style), generated in batches with torch.
 
-Each volume is built in four steps (DESIGN.md, "Training data"):
+Each volume is built in four steps (docs/design.md, section 5):
 
 1. **Label map.** Background "tissues" (argmax of smooth random fields) and, on top, objects
    of several families: warped ellipsoids, lobulated blobs, tubes/vessels, thin curved sheets.
@@ -14,7 +14,7 @@ Each volume is built in four steps (DESIGN.md, "Training data"):
    Distractors get an intensity close to the target's.
 3. **Target.** Mostly the primary object, otherwise another object or a union of touching
    neighbours.
-4. Clicks are simulated by the training loops (see :mod:`napari_limnet.training.clicks`).
+4. Clicks are simulated by the training loops (see :mod:`napari_limnet.training.click_simulation`).
 
 Geometry: coordinates are in in-plane pixel units; ``z_scale`` (1-8) is the slice thickness
 in the same units, so anisotropic volumes have objects that span fewer slices.

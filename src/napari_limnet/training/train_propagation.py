@@ -8,7 +8,7 @@ later slice is segmented in a crop framed on the *previous prediction*, with the
 prediction as an input and a memory of the first slice plus the last few predicted slices,
 exactly as the controller runs it. So the net learns to recover from its own drift.
 
-Learning when to stop (the failure DESIGN.md reports): half of the clips are placed so that
+Learning when to stop (docs/design.md, section 4): half of the clips are placed so that
 the object ends inside the clip; the generator puts similar-intensity distractors directly
 above and below the primary object, touching it; empty target frames are in the mask loss,
 and an explicit "object present" head is trained on every frame.

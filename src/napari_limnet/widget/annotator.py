@@ -34,7 +34,7 @@ from qtpy.QtWidgets import (
 
 from .. import autosave
 from ..controller import LimNetController
-from ..inference.propagation import Cancelled
+from ..inference.cancel import Cancelled
 from ..modeling.weights import available_devices, check_device
 from ..session import AnnotationSession
 from ..sessions import session_path_for

@@ -1,4 +1,4 @@
-"""Batched click simulation for training, in the spirit of the robot user (DESIGN.md).
+"""Batched click simulation for training, in the spirit of the robot user (docs/design.md).
 
 - First click: positive, at the point of the target farthest from its boundary (or, for
   variety, a random interior point).
