@@ -186,7 +186,7 @@ def test_worker_errors_are_notified_and_state_kept(annotator, qtbot, monkeypatch
     z, y, x = s.click
     sess, state, shown = one_round_done(annotator, qtbot)
     errors = []
-    monkeypatch.setattr("napari_limnet.widget.annotator.show_error", errors.append)
+    monkeypatch.setattr("napari_limnet.widget.round_queue.show_error", errors.append)
 
     def broken(*a, **k):
         raise RuntimeError("simulated failure")
@@ -202,7 +202,7 @@ def test_worker_errors_are_notified_and_state_kept(annotator, qtbot, monkeypatch
 def test_outside_click_is_ignored_with_a_message(annotator, qtbot, monkeypatch):
     viewer, widget, image, s = annotator
     warnings = []
-    monkeypatch.setattr("napari_limnet.widget.annotator.show_warning", warnings.append)
+    monkeypatch.setattr("napari_limnet.widget.round_queue.show_warning", warnings.append)
     prompts = widget._layers.prompts()
     prompts.add(prompts.world_to_data(image.data_to_world(np.array([5, 500, 500], dtype=float))))
     assert warnings and "outside the image" in warnings[0]
@@ -339,7 +339,7 @@ def test_confidence_strip_and_go_to_least_confident(annotator, qtbot):
 
 def test_a_device_that_fails_its_test_pass_is_not_used(annotator, monkeypatch):
     viewer, widget, image, s = annotator
-    import napari_limnet.widget.annotator as annotator_module
+    import napari_limnet.widget.devices as annotator_module
 
     monkeypatch.setattr(annotator_module, "check_device", lambda dev: f"{dev}: CUDA driver too old")
     widget.device_combo.addItem("cuda")

@@ -163,7 +163,7 @@ def test_undo_says_what_it_reverts_and_an_empty_export_is_refused(make_napari_vi
 def test_smaller_things(make_napari_viewer, qtbot, monkeypatch):
     viewer = make_napari_viewer(show=True)
     warnings = []
-    monkeypatch.setattr("napari_limnet.widget.annotator.show_warning", warnings.append)
+    monkeypatch.setattr("napari_limnet.widget.images.show_warning", warnings.append)
     viewer.add_image(np.random.rand(32, 32).astype(np.float32), name="flat")
     widget = dock(viewer)
     assert not widget.segment_button.isEnabled() and not widget.commit_button.isEnabled()

@@ -1,0 +1,230 @@
+"""Clicks to rounds: the 2D preview, rounds in thread workers queued per slice, cancel, display.
+
+A mixin of :class:`~napari_limnet.widget.annotator.LimNetWidget` (it relies on the widget's attributes).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from napari.qt.threading import create_worker
+from napari.utils import progress as napari_progress
+from napari.utils.notifications import show_error, show_info, show_warning
+
+from ..inference.cancel import Cancelled
+from ..session import AnnotationSession
+from .keys import KEYS
+from .layers import NEGATIVE, POSITIVE, set_prompt_mode
+
+
+class RoundsMixin:
+    def toggle_mode(self) -> None:
+        if self._layers is None:
+            return
+        prompts = self._layers.prompts()
+        current = prompts.feature_defaults["label"][0] if len(prompts.feature_defaults) else POSITIVE
+        new = NEGATIVE if current == POSITIVE else POSITIVE
+        set_prompt_mode(prompts, new)
+        self.mode_button.setText(f"Prompt: {new} [{KEYS['toggle']}]")
+
+    def _on_points_changed(self, event=None) -> None:
+        action = getattr(event, "action", "added")
+        if str(action) not in ("added", "ActionType.ADDED"):
+            return
+        prompts = self._layers.prompts() if self._layers else None
+        if prompts is None or not len(prompts.data):
+            return
+        if self._edit_click:  # a Ctrl-click picks an object to refine; it is not a prompt
+            self._edit_click = False
+            self._drop_last_point(prompts)
+            return
+        idx = self._layers.to_image_index(prompts, prompts.data[-1:])[0]
+        if not self._inside(idx):
+            self._drop_last_point(prompts)
+            show_warning("That click is outside the image; it was removed. Click inside the image.")
+            return
+        if not self._layers.image.visible:
+            show_warning(f"The image '{self._layers.image.name}' is hidden: the click was used, "
+                         "but make it visible to see what you click on.")
+        self.on_clicks(int(idx[-3]))
+
+    @staticmethod
+    def _drop_last_point(prompts) -> None:
+        """Remove the newest point (and its label) without triggering another click."""
+        feats = prompts.features.iloc[:-1].reset_index(drop=True) if len(prompts.features) else prompts.features
+        defaults = prompts.feature_defaults
+        with prompts.events.data.blocker():
+            prompts.data = prompts.data[:-1]
+            prompts.features = feats
+        prompts.feature_defaults = defaults
+
+    def _on_paint(self, event=None) -> None:
+        self.on_clicks(self._current_z())
+
+    def _inside(self, idx: np.ndarray) -> bool:
+        shape = self._layers.shape
+        return all(0 <= int(i) < s for i, s in zip(idx, shape))
+
+    def on_clicks(self, z: int) -> None:
+        """Show the 2D prompt mask of slice z now; propagate too if auto-propagation is on."""
+        sess = self.session()
+        if sess is None:
+            return
+        pos, neg = self._layers.clicks(self._lead(), z)
+        if not pos and not neg:
+            return
+        if self.busy:
+            # A round is running and holds the controller: never wait for it on the UI thread.
+            # With auto-propagation the running round is cancelled and redone with all clicks.
+            if self.auto_check.isChecked():
+                self._start_round(z, pos, neg)
+            return
+        try:
+            preview = sess.preview(z, pos, neg)
+        except ValueError as err:
+            show_warning(str(err))
+            return
+        self._show_preview(z, preview)
+        if self.auto_check.isChecked():
+            self._start_round(z, pos, neg)
+
+    def segment(self) -> None:
+        """Run a round on the current slice with all its clicks."""
+        if self.session() is None:
+            return
+        z = self._current_z()
+        pos, neg = self._layers.clicks(self._lead(), z)
+        if not pos and not neg:
+            show_warning(f"No clicks on slice {z}: add a positive click on the object first.")
+            return
+        self._start_round(z, pos, neg)
+
+    def _start_round(self, z, pos, neg) -> None:
+        """Run a round on slice z now, or queue it behind the running one.
+
+        A new click on the slice whose round is running cancels that round; it is redone with all
+        the slice's clicks. A click on another slice waits its turn: rounds run in click order, so
+        no click on screen is ever ignored.
+        """
+        sess = self.session()
+        if sess is None:
+            return
+        if self._worker is not None:
+            self._pending.pop(z, None)
+            self._pending[z] = (pos, neg)
+            if self._running is not None and self._running[0] is sess and self._running[1] == z:
+                sess.cancel()
+            return
+        lead = self._lead()
+        self._failed_round = None
+        self.rerun_cpu_button.setVisible(False)
+        self.cancel_button.setEnabled(True)
+        self.status.setText(f"Propagating from slice {z}…")
+        self._pbar = napari_progress(total=1, desc="LIM-Net round")
+        token = threading.Event()  # this round's own cancel flag: a cancel before it starts is not lost
+        self._round_token = token
+        worker = create_worker(
+            sess.run_round, z, pos, neg, progress=self._relay.progress.emit, should_cancel=token.is_set,
+            _start_thread=False, _ignore_errors=True,
+        )
+        self._running = (sess, z)
+        worker.returned.connect(lambda _mask, sess=sess, lead=lead, z=z: self._on_round_done(sess, lead, z))
+        worker.errored.connect(lambda err, sess=sess, lead=lead, r=(z, pos, neg): self._on_round_error(err, sess, lead, r))
+        worker.finished.connect(self._on_worker_finished)
+        self._worker = worker
+        worker.start()
+
+    def _on_progress(self, done: int, total: int, message: str) -> None:
+        if not self._usable():
+            return
+        self.progress_bar.setRange(0, max(total, 1))
+        self.progress_bar.setValue(done)
+        pbar = self._pbar
+        if pbar is not None:
+            pbar.total = max(total, 1)
+            pbar.n = done
+            pbar.set_description(f"LIM-Net: {message}")
+
+    def _on_round_done(self, sess, lead, z) -> None:
+        if not self._usable():
+            return
+        self._show_current(sess, lead)
+        self._update_undo_label()
+        n = len(sess.controller.nonempty_slices())
+        cut = sess.controller.last_round_stats.get("leak_cut_slices", 0)
+        extra = f" The leak was cut: {cut} more slice(s) cleared." if cut else ""
+        self.status.setText(f"Round {sess.controller.n_rounds} (slice {z}, on {sess.device}): object on {n} slices.{extra} "
+                            f"Commit [{KEYS['commit']}] when done, or check the least confident slice [{KEYS['goto']}].")
+
+    def _on_round_error(self, err, sess, lead, round_args=None) -> None:
+        if not self._usable():
+            return
+        if isinstance(err, Cancelled):
+            if not self._pending:
+                show_info("Propagation cancelled; the previous result is kept.")
+                self.status.setText("Cancelled; the previous result is kept.")
+        elif isinstance(err, ValueError):
+            show_warning(str(err))
+            self.status.setText(str(err))
+        elif sess.device != "cpu":
+            # a device error (out of memory, driver, lost GPU): nothing was lost; offer the CPU
+            self._failed_round = round_args
+            self.rerun_cpu_button.setVisible(round_args is not None)
+            msg = (f"The round failed on {sess.device} ({type(err).__name__}: {str(err)[:200]}). Nothing was lost: "
+                   "the previous result is kept. Click 'Rerun this round on the CPU' to continue there.")
+            show_error(msg)
+            self.status.setText(msg)
+        else:
+            show_error(f"LIM-Net round failed ({type(err).__name__}: {err}); the previous result is kept.")
+        if self._layers is not None and self.session() is sess:
+            self._show_current(sess, lead)
+
+    def _on_worker_finished(self) -> None:
+        self._worker = None
+        self._running = None
+        if not self._usable():
+            return
+        self.cancel_button.setEnabled(False)
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(1)
+        if self._pbar is not None:
+            self._pbar.close()
+            self._pbar = None
+        if self._pending and not self._closed:
+            z = next(iter(self._pending))
+            pos, neg = self._pending.pop(z)
+            self._start_round(z, pos, neg)
+
+    def cancel(self) -> None:
+        """Cancel a running propagation and the queued ones (the state stays as before the round)."""
+        self._pending.clear()
+        self._cancel_worker()
+
+    def _cancel_worker(self) -> None:
+        if self._worker is not None:
+            if self._round_token is not None:
+                self._round_token.set()
+            for sess in self._sessions.values():
+                sess.cancel()
+
+    @property
+    def busy(self) -> bool:
+        return self._worker is not None
+
+    def _show_preview(self, z: int, mask2d: np.ndarray) -> None:
+        lead = self._lead()
+        data = self._layers.current_data
+        data[lead + (z,)] = mask2d.astype(np.uint8)
+        self._shown.setdefault(lead, set()).add(z)
+        self._layers.current().refresh()
+
+    def _show_current(self, sess: AnnotationSession, lead) -> None:
+        data = self._layers.current_data
+        target = data[lead] if lead else data
+        new = set(sess.controller.nonempty_slices())
+        for z in self._shown.get(lead, set()) | new:
+            target[z] = sess.controller.slice_mask(z)
+        self._shown[lead] = new
+        self._layers.current().refresh()
+        self._update_confidence(sess)
