@@ -73,13 +73,23 @@ def _args_for(module: str, config: dict, device: str, real: str | None, real_fra
     return mod, parser.parse_args(argv)
 
 
+def _make_volumes():
+    """The synthetic generator of whichever tree is on the path (data/ now, training/ before)."""
+    import importlib
+
+    try:
+        return importlib.import_module("napari_limnet.data.synthetic").make_volumes
+    except ImportError:
+        return importlib.import_module("napari_limnet.training.synthetic").make_volumes
+
+
 def legacy_step(mod, module: str, args, net, device, gen):
     """The previous main's step function, rebuilt from its own module (fresh volumes every step)."""
     import torch
     from torch.profiler import record_function
 
     common = sys.modules[mod.__name__.rsplit(".", 1)[0] + ".common"]
-    make_volumes = sys.modules[mod.__name__.rsplit(".", 1)[0] + ".synthetic"].make_volumes
+    make_volumes = _make_volumes()
     if module == "interaction":
         n_vol = max(1, args.batch // args.per_volume)
         extra_clicks = torch.Generator().manual_seed(args.seed)
@@ -126,7 +136,7 @@ def learning_only(mod, module: str, args, net, opt, device, gen, step_fn, repeat
     import torch
 
     common = sys.modules[mod.__name__.rsplit(".", 1)[0] + ".common"]
-    make_volumes = sys.modules[mod.__name__.rsplit(".", 1)[0] + ".synthetic"].make_volumes
+    make_volumes = _make_volumes()
     if module == "interaction":
         with torch.no_grad():
             vols = make_volumes(max(1, args.batch // args.per_volume), (6, args.canvas, args.canvas), gen, device)

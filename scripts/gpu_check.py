@@ -49,7 +49,7 @@ def check_samples(report: dict, device: str = "cuda") -> bool:
     from napari_limnet import LimNetController
     from napari_limnet.evaluation.metrics import dice
     from napari_limnet.evaluation.robot_user import run_session
-    from napari_limnet.samples import ct_abdomen, mri_head, nuclei
+    from napari_limnet.data.samples import ct_abdomen, mri_head, nuclei
 
     ok = True
     for make in (ct_abdomen, mri_head, nuclei):
@@ -88,7 +88,7 @@ def check_device_error(report: dict) -> bool:
     """A real CUDA out-of-memory in the middle of a round loses nothing; the CPU redoes the round."""
     from napari_limnet import LimNetController
     from napari_limnet.evaluation.metrics import dice
-    from napari_limnet.samples import ct_abdomen
+    from napari_limnet.data.samples import ct_abdomen
 
     s = ct_abdomen()
     z, y, x = s.click

@@ -7,7 +7,7 @@
 # Leaves $OUT/{interaction,propagation,propagation_synthetic}.pt, $OUT/results.tgz (records, logs, reports)
 # and $OUT/session.log.
 # Needs: .baseline/src (the previous main's src, for "before") and .train_data/real_train.npz
-#   (python -m napari_limnet.training.real_data --pack .train_data/real_train.npz), both carried.
+#   (python -m napari_limnet.data.real_volumes --pack .train_data/real_train.npz), both carried.
 # Usage: OUT=/some/dir [DEADLINE_S=560] [DEVICE=cuda] [SCALE=1] bash scripts/gpu_session.sh
 set -u
 cd "$(dirname "$0")/.."

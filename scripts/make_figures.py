@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from napari_limnet.modeling.weights import shipped_weights_dir  # noqa: E402
-from napari_limnet.training.synthetic import make_volumes  # noqa: E402
+from napari_limnet.data.synthetic import make_volumes  # noqa: E402
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -39,7 +39,7 @@ def synthetic_samples(path: Path, n: int = 8, seed: int = 5) -> None:
     axes[0, 0].set_ylabel("image")
     axes[1, 0].set_ylabel("target")
     axes[2, 0].set_ylabel("label map")
-    fig.suptitle("Domain-randomised synthetic volumes (one slice each): napari_limnet.training.synthetic", fontsize=10)
+    fig.suptitle("Domain-randomised synthetic volumes (one slice each): napari_limnet.data.synthetic", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

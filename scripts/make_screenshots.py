@@ -14,7 +14,7 @@ import napari
 import numpy as np
 from qtpy.QtWidgets import QApplication
 
-from napari_limnet.samples import SAMPLES
+from napari_limnet.data.samples import SAMPLES
 from napari_limnet.widget.annotator import LimNetWidget
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"

@@ -56,7 +56,7 @@ def restart_and_check(lines: list[str], work: Path) -> dict:
     os.environ["LIMNET_CACHE_DIR"] = str(work / "cache")
     from napari_limnet import autosave
     from napari_limnet.io.files import cleanup_stale_temps, read_volume
-    from napari_limnet.samples import ct_abdomen
+    from napari_limnet.data.samples import ct_abdomen
 
     cleanup_stale_temps()  # what the widget and the CLI do when they start
     key = autosave.session_key(None, "ct", ct_abdomen().image.shape)

@@ -4,7 +4,7 @@
 from napari_limnet import LimNetController
 from napari_limnet.evaluation.metrics import dice
 from napari_limnet.io.files import read_volume
-from napari_limnet.samples import ct_abdomen
+from napari_limnet.data.samples import ct_abdomen
 
 
 def test_the_demo_clicks_segment_the_kidney():

@@ -13,7 +13,7 @@ pytest.importorskip("dask.array")
 
 from napari_limnet._reader import get_reader  # noqa: E402
 from napari_limnet.io.omezarr import read_ome_zarr, write_ome_zarr  # noqa: E402
-from napari_limnet.samples import ct_abdomen  # noqa: E402
+from napari_limnet.data.samples import ct_abdomen  # noqa: E402
 
 
 def pyramid(image):

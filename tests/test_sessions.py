@@ -9,7 +9,7 @@ import pytest
 from napari_limnet import LimNetController
 from napari_limnet.cli import main
 from napari_limnet.io.files import read_volume
-from napari_limnet.samples import ct_abdomen
+from napari_limnet.data.samples import ct_abdomen
 from napari_limnet.session import AnnotationSession
 from napari_limnet.sessions import SessionRecord, replay, session_path_for
 

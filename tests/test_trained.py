@@ -16,7 +16,7 @@ from napari_limnet.evaluation.metrics import dice
 from napari_limnet.evaluation.robot_user import run_session
 from napari_limnet.modeling.blocks import count_parameters
 from napari_limnet.modeling.weights import MODULE_NAMES, LimNetModels, shipped_weights_dir
-from napari_limnet.samples import ct_abdomen, nuclei
+from napari_limnet.data.samples import ct_abdomen, nuclei
 
 
 def test_weights_are_small_and_recorded():

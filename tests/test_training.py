@@ -8,7 +8,7 @@ import torch
 
 from napari_limnet.training.click_simulation import error_click, first_click
 from napari_limnet.training.common import TimeBudget, corrupt_masks, dice_score, seg_loss
-from napari_limnet.training.synthetic import DTYPE_MODES, SyntheticConfig, make_volumes
+from napari_limnet.data.synthetic import DTYPE_MODES, SyntheticConfig, make_volumes
 
 
 def test_generator_is_seeded_and_shaped():

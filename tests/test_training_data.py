@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from napari_limnet.training.bank import VolumeBank
-from napari_limnet.training.real_data import RealVolume, RealVolumes, default_train_dir, load_real_volumes, pack, unpack
+from napari_limnet.data.real_volumes import RealVolume, RealVolumes, default_train_dir, load_real_volumes, pack, unpack
 
 
 def _toy_volumes():

@@ -10,7 +10,7 @@ import pytest
 napari = pytest.importorskip("napari")
 
 from napari_limnet import autosave  # noqa: E402
-from napari_limnet.samples import ct_abdomen  # noqa: E402
+from napari_limnet.data.samples import ct_abdomen  # noqa: E402
 from napari_limnet.widget.annotator import LimNetWidget  # noqa: E402
 from napari_limnet.widget.layers import POSITIVE  # noqa: E402
 

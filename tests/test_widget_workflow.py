@@ -7,7 +7,7 @@ import pytest
 
 napari = pytest.importorskip("napari")
 
-from napari_limnet.samples import ct_abdomen, nuclei  # noqa: E402
+from napari_limnet.data.samples import ct_abdomen, nuclei  # noqa: E402
 from napari_limnet.widget.annotator import LimNetWidget  # noqa: E402
 from napari_limnet.widget.layers import NEGATIVE, NEGATIVE_COLOR, POSITIVE, POSITIVE_COLOR  # noqa: E402
 
@@ -227,7 +227,7 @@ def test_refine_a_committed_object_and_commit_it_under_its_id(make_napari_viewer
     assert sess.object_id == 1 and sess.controller.n_rounds == 0
     np.testing.assert_array_equal(viewer.layers["ct current object"].data.astype(bool), first)
     # refine: a negative click on one of its slices, commit back under id 1
-    from napari_limnet.samples import _deepest
+    from napari_limnet.data.samples import _deepest
 
     zz = int(np.flatnonzero(first.any(axis=(1, 2)))[-1])
     yy, xx = _deepest(first[zz])  # in the core of that slice's mask: "not this slice"

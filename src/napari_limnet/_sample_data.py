@@ -1,8 +1,8 @@
-"""npe2 sample-data contributions: generated volumes, nothing downloaded (see :mod:`napari_limnet.samples`)."""
+"""npe2 sample-data contributions: generated volumes, nothing downloaded (see :mod:`napari_limnet.data.samples`)."""
 
 from __future__ import annotations
 
-from . import samples
+from .data import samples
 
 
 def _layers(sample: samples.Sample):

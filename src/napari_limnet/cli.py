@@ -112,7 +112,7 @@ def segment_command(args) -> int:
 def sample_command(args) -> int:
     from .io.files import write_volume
     from .io.geometry import Geometry
-    from .samples import SAMPLES
+    from .data.samples import SAMPLES
 
     s = SAMPLES[args.name]()
     write_volume(args.out, s.image, Geometry.from_spacing(s.spacing), labels=False)

@@ -27,7 +27,8 @@ from .inference.propagation import PropagationConfig, propagate
 from .inference.rounds import (
     Interaction, RunState, apply_round, extension_guard, influence_range, plan_leak_cut, plan_round, user_limits,
 )
-from .inference.stopping import StoppingConfig, ValleyRule, expected_wrong_pixels, slice_confidence
+from .inference.confidence import confidence_and_stakes
+from .inference.stopping import StoppingConfig, ValleyRule
 from .inference.runner import NetRunner
 from .inference.volume import VolumeSource, check_spacing
 from .inference.validation import check_round, check_z
@@ -187,41 +188,7 @@ class LimNetController:
 
     def _confidence_and_stakes(self) -> dict[int, tuple[float, float]]:
         """z -> (confidence, expected wrong pixels)."""
-        state = self.state
-        out: dict[int, tuple[float, float]] = {}
-        valley_after = self._slices_past_valley(state)
-        for z, e in state.evidence.items():
-            if z in state.interactions:
-                out[z] = (1.0, 0.0)
-            elif z in state.masks:
-                area = state.masks[z].area
-                c = slice_confidence(e, area, z in valley_after)
-                out[z] = (c, expected_wrong_pixels(c, area))
-            elif (z - 1 in state.masks) != (z + 1 in state.masks):  # just past an end
-                c = max(0.0, min(1.0, 1.0 - e.presence))
-                out[z] = (c, (1.0 - c) * e.area)
-        for z in state.masks:
-            if z not in out:
-                out[z] = (1.0, 0.0) if z in state.interactions else (0.5, expected_wrong_pixels(0.5, state.masks[z].area))
-        return dict(sorted(out.items()))
-
-    def _slices_past_valley(self, state: RunState) -> set[int]:
-        """Slices beyond an area valley on their chain (a leak that the stop rules let through)."""
-        rule = self.stopping.valley or ValleyRule()
-        out: set[int] = set()
-        for src in state.interactions:
-            if src not in state.masks:
-                continue
-            for step in (1, -1):
-                chain, s = [], src + step
-                while state.sources.get(s) == src and s in state.masks:
-                    chain.append(s)
-                    s += step
-                areas = [float(state.masks[src].area)] + [float(state.masks[c].area) for c in chain]
-                bottom = rule.find(areas)
-                if bottom is not None:
-                    out.update(chain[bottom:])
-        return out
+        return confidence_and_stakes(self.state, self.stopping.valley or ValleyRule())
 
     def nonempty_slices(self) -> list[int]:
         """Sorted slices where the current mask has foreground."""

@@ -23,7 +23,7 @@ def has_display() -> bool:
 def run_gui(sample_name: str = "ct_abdomen") -> None:
     import napari
 
-    from .samples import SAMPLES
+    from .data.samples import SAMPLES
     from .widget.annotator import LimNetWidget
 
     s = SAMPLES[sample_name]()
@@ -51,7 +51,7 @@ def run_headless(out_dir: str = "demo_out", sample_name: str = "ct_abdomen") -> 
 
     out = Path(out_dir)
     out.mkdir(exist_ok=True)
-    from .samples import SAMPLES
+    from .data.samples import SAMPLES
 
     s = SAMPLES[sample_name]()
     image = out / f"{sample_name}.nii.gz"

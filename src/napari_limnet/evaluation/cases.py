@@ -88,7 +88,7 @@ def synthetic_case(gen_seed: int, shape=(40, 128, 128), name: str = "synthetic",
     """One generated volume as a Case with a realistic dtype, or None when its target is too small."""
     import torch
 
-    from ..training.synthetic import make_volumes
+    from ..data.synthetic import make_volumes
 
     v = make_volumes(1, shape, torch.Generator().manual_seed(gen_seed))
     truth = v.target[0].numpy()
@@ -121,7 +121,7 @@ def load_train_cases(max_cases: int | None = 40, min_voxels: int = 500, min_slic
     the dev set. Structures with at least ``min_voxels`` voxels over ``min_slices`` slices, in a
     fixed order, every k-th one to keep at most ``max_cases`` spread over all volumes.
     """
-    from ..training.real_data import load_real_volumes
+    from ..data.real_volumes import load_real_volumes
 
     cases = []
     for v in load_real_volumes():

@@ -8,7 +8,7 @@ the learning step itself (docs/training/profile.md). The bank generates volumes 
   probability ``real_fraction`` per refresh) real structures from :mod:`.real_data`;
 - ``draw(n)`` returns ``n`` random entries with cheap augmentation (a random flip/transpose of
   the plane, reversed z, a random intensity gamma), as a
-  :class:`~napari_limnet.training.synthetic.SyntheticVolumes` batch.
+  :class:`~napari_limnet.data.synthetic.SyntheticVolumes` batch.
 
 With a refresh every ``k`` steps, each volume is seen about ``k * n / refresh_batch`` times,
 each time differently augmented. Storage: image float32, target bool, labels int16;
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-from .synthetic import SyntheticConfig, SyntheticVolumes, make_volumes
+from ..data.synthetic import SyntheticConfig, SyntheticVolumes, make_volumes
 
 
 class VolumeBank:

@@ -131,7 +131,7 @@ def common_parser(description: str, seconds: float, batch: int, lr: float) -> ar
     p.add_argument("--refresh-every", type=int, default=4, help="steps between bank refreshes")
     p.add_argument("--refresh-batch", type=int, default=128, help="volumes generated per bank refresh")
     p.add_argument("--real", default=None,
-                   help="real training volumes: a .npz pack or the NIfTI folder (see training.real_data); needs --bank")
+                   help="real training volumes: a .npz pack or the NIfTI folder (see data.real_volumes); needs --bank")
     p.add_argument("--real-fraction", type=float, default=0.0, help="share of bank refreshes drawn from --real")
     p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0 = time budget only)")
     return p
@@ -147,7 +147,7 @@ def make_bank(args, shape: tuple[int, int, int], device, gen):
 
     real = None
     if args.real_fraction > 0:
-        from .real_data import RealVolumes, load_real_volumes
+        from ..data.real_volumes import RealVolumes, load_real_volumes
 
         real = RealVolumes(load_real_volumes(args.real), device)
         log(f"real volumes: {len(real.names)} ({', '.join(real.names)}), {len(real)} structures")
@@ -160,9 +160,9 @@ def make_bank(args, shape: tuple[int, int, int], device, gen):
 def data_record(args, bank) -> dict:
     """What the training record says about the data a run saw."""
     if bank is None:
-        return {"data": "synthetic volumes from napari_limnet.training.synthetic only (no real images)"}
+        return {"data": "synthetic volumes from napari_limnet.data.synthetic only (no real images)"}
     out = {
-        "data": ("synthetic volumes (napari_limnet.training.synthetic)"
+        "data": ("synthetic volumes (napari_limnet.data.synthetic)"
                  + (f" + real structures of ../shared/data/train ({args.real})" if args.real_fraction > 0 else " only")
                  + f", served from a device-resident bank of {args.bank}"),
         "bank_volumes_generated": dict(bank.generated),
@@ -223,7 +223,7 @@ def finish(args, name: str, net, history: list[dict], extra: dict) -> Path:
             "torch": torch.__version__,
             "python": platform.python_version(),
             "args": {k: str(v) for k, v in vars(args).items()},
-            **({"data": "synthetic volumes from napari_limnet.training.synthetic only (no real images)"} | extra),
+            **({"data": "synthetic volumes from napari_limnet.data.synthetic only (no real images)"} | extra),
         }
     )
     record_path.write_text(json.dumps(record, indent=1))

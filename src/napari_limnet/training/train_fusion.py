@@ -25,7 +25,7 @@ from ..inference.intensity import apply_window, intensity_window
 from ..modeling.fusion_net import distance_features
 from .batch_ops import batch_bbox, crop, framing, union_bbox
 from .common import autocast, common_parser, corrupt_masks, dice_score, setup, train_loop
-from .synthetic import make_volumes
+from ..data.synthetic import make_volumes
 from .train_interaction import sample_slices
 
 NAME = "fusion"

@@ -21,7 +21,7 @@ from ..inference.intensity import apply_window, intensity_window
 from .batch_ops import batch_bbox, crop, framing, paste, points_bbox, to_crop_coords, union_bbox
 from .click_simulation import ClickSet, error_click, first_click
 from .common import autocast, common_parser, corrupt_masks, data_record, dice_score, make_bank, seg_loss, setup, train_loop
-from .synthetic import make_volumes
+from ..data.synthetic import make_volumes
 
 NAME = "interaction"
 FIRST_SIDE = 64.0

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from ..inference.intensity import apply_window, intensity_window
 from .batch_ops import batch_bbox, crop, framing, paste
 from .common import autocast, common_parser, corrupt_masks, data_record, dice_score, make_bank, seg_loss, setup, train_loop
-from .synthetic import make_volumes
+from ..data.synthetic import make_volumes
 
 NAME = "propagation"
 PRESENT_MIN_PIXELS = 3

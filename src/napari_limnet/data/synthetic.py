@@ -176,17 +176,29 @@ def make_volumes(
     config: SyntheticConfig = SyntheticConfig(),
     z_scale: float | None = None,
 ) -> SyntheticVolumes:
-    """Generate ``batch`` random volumes of ``shape`` = (D, H, W). See the module docstring."""
+    """Generate ``batch`` random volumes of ``shape`` = (D, H, W). See the module docstring.
+
+    The four steps below draw from ``gen`` in a fixed order, so a seed gives the same volumes.
+    """
     device = torch.device(device)
-    d, h, w = shape
     cfg = config
     if z_scale is None:
         aniso = _rand(gen, 1, device=device).item() < cfg.anisotropic_p
         z_scale = _rand(gen, 1, device=device, low=cfg.z_scale[0], high=cfg.z_scale[1]).item() if aniso else 1.0
     grid = _Grid(shape, z_scale, device)
-    zc = max(2, round(d * z_scale / 24))
+    labels, n_tissues = _background_tissues(gen, batch, shape, z_scale, cfg, device)  # 1. label map: tissues
+    labels, intensity_class, placed, similar = _place_objects(gen, labels, n_tissues, grid, shape, cfg, device)  # and objects
+    target, _ = _choose_target(gen, labels, [p.label for p in placed], device)  # 3. target
+    image = _render(gen, intensity_class, shape, z_scale, placed[0].label, similar, cfg, device)  # 2. intensities
+    mode = DTYPE_MODES[_randint(gen, 0, len(DTYPE_MODES) - 1, device)]
+    image = _to_dtype_range(gen, image, mode, device)
+    return SyntheticVolumes(image=image, labels=labels, target=target, z_scale=z_scale, dtype_mode=mode)
 
-    # 1. background tissues
+
+def _background_tissues(gen, batch, shape, z_scale, cfg: SyntheticConfig, device) -> tuple[torch.Tensor, int]:
+    """Step 1a: background "tissues", the argmax of smooth random fields. Labels (B, D, H, W) 1..L, L."""
+    d, h, w = shape
+    zc = max(2, round(d * z_scale / 24))
     n_tissues = _randint(gen, *cfg.n_tissues, device)
     best = None
     labels = torch.ones(batch, d, h, w, dtype=torch.long, device=device)
@@ -199,9 +211,77 @@ def make_volumes(
         else:
             labels = torch.where(field > best, t + 1, labels)
             best = torch.maximum(best, field)
-    intensity_class = labels.clone()
+    return labels, n_tissues
 
-    # 2. objects; object 0 is the primary one, near the centre
+
+def _object_pose(gen, k: int, placed: list, grid: _Grid, radii, rot, batch: int, device):
+    """Where object k goes: (center, radii, rot, relation, is_shell). Object 0 is the primary one."""
+    relation, is_shell = "free", False
+    if k == 0:
+        return _rand(gen, batch, 3, device=device, low=-0.18, high=0.18) * grid.extent, radii, rot, relation, is_shell
+    relation = ("free", "inside", "touching", "z_touching")[_choice(gen, (0.3, 0.2, 0.25, 0.25), device)]
+    ref = placed[0] if relation in ("inside", "z_touching") else placed[-1]
+    if relation == "free":
+        center = _rand(gen, batch, 3, device=device, low=-0.45, high=0.45) * grid.extent
+    elif relation == "inside":
+        scale = _rand(gen, batch, 1, device=device, low=0.15, high=0.6)
+        radii = ref.radii * scale * _rand(gen, batch, 3, device=device, low=0.8, high=1.2)
+        center = ref.center + (_rand(gen, batch, 3, device=device, low=-0.4, high=0.4)) * ref.radii
+        if _rand(gen, 1, device=device).item() < 0.35:  # a shell around the primary object
+            radii = ref.radii * _rand(gen, batch, 3, device=device, low=1.1, high=1.35)
+            center = ref.center.clone()
+            is_shell = True
+    elif relation == "touching":
+        direction = F.normalize(torch.randn(batch, 3, generator=gen, device=device), dim=1)
+        reach = ref.radii.mean(1, keepdim=True) + radii.mean(1, keepdim=True)
+        center = ref.center + direction * reach * 0.85
+    else:  # directly above or below the primary object, touching it
+        sign = torch.where(_rand(gen, batch, device=device) < 0.5, -1.0, 1.0)
+        center = ref.center.clone()
+        center[:, 1:] += _rand(gen, batch, 2, device=device, low=-0.3, high=0.3) * ref.radii[:, 1:]
+        radii = ref.radii * _rand(gen, batch, 3, device=device, low=0.7, high=1.3)
+        center[:, 0] += sign * (ref.radii.max(1).values + radii.max(1).values) * 0.8
+        rot = torch.eye(3, device=device).expand(batch, 3, 3).clone()
+        radii = torch.stack([ref.radii.min(1).values * 0.8, radii[:, 1], radii[:, 2]], 1)
+    return center, radii, rot, relation, is_shell
+
+
+def _object_field(gen, family: str, grid: _Grid, center, radii, rot, shape, device):
+    """Signed field (< 0 inside) of one object of ``family``; tubes get their own radii. (field, radii)."""
+    h = shape[1]
+    if family == "tube":
+        radii = torch.stack([radii.max(1).values * 1.5, radii.min(1).values.clamp(1.2, 0.2 * h), radii[:, 2]], 1)
+        return _tube_field(gen, grid, center, radii, rot, device), radii
+    if family == "sheet":
+        return _sheet_field(gen, grid, center, radii, rot, shape, device), radii
+    field = _ellipsoid_field(grid, center, radii, rot)
+    amp = 0.12 if family == "ellipsoid" else 0.45
+    cells = 3 if family == "ellipsoid" else _randint(gen, 4, 7, device)
+    return field + amp * smooth_noise(gen, radii.shape[0], shape, (cells, cells, cells), device), radii
+
+
+def _sub_regions(gen, labels, shape, next_class: int, device) -> tuple[torch.Tensor, int]:
+    """Internal sub-regions with their own intensity classes (composite objects)."""
+    batch = labels.shape[0]
+    n_sub = _randint(gen, 2, 4, device)
+    sub_best, sub_id = None, torch.zeros_like(labels)
+    for s in range(n_sub):
+        f = smooth_noise(gen, batch, shape, (3, 4, 4), device)
+        if sub_best is None:
+            sub_best = f
+        else:
+            sub_id = torch.where(f > sub_best, s, sub_id)
+            sub_best = torch.maximum(sub_best, f)
+    return next_class + sub_id, next_class + n_sub
+
+
+def _place_objects(gen, labels, n_tissues: int, grid: _Grid, shape, cfg: SyntheticConfig, device):
+    """Step 1b: objects of several families, free, inside, touching or stacked on the primary one.
+
+    Returns (labels, intensity classes, placed objects, labels whose intensity is close to the primary's).
+    """
+    batch, h = labels.shape[0], shape[1]
+    intensity_class = labels.clone()
     n_objects = _randint(gen, *cfg.n_objects, device)
     placed: list[_Placed] = []
     r_min, r_max = cfg.radius[0], cfg.radius[1] * h
@@ -211,79 +291,22 @@ def make_volumes(
         label = n_tissues + 1 + k
         family = OBJECT_FAMILIES[_choice(gen, cfg.family_p, device)]
         log_r = _rand(gen, batch, device=device, low=math.log(r_min), high=math.log(r_max))
-        base = torch.exp(log_r)
-        radii = base.unsqueeze(1) * _rand(gen, batch, 3, device=device, low=0.55, high=1.5)
+        radii = torch.exp(log_r).unsqueeze(1) * _rand(gen, batch, 3, device=device, low=0.55, high=1.5)
         rot = random_rotations(gen, batch, device)
-        relation = "free"
-        is_shell = False
-        if k == 0:
-            center = (_rand(gen, batch, 3, device=device, low=-0.18, high=0.18)) * grid.extent
-        else:
-            relation = ("free", "inside", "touching", "z_touching")[_choice(gen, (0.3, 0.2, 0.25, 0.25), device)]
-            ref = placed[0] if relation in ("inside", "z_touching") else placed[-1]
-            if relation == "free":
-                center = _rand(gen, batch, 3, device=device, low=-0.45, high=0.45) * grid.extent
-            elif relation == "inside":
-                scale = _rand(gen, batch, 1, device=device, low=0.15, high=0.6)
-                radii = ref.radii * scale * _rand(gen, batch, 3, device=device, low=0.8, high=1.2)
-                center = ref.center + (_rand(gen, batch, 3, device=device, low=-0.4, high=0.4)) * ref.radii
-                if _rand(gen, 1, device=device).item() < 0.35:  # a shell around the primary object
-                    radii = ref.radii * _rand(gen, batch, 3, device=device, low=1.1, high=1.35)
-                    center = ref.center.clone()
-                    is_shell = True
-            elif relation == "touching":
-                direction = F.normalize(torch.randn(batch, 3, generator=gen, device=device), dim=1)
-                reach = ref.radii.mean(1, keepdim=True) + radii.mean(1, keepdim=True)
-                center = ref.center + direction * reach * 0.85
-            else:  # directly above or below the primary object, touching it
-                sign = torch.where(_rand(gen, batch, device=device) < 0.5, -1.0, 1.0)
-                center = ref.center.clone()
-                center[:, 1:] += _rand(gen, batch, 2, device=device, low=-0.3, high=0.3) * ref.radii[:, 1:]
-                radii = ref.radii * _rand(gen, batch, 3, device=device, low=0.7, high=1.3)
-                center[:, 0] += sign * (ref.radii.max(1).values + radii.max(1).values) * 0.8
-                rot = torch.eye(3, device=device).expand(batch, 3, 3).clone()
-                radii = torch.stack([ref.radii.min(1).values * 0.8, radii[:, 1], radii[:, 2]], 1)
-        if family == "tube":
-            radii = torch.stack([radii.max(1).values * 1.5, radii.min(1).values.clamp(1.2, 0.2 * h), radii[:, 2]], 1)
-            field = _tube_field(gen, grid, center, radii, rot, device)
-        elif family == "sheet":
-            field = _sheet_field(gen, grid, center, radii, rot, shape, device)
-        else:
-            field = _ellipsoid_field(grid, center, radii, rot)
-            amp = 0.12 if family == "ellipsoid" else 0.45
-            cells = 3 if family == "ellipsoid" else _randint(gen, 4, 7, device)
-            field = field + amp * smooth_noise(gen, batch, shape, (cells, cells, cells), device)
+        center, radii, rot, relation, is_shell = _object_pose(gen, k, placed, grid, radii, rot, batch, device)
+        field, radii = _object_field(gen, family, grid, center, radii, rot, shape, device)
         inside = field < 0
         if is_shell:  # keep the primary object where it already is
             inside = inside & (labels != placed[0].label)
         labels = torch.where(inside, label, labels)
         cls = torch.full_like(labels, label)
         if _rand(gen, 1, device=device).item() < cfg.composite_p:
-            # internal sub-regions with their own intensities (composite objects)
-            n_sub = _randint(gen, 2, 4, device)
-            sub_best, sub_id = None, torch.zeros_like(labels)
-            for s in range(n_sub):
-                f = smooth_noise(gen, batch, shape, (3, 4, 4), device)
-                if sub_best is None:
-                    sub_best = f
-                else:
-                    sub_id = torch.where(f > sub_best, s, sub_id)
-                    sub_best = torch.maximum(sub_best, f)
-            cls = next_class + sub_id
-            next_class += n_sub
+            cls, next_class = _sub_regions(gen, labels, shape, next_class, device)
         intensity_class = torch.where(inside, cls, intensity_class)
         if k > 0 and relation in ("touching", "z_touching") and _rand(gen, 1, device=device).item() < 0.7:
             similar_to_primary.append(label)
         placed.append(_Placed(center, radii, label))
-
-    # 3. target
-    target, primary = _choose_target(gen, labels, [p.label for p in placed], device)
-
-    # 4. intensities
-    image = _render(gen, intensity_class, shape, z_scale, placed[0].label, similar_to_primary, cfg, device)
-    mode = DTYPE_MODES[_randint(gen, 0, len(DTYPE_MODES) - 1, device)]
-    image = _to_dtype_range(gen, image, mode, device)
-    return SyntheticVolumes(image=image, labels=labels, target=target, z_scale=z_scale, dtype_mode=mode)
+    return labels, intensity_class, placed, similar_to_primary
 
 
 def _choose_target(gen, labels: torch.Tensor, object_labels: list[int], device):

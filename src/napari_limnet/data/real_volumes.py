@@ -3,7 +3,7 @@
 The volumes (CT and MRI abdomen, trunk, aorta, spine, chest; see ``train_cases.json``) hold
 many touching structures, which is exactly what the networks must learn to stop at: vertebra
 against vertebra, organ against organ. :class:`RealVolumes` turns them into batches shaped like
-the synthetic generator's (:class:`~napari_limnet.training.synthetic.SyntheticVolumes`), so the
+the synthetic generator's (:class:`~napari_limnet.data.synthetic.SyntheticVolumes`), so the
 training loops do not care where a sample came from. Each sample:
 
 1. picks a structure (uniformly over all structures of all volumes with enough voxels);
@@ -15,7 +15,7 @@ training loops do not care where a sample came from. Each sample:
    displacement, in one batched ``grid_sample`` per source volume, on the training device;
 4. remaps intensities (random gamma, inversion, bias, noise) from the volume's robust range.
 
-The pack (``python -m napari_limnet.training.real_data --pack real_train.npz``) stores the
+The pack (``python -m napari_limnet.data.real_volumes --pack real_train.npz``) stores the
 volumes as plain arrays so that training machines need neither nibabel nor the NIfTI files.
 """
 
