@@ -56,7 +56,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run(shape, n_objects: int, seed: int = 0) -> dict:
+def run(shape, n_objects: int, seed: int = 0, pretouch: bool = False) -> dict:
     import dask.array as da
 
     from napari_limnet import LimNetController, autosave
@@ -66,6 +66,8 @@ def run(shape, n_objects: int, seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
     volume = da.zeros(shape, dtype=np.uint16, chunks=(1, shape[1], shape[2]))  # never read by a commit
     committed = np.zeros(shape, dtype=np.uint16)
+    if pretouch:  # fault every page in now, so that the timings are the commit path's alone
+        committed.fill(0)
     ctrl = LimNetController(volume, models=LimNetModels.random())
     sess = AnnotationSession(ctrl, committed)
     journal = autosave.AutosaveJournal(f"bench:{shape}", shape, committed.dtype)
@@ -96,6 +98,7 @@ def run(shape, n_objects: int, seed: int = 0) -> dict:
         "undo_ui_ms": {"median": 1000 * statistics.median(undo_ui)} if undo_ui else None,
         "autosave_background_ms": {"median": 1000 * statistics.median(bg), "max": 1000 * max(bg)},
         "journal_files": len(list(journal.folder.glob("p*.npz"))),
+        "pretouched": pretouch,
         "peak_rss_mb": peak_rss_mb(),
     }
 
@@ -144,19 +147,23 @@ def main() -> None:
     p.add_argument("--sizes", nargs="*", default=["300x512x512", "1000x1024x1024"])
     p.add_argument("--objects", type=int, default=200)
     p.add_argument("--legacy", action="store_true", help="also time the previous commit path")
+    p.add_argument("--pretouch", action="store_true",
+                   help="also time the new path with the label memory faulted in beforehand (first-touch page faults "
+                        "of freshly allocated labels are expensive on some machines)")
     p.add_argument("--out", default="docs/robustness")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.worker:
         kind, size = a.worker.split(":")
         shape = tuple(int(v) for v in size.split("x"))
-        print(json.dumps(run(shape, a.objects) if kind == "new" else run_legacy(shape, a.objects)))
+        out = run_legacy(shape, a.objects) if kind == "legacy" else run(shape, a.objects, pretouch=kind == "pretouched")
+        print(json.dumps(out))
         return
     import subprocess
 
     report = {"runs": []}
     for size in a.sizes:
-        for kind in (["new", "legacy"] if a.legacy else ["new"]):
+        for kind in ["new"] + (["pretouched"] if a.pretouch else []) + (["legacy"] if a.legacy else []):
             with tempfile.TemporaryDirectory() as cache:
                 env = dict(os.environ, LIMNET_CACHE_DIR=cache, PYTHONPATH=str(ROOT / "src"))
                 res = subprocess.run([sys.executable, __file__, "--worker", f"{kind}:{size}", "--objects", str(a.objects)],

@@ -26,10 +26,10 @@ def annotator(make_napari_viewer, qtbot):
 
 
 def add_click(viewer, widget, z, y, x, label=POSITIVE):
-    prompts = widget._layers.prompts()
+    prompts = widget.layers.prompts()
     if prompts.feature_defaults["label"][0] != label:
         widget.toggle_mode()
-    world = widget._layers.image.data_to_world(np.array([z, y, x], dtype=float))
+    world = widget.layers.image.data_to_world(np.array([z, y, x], dtype=float))
     prompts.add(prompts.world_to_data(world))
     viewer.dims.set_point(0, world[0])
 
@@ -124,7 +124,7 @@ def test_deleted_layers_come_back(annotator, qtbot):
     widget.commit()  # re-creates the committed layer with its content
     assert "ct committed" in [lay.name for lay in viewer.layers]
     np.testing.assert_array_equal(viewer.layers["ct committed"].data, saved)
-    widget._layers.prompts()
+    widget.layers.prompts()
     assert "ct prompts" in [lay.name for lay in viewer.layers]
 
 
@@ -137,7 +137,7 @@ def test_anisotropic_clicks_land_on_the_right_voxel(make_napari_viewer, qtbot):
     widget = LimNetWidget(viewer)
     widget.auto_check.setChecked(False)
     add_click(viewer, widget, 9, 21, 15)
-    pos, neg = widget._layers.clicks((), 9)
+    pos, neg = widget.layers.clicks((), 9)
     assert pos == [(21, 15)] and neg == []
     assert widget._current_z() == 9
 
@@ -162,9 +162,9 @@ def test_4d_image_uses_the_current_time_point(make_napari_viewer, qtbot):
     viewer.dims.set_point(0, 1.0)
     assert widget._lead() == (1,)
     z, y, x = s.click
-    prompts = widget._layers.prompts()
-    prompts.add(prompts.world_to_data(widget._layers.image.data_to_world(np.array([1, z, y, x + 3], dtype=float))))
-    viewer.dims.set_point(1, widget._layers.image.data_to_world(np.array([1, z, y, x]))[1])
+    prompts = widget.layers.prompts()
+    prompts.add(prompts.world_to_data(widget.layers.image.data_to_world(np.array([1, z, y, x + 3], dtype=float))))
+    viewer.dims.set_point(1, widget.layers.image.data_to_world(np.array([1, z, y, x]))[1])
     run_round(qtbot, widget)
     cur = viewer.layers["ct4d current object"].data
     assert cur[1].any() and not cur[0].any()
@@ -177,7 +177,7 @@ def test_image_removed_while_propagating(annotator, qtbot):
     widget.segment()
     viewer.layers.remove(image)
     qtbot.waitUntil(lambda: not widget.busy, timeout=60000)
-    assert widget._layers is None
+    assert widget.layers is None
     assert "ct committed" in [lay.name for lay in viewer.layers], "committed labels stay"
 
 
@@ -203,7 +203,7 @@ def test_outside_click_is_ignored_with_a_message(annotator, qtbot, monkeypatch):
     viewer, widget, image, s = annotator
     warnings = []
     monkeypatch.setattr("napari_limnet.widget.round_queue.show_warning", warnings.append)
-    prompts = widget._layers.prompts()
+    prompts = widget.layers.prompts()
     prompts.add(prompts.world_to_data(image.data_to_world(np.array([5, 500, 500], dtype=float))))
     assert warnings and "outside the image" in warnings[0]
     assert widget.session().controller.n_rounds == 0
@@ -215,7 +215,7 @@ def test_same_named_layer_of_another_shape_is_kept_aside(make_napari_viewer):
     vol = np.random.rand(10, 32, 32).astype(np.float32)
     viewer.add_image(vol, name="vol")
     widget = LimNetWidget(viewer)
-    assert widget._layers.committed().data.shape == vol.shape
+    assert widget.layers.committed().data.shape == vol.shape
     assert old in viewer.layers and old.data.sum() == 3 * 64 and old.name.startswith("vol committed (shape")
 
 
@@ -224,7 +224,7 @@ def test_images_too_large_for_the_label_layers_are_refused(make_napari_viewer, m
     viewer = make_napari_viewer(show=True)
     viewer.add_image(np.random.rand(10, 128, 128).astype(np.float32), name="big")
     widget = LimNetWidget(viewer)
-    assert widget._layers is None and "GB" in widget.info.text() and "lazy" in widget.info.text()
+    assert widget.layers is None and "GB" in widget.info.text() and "lazy" in widget.info.text()
 
 
 def test_autosave_is_offered_and_restored(make_napari_viewer, qtbot):
@@ -249,9 +249,9 @@ def test_autosave_is_offered_and_restored(make_napari_viewer, qtbot):
 def test_scribbles_become_clicks(annotator, qtbot):
     viewer, widget, image, s = annotator
     z, y, x = s.click
-    widget._layers.scribble_data[z, y - 2 : y + 3, x - 12 : x + 12] = 1  # a positive stroke
-    widget._layers.scribble_data[z, 5:8, 5:40] = 2  # a negative stroke
-    pos, neg = widget._layers.clicks((), z)
+    widget.layers.scribble_data[z, y - 2 : y + 3, x - 12 : x + 12] = 1  # a positive stroke
+    widget.layers.scribble_data[z, 5:8, 5:40] = 2  # a negative stroke
+    pos, neg = widget.layers.clicks((), z)
     assert 2 <= len(pos) <= 12 and 2 <= len(neg) <= 12
     assert all(abs(py - y) <= 2 and abs(px - x) <= 12 for py, px in pos)
     assert all(5 <= ny < 8 for ny, _ in neg)
@@ -282,7 +282,7 @@ def test_toggle_switches_new_points_to_negative(annotator):
     viewer, widget, image, s = annotator
     widget.toggle_mode()
     z, y, x = s.click
-    prompts = widget._layers.prompts()
+    prompts = widget.layers.prompts()
     prompts.add(prompts.world_to_data(image.data_to_world(np.array([z, y, x], dtype=float))))
     assert list(prompts.features["label"]) == [NEGATIVE]
     assert np.allclose(prompts.face_color[0][:3], [1.0, 0.15, 0.15], atol=0.02)

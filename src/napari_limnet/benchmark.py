@@ -209,7 +209,8 @@ def main(argv=None) -> dict:
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"])
     p.add_argument("--weights", default=None, help="folder with interaction/propagation/fusion .pt (default: shipped)")
     p.add_argument("--threads", type=int, default=0)
-    p.add_argument("--out", default="bench_out", help="folder for benchmark.json and benchmark.png")
+    p.add_argument("--out", default="bench_out", help="folder for <name>.json and <name>.png")
+    p.add_argument("--name", default="benchmark", help="file stem of the report and plot")
     args = p.parse_args(argv)
     import torch
 
@@ -246,9 +247,9 @@ def main(argv=None) -> dict:
         "summary": summary,
         "cases": results,
     }
-    (out / "benchmark.json").write_text(json.dumps(report, indent=1))
-    plot(summary, args.methods, out / "benchmark.png")
-    print(f"\nwrote {out / 'benchmark.json'} and {out / 'benchmark.png'}")
+    (out / f"{args.name}.json").write_text(json.dumps(report, indent=1))
+    plot(summary, args.methods, out / f"{args.name}.png")
+    print(f"\nwrote {out / (args.name + '.json')} and {out / (args.name + '.png')}")
     return report
 
 

@@ -116,6 +116,33 @@ class AnnotationSession:
         """Run later rounds on ``device``; every round and commit so far is kept."""
         self.controller.set_device(device)
 
+    def apply_settings(self, stop_when_empty: bool, max_slices: int | None, z_limits: tuple[int, int] | None) -> None:
+        """The round settings of the widget's panel (see :class:`LimNetController`)."""
+        ctrl = self.controller
+        ctrl.stop_when_empty = bool(stop_when_empty)
+        ctrl.max_slices = max_slices
+        ctrl.z_limits = z_limits
+
+    @property
+    def n_rounds(self) -> int:
+        return self.controller.n_rounds
+
+    @property
+    def interactions(self) -> dict:
+        """Interacted slices -> (positive, negative) clicks of the current object."""
+        return self.controller.interactions
+
+    @property
+    def last_round_stats(self) -> dict:
+        return self.controller.last_round_stats
+
+    def nonempty_slices(self) -> list[int]:
+        return self.controller.nonempty_slices()
+
+    def slice_mask(self, z: int) -> np.ndarray:
+        """(Y, X) bool mask of slice z of the current object."""
+        return self.controller.slice_mask(z)
+
     def confidence(self) -> tuple[dict[int, float], int | None]:
         """(per-slice confidence of the current object, the slice that most needs the user)."""
         return self.controller.slice_confidence(), self.controller.least_confident_slice()

@@ -181,7 +181,7 @@ class ImageMixin:
             new.on_change = self._autosave_hook(lead)
             self._sessions[key] = new
         sess = self._sessions[key]
-        self._apply_settings(sess.controller)
+        self._apply_settings(sess)
         return sess
 
     def _volume(self):
@@ -191,11 +191,14 @@ class ImageMixin:
         lead = self._lead()
         return data[lead] if lead else data
 
-    def _apply_settings(self, ctrl: LimNetController) -> None:
-        ctrl.stop_when_empty = self.stop_check.isChecked()
+    def _apply_settings(self, sess: AnnotationSession) -> None:
+        """The panel's round settings onto the session."""
         mode = self.range_combo.currentIndex()
-        ctrl.max_slices = self.max_slices.value() if mode == 1 else None
-        ctrl.z_limits = (self.z_low.value(), self.z_high.value()) if mode == 2 else None
+        sess.apply_settings(
+            stop_when_empty=self.stop_check.isChecked(),
+            max_slices=self.max_slices.value() if mode == 1 else None,
+            z_limits=(self.z_low.value(), self.z_high.value()) if mode == 2 else None,
+        )
 
     def _on_layer_removed(self, event) -> None:
         layer = event.value

@@ -38,9 +38,9 @@ class ObjectsMixin:
         what = sess.undo()
         lead = self._lead()
         if what == "round":
-            self._layers.set_clicks(lead, sess.controller.interactions)
+            self._layers.set_clicks(lead, sess.interactions)
             self._show_current(sess, lead)
-            self.status.setText(f"Undid {label}; {sess.controller.n_rounds} round(s) left.")
+            self.status.setText(f"Undid {label}; {sess.n_rounds} round(s) left.")
         elif what == "commit":
             self._committed_changed()
             self.status.setText(f"Undid {label}: the committed layer is as before it.")

@@ -32,7 +32,15 @@ class PanelMixin:
         return b
 
     def _build_ui(self) -> None:
+        """The panel, top to bottom: image, actions, status and confidence, settings, files."""
         root = QVBoxLayout(self)
+        self._build_actions(root)
+        self._build_status(root)
+        root.addWidget(self._build_settings())
+        self._build_files(root)
+        root.addStretch(1)
+
+    def _build_actions(self, root) -> None:
         self.image_combo = QComboBox()
         self.image_combo.setToolTip(TOOLTIPS["image"])
         self.image_combo.currentIndexChanged.connect(lambda *_: self._select_image())
@@ -66,6 +74,8 @@ class PanelMixin:
         h.addWidget(self.edit_id)
         h.addWidget(self.edit_button)
         root.addLayout(h)
+
+    def _build_status(self, root) -> None:
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
@@ -83,6 +93,7 @@ class PanelMixin:
         self.goto_button = self._button(f"Go to least confident slice [{KEYS['goto']}]", self.go_to_least_confident, "goto")
         root.addWidget(self.goto_button)
 
+    def _build_settings(self) -> QGroupBox:
         box = QGroupBox("Settings")
         form = QFormLayout(box)
         self.auto_check = QCheckBox("Propagate after each click")
@@ -121,8 +132,9 @@ class PanelMixin:
         self.device_combo.setToolTip(TOOLTIPS["device"])
         self.device_combo.currentIndexChanged.connect(lambda *_: self._on_device_selected())
         form.addRow("Device", self.device_combo)
-        root.addWidget(box)
+        return box
 
+    def _build_files(self, root) -> None:
         self.export_button = self._button("Export committed…", self.export_dialog, "export")
         self.load_session_button = self._button("Load session…", self.load_session_dialog, "load_session")
         h = QHBoxLayout()
@@ -132,7 +144,6 @@ class PanelMixin:
         self.restore_button = self._button("Restore autosaved objects", self.restore_autosave, "restore")
         self.restore_button.setVisible(False)
         root.addWidget(self.restore_button)
-        root.addStretch(1)
 
     def _unbind_keys(self, target) -> None:
         for key in KEYS.values():

@@ -151,10 +151,10 @@ class RoundsMixin:
             return
         self._show_current(sess, lead)
         self._update_undo_label()
-        n = len(sess.controller.nonempty_slices())
-        cut = sess.controller.last_round_stats.get("leak_cut_slices", 0)
+        n = len(sess.nonempty_slices())
+        cut = sess.last_round_stats.get("leak_cut_slices", 0)
         extra = f" The leak was cut: {cut} more slice(s) cleared." if cut else ""
-        self.status.setText(f"Round {sess.controller.n_rounds} (slice {z}, on {sess.device}): object on {n} slices.{extra} "
+        self.status.setText(f"Round {sess.n_rounds} (slice {z}, on {sess.device}): object on {n} slices.{extra} "
                             f"Commit [{KEYS['commit']}] when done, or check the least confident slice [{KEYS['goto']}].")
 
     def _on_round_error(self, err, sess, lead, round_args=None) -> None:
@@ -222,9 +222,9 @@ class RoundsMixin:
     def _show_current(self, sess: AnnotationSession, lead) -> None:
         data = self._layers.current_data
         target = data[lead] if lead else data
-        new = set(sess.controller.nonempty_slices())
+        new = set(sess.nonempty_slices())
         for z in self._shown.get(lead, set()) | new:
-            target[z] = sess.controller.slice_mask(z)
+            target[z] = sess.slice_mask(z)
         self._shown[lead] = new
         self._layers.current().refresh()
         self._update_confidence(sess)
