@@ -84,6 +84,7 @@ def main():
     viewer.close()
 
     # 3. the confidence strip after one click on the kidney; G jumps to the slice that most needs a check
+    os.environ["LIMNET_CACHE_DIR"] = tempfile.mkdtemp()  # a fresh cache: no restore offer for section 1's objects
     s = SAMPLES["ct_abdomen"]()
     viewer = napari.Viewer(title="napari-limnet")
     viewer.window.resize(1500, 950)
@@ -99,9 +100,9 @@ def main():
     for zyx in s.demo_clicks()[1:]:
         click(viewer, widget, zyx)
     widget.next_object()
-    widget.edit_object(1)
-    z, y, x = s.demo_clicks()[0]
-    click(viewer, widget, (z, y, x + 14), negative=True)
+    widget.edit_object(1)  # (or Ctrl-click the object): it is the current object again, ready for corrections
+    viewer.dims.set_point(0, viewer.layers[s.name].data_to_world(np.array(s.demo_clicks()[1], dtype=float))[0])
+    wait(widget)
     viewer.screenshot(str(DOCS / "screenshot_refine.png"), canvas_only=False)
     viewer.close()
     print("wrote docs/screenshot_ct.png, screenshot_nuclei_3d.png, screenshot_confidence.png, screenshot_refine.png")
