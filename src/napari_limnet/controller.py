@@ -195,8 +195,10 @@ class LimNetController:
         return sorted(self.state.masks)
 
     #: Rounds kept for undo. Each state shares every slice mask it did not change with the one
-    #: before it (the history is stored as differences); beyond this many rounds the oldest go.
+    #: before it (the history is stored as differences); beyond this many rounds, or beyond
+    #: ``history_bytes`` of distinct slice masks, the oldest rounds go.
     history_limit = 200
+    history_bytes = 64 * 2**20
 
     def _check_z(self, z) -> int:
         return check_z(z, self.shape[0])
@@ -352,8 +354,18 @@ class LimNetController:
     def _commit_state(self, new_state: RunState, interaction: Interaction) -> None:
         self._history.append(new_state)
         self._log.append((interaction.z, [list(p) for p in interaction.positive], [list(p) for p in interaction.negative]))
-        if len(self._history) > self.history_limit + 1:
+        while len(self._history) > 2 and (len(self._history) > self.history_limit + 1 or self._history_bytes() > self.history_bytes):
             del self._history[0]  # the oldest round can no longer be undone; its clicks stay in the log
+
+    def _history_bytes(self) -> int:
+        """Bytes of the distinct slice masks the undo history holds (states share unchanged slices)."""
+        seen, total = set(), 0
+        for st in self._history:
+            for m in st.masks.values():
+                if id(m) not in seen:
+                    seen.add(id(m))
+                    total += m.crop.nbytes
+        return total
 
     def undo(self) -> bool:
         """Go back one round. Returns False when there was nothing to undo."""

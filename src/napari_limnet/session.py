@@ -199,8 +199,9 @@ class AnnotationSession:
         self._changed(record, new)
         return record
 
-    #: Most memory the commits' undo data may hold; beyond it the oldest commits can no longer be undone.
-    UNDO_BYTES = 512 * 2**20
+    #: Most memory the commits' undo data may hold (the undo history's 64 MB of masks and this keep a
+    #: long session within ~200 MB); beyond it the oldest commits can no longer be undone.
+    UNDO_BYTES = 96 * 2**20
 
     def _bound_history(self) -> None:
         total = sum(a.before.nbytes for a in self._history if isinstance(a, CommitRecord))
