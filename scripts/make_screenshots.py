@@ -41,16 +41,22 @@ def click(viewer, widget, zyx, negative=False):
     wait(widget)
 
 
+def open_viewer(sample, **image_kwargs):
+    """A 1500x950 viewer with the sample and the annotator docked: (viewer, widget)."""
+    viewer = napari.Viewer(title="napari-limnet")
+    viewer.window.resize(1500, 950)
+    viewer.add_image(sample.image, name=sample.name, scale=sample.spacing, **image_kwargs)
+    widget = LimNetWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="LIM-Net Annotator", area="right")
+    return viewer, widget
+
+
 def main():
     DOCS.mkdir(exist_ok=True)
     os.environ["LIMNET_CACHE_DIR"] = tempfile.mkdtemp()  # no autosave offers from earlier runs
     # 1. CT-like sample, two kidneys committed, slice view with the widget docked
     s = SAMPLES["ct_abdomen"]()
-    viewer = napari.Viewer(title="napari-limnet")
-    viewer.window.resize(1500, 950)
-    viewer.add_image(s.image, name=s.name, scale=s.spacing, contrast_limits=(-200, 300))
-    widget = LimNetWidget(viewer)
-    viewer.window.add_dock_widget(widget, name="LIM-Net Annotator", area="right")
+    viewer, widget = open_viewer(s, contrast_limits=(-200, 300))
     for zyx in s.demo_clicks():
         click(viewer, widget, zyx)
     widget.next_object()
@@ -64,11 +70,7 @@ def main():
 
     # 2. nuclei in 3D: several committed nuclei
     s = SAMPLES["nuclei"]()
-    viewer = napari.Viewer(title="napari-limnet")
-    viewer.window.resize(1500, 950)
-    viewer.add_image(s.image, name=s.name, scale=s.spacing)
-    widget = LimNetWidget(viewer)
-    viewer.window.add_dock_widget(widget, name="LIM-Net Annotator", area="right")
+    viewer, widget = open_viewer(s)
     from scipy import ndimage
 
     blobs, n = ndimage.label(ndimage.gaussian_filter(s.image.astype(float), 1) > 500)
@@ -86,11 +88,7 @@ def main():
     # 3. the confidence strip after one click on the kidney; G jumps to the slice that most needs a check
     os.environ["LIMNET_CACHE_DIR"] = tempfile.mkdtemp()  # a fresh cache: no restore offer for section 1's objects
     s = SAMPLES["ct_abdomen"]()
-    viewer = napari.Viewer(title="napari-limnet")
-    viewer.window.resize(1500, 950)
-    viewer.add_image(s.image, name=s.name, scale=s.spacing, contrast_limits=(-200, 300))
-    widget = LimNetWidget(viewer)
-    viewer.window.add_dock_widget(widget, name="LIM-Net Annotator", area="right")
+    viewer, widget = open_viewer(s, contrast_limits=(-200, 300))
     click(viewer, widget, s.demo_clicks()[0])
     widget.go_to_least_confident()
     wait(widget)

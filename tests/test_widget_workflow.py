@@ -34,6 +34,12 @@ def wait_idle(qtbot, widget):
     qtbot.waitUntil(lambda: not widget.busy, timeout=90000)
 
 
+def ct_viewer(make_napari_viewer):
+    """A viewer showing the CT sample as 'ct': (viewer, sample)."""
+    viewer, s = ct_viewer(make_napari_viewer)
+    return viewer, s
+
+
 @pytest.fixture
 def two_images(make_napari_viewer):
     viewer = make_napari_viewer(show=True)
@@ -43,13 +49,19 @@ def two_images(make_napari_viewer):
     return viewer, s, n
 
 
-def test_switching_images_keeps_each_images_session_layers_and_undo(two_images, qtbot):
-    viewer, s, n = two_images
+def one_round_on_ct(viewer, s, qtbot):
+    """Dock the annotator, pick 'ct' and run one round on the sample's click; returns the widget."""
     widget = dock(viewer)
     widget.image_combo.setCurrentText("ct")
     click(widget, viewer, *s.click)
     widget.segment()
     wait_idle(qtbot, widget)
+    return widget
+
+
+def test_switching_images_keeps_each_images_session_layers_and_undo(two_images, qtbot):
+    viewer, s, n = two_images
+    widget = one_round_on_ct(viewer, s, qtbot)
     shown = viewer.layers["ct current object"].data.copy()
     assert shown.any()
     rounds = widget.session().controller.n_rounds
@@ -72,11 +84,7 @@ def test_switching_images_keeps_each_images_session_layers_and_undo(two_images, 
 
 def test_closing_the_dock_disconnects_and_reopening_adopts_the_session(two_images, qtbot):
     viewer, s, n = two_images
-    widget = dock(viewer)
-    widget.image_combo.setCurrentText("ct")
-    click(widget, viewer, *s.click)
-    widget.segment()
-    wait_idle(qtbot, widget)
+    widget = one_round_on_ct(viewer, s, qtbot)
     rounds = widget.session().controller.n_rounds
     viewer.window.remove_dock_widget(widget)  # what the dock's x does
     assert widget._closed
@@ -94,9 +102,7 @@ def test_closing_the_dock_disconnects_and_reopening_adopts_the_session(two_image
 
 
 def test_a_click_outside_the_image_is_removed_and_does_not_poison_the_slice(make_napari_viewer, qtbot):
-    viewer = make_napari_viewer(show=True)
-    s = ct_abdomen()
-    viewer.add_image(s.image, name="ct", scale=s.spacing)
+    viewer, s = ct_viewer(make_napari_viewer)
     widget = dock(viewer)
     z, y, x = s.click
     prompts = widget.layers.prompts()
@@ -112,9 +118,7 @@ def test_a_click_outside_the_image_is_removed_and_does_not_poison_the_slice(make
 
 
 def test_a_deleted_prompts_layer_comes_back_wired_with_its_points(make_napari_viewer, qtbot):
-    viewer = make_napari_viewer(show=True)
-    s = ct_abdomen()
-    viewer.add_image(s.image, name="ct", scale=s.spacing)
+    viewer, s = ct_viewer(make_napari_viewer)
     widget = dock(viewer)
     z, y, x = s.click
     click(widget, viewer, z, y, x)
@@ -129,9 +133,7 @@ def test_a_deleted_prompts_layer_comes_back_wired_with_its_points(make_napari_vi
 
 
 def test_two_quick_clicks_on_different_slices_both_run(make_napari_viewer, qtbot):
-    viewer = make_napari_viewer(show=True)
-    s = ct_abdomen()
-    viewer.add_image(s.image, name="ct", scale=s.spacing)
+    viewer, s = ct_viewer(make_napari_viewer)
     widget = dock(viewer, auto=True)
     z, y, x = s.click
     click(widget, viewer, z, y, x)
@@ -142,9 +144,7 @@ def test_two_quick_clicks_on_different_slices_both_run(make_napari_viewer, qtbot
 
 
 def test_undo_says_what_it_reverts_and_an_empty_export_is_refused(make_napari_viewer, qtbot, tmp_path):
-    viewer = make_napari_viewer(show=True)
-    s = ct_abdomen()
-    viewer.add_image(s.image, name="ct", scale=s.spacing)
+    viewer, s = ct_viewer(make_napari_viewer)
     widget = dock(viewer)
     click(widget, viewer, *s.click)
     widget.segment()
@@ -183,9 +183,7 @@ def test_smaller_things(make_napari_viewer, qtbot, monkeypatch):
 
 
 def test_a_cancelled_round_removes_its_preview(make_napari_viewer, qtbot):
-    viewer = make_napari_viewer(show=True)
-    s = ct_abdomen()
-    viewer.add_image(s.image, name="ct", scale=s.spacing)
+    viewer, s = ct_viewer(make_napari_viewer)
     widget = dock(viewer, auto=True)
     widget._relay.progress.connect(lambda *a: widget.cancel())
     z, y, x = s.click
@@ -196,9 +194,7 @@ def test_a_cancelled_round_removes_its_preview(make_napari_viewer, qtbot):
 
 
 def test_refine_a_committed_object_and_commit_it_under_its_id(make_napari_viewer, qtbot):
-    viewer = make_napari_viewer(show=True)
-    s = ct_abdomen()
-    viewer.add_image(s.image, name="ct", scale=s.spacing)
+    viewer, s = ct_viewer(make_napari_viewer)
     widget = dock(viewer)
     z, y, x = s.click
     click(widget, viewer, z, y, x)
@@ -241,9 +237,7 @@ def test_refine_a_committed_object_and_commit_it_under_its_id(make_napari_viewer
 
 
 def test_export_writes_a_session_that_load_session_replays(make_napari_viewer, qtbot, tmp_path):
-    viewer = make_napari_viewer(show=True)
-    s = ct_abdomen()
-    viewer.add_image(s.image, name="ct", scale=s.spacing)
+    viewer, s = ct_viewer(make_napari_viewer)
     widget = dock(viewer)
     for z, y, x in s.demo_clicks():
         click(widget, viewer, z, y, x)
