@@ -36,7 +36,9 @@ def wait_idle(qtbot, widget):
 
 def ct_viewer(make_napari_viewer):
     """A viewer showing the CT sample as 'ct': (viewer, sample)."""
-    viewer, s = ct_viewer(make_napari_viewer)
+    viewer = make_napari_viewer(show=True)
+    s = ct_abdomen()
+    viewer.add_image(s.image, name="ct", scale=s.spacing)
     return viewer, s
 
 
