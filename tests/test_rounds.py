@@ -6,7 +6,7 @@ import pytest
 from napari_limnet.inference.fusion import FusionConfig, SliceChoice, keep_old
 from napari_limnet.inference.mask_store import SliceMask
 from napari_limnet.inference.rounds import (
-    Interaction, RunState, apply_round, influence_range, passes_through, plan_round,
+    Interaction, RunState, apply_round, influence_range, passes_through, plan_round, trim_range,
 )
 from napari_limnet.inference.runner import NetRunner
 from napari_limnet.inference.volume import VolumeSource
@@ -123,3 +123,18 @@ def test_click_validation_messages():
         check_round(3, [], [], (30, 20, 20))
     z, pos, neg = check_round(3.0, [(1.4, 2.6)], None, (30, 20, 20))
     assert z == 3 and pos.tolist() == [[1.0, 3.0]] and neg.shape == (0, 2)
+
+
+def test_mask_intersection_keeps_only_shared_pixels():
+    a, b = square(10, 8), square(14, 8)  # rows 10-17 and 14-21, columns 10-17
+    both = a.intersect(b)
+    np.testing.assert_array_equal(both.dense((32, 32)), a.dense((32, 32)) & b.dense((32, 32)))
+    assert both.area == 4 * 8 and both.bbox == (14, 17, 10, 17)
+    assert a.intersect(square(20, 8)) is None and a.intersect(None) is None
+
+
+def test_a_trim_changes_the_unbroken_run_of_slices_it_spread_to():
+    spread = {s: square() for s in (8, 9, 11, 12, 13, 20)}
+    assert trim_range(10, spread) == (8, 13)
+    assert trim_range(10, {}) == (10, 10)
+    assert trim_range(5, spread) == (5, 5)

@@ -294,8 +294,10 @@ def test_settings_reach_the_controller(annotator):
     widget.range_combo.setCurrentIndex(1)
     widget.max_slices.setValue(4)
     widget.stop_check.setChecked(False)
+    widget.trim_check.setChecked(True)
     ctrl = widget.session().controller
     assert ctrl.max_slices == 4 and ctrl.stop_when_empty is False and ctrl.z_limits is None
+    assert ctrl.stopping.propagate_trims is True
     widget.range_combo.setCurrentIndex(2)
     widget.z_low.setValue(3)
     widget.z_high.setValue(9)

@@ -37,8 +37,9 @@ VARIANTS = {
     "no_leak_cut": {"stopping": replace(StoppingConfig(), leak_cut=None)},
     "core_erase": {"stopping": replace(StoppingConfig(), erase_depth=0.5)},
     "no_mrf": {"fusion": "new"},
+    "trim_spread": {"stopping": replace(StoppingConfig(), propagate_trims=True)},
 }
-METHODS = ("limnet", "previous_stopping", "no_valley", "no_leak_cut", "core_erase", "no_mrf", "region_growing")
+METHODS = ("limnet", "previous_stopping", "no_valley", "no_leak_cut", "core_erase", "trim_spread", "no_mrf", "region_growing")
 DEFAULT_METHODS = ("limnet", "previous_stopping", "no_mrf", "region_growing")
 #: How many of the least confident slices the "go to the slice that needs you" hit rate looks at.
 CONFIDENCE_TOP = 3
@@ -176,7 +177,8 @@ def plot(summary: dict, methods, path: Path) -> None:
     groups = [g for g in summary if g != "all_real"]
     fig, axes = plt.subplots(1, len(groups), figsize=(3.4 * len(groups), 3.2), squeeze=False)
     styles = {"limnet": ("tab:blue", "-o"), "previous_stopping": ("tab:green", "-.v"), "no_valley": ("tab:olive", ":x"),
-              "no_leak_cut": ("tab:purple", ":+"), "core_erase": ("tab:cyan", ":d"), "no_mrf": ("tab:orange", "--s"),
+              "no_leak_cut": ("tab:purple", ":+"), "core_erase": ("tab:cyan", ":d"),
+              "trim_spread": ("tab:brown", "-.*"), "no_mrf": ("tab:orange", "--s"),
               "region_growing": ("tab:gray", ":^")}
     for ax, g in zip(axes[0], groups):
         for m in methods:

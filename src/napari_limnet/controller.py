@@ -25,7 +25,8 @@ from .inference.prompt import PromptResult, predict_prompt_mask
 from .inference.cancel import Cancelled
 from .inference.propagation import PropagationConfig, propagate
 from .inference.rounds import (
-    Interaction, RunState, apply_round, extension_guard, influence_range, plan_leak_cut, plan_round, user_limits,
+    Interaction, RunState, apply_round, extension_guard, influence_range, plan_leak_cut, plan_round, trim_range,
+    user_limits,
 )
 from .inference.confidence import confidence_and_stakes
 from .inference.stopping import StoppingConfig, ValleyRule
@@ -299,7 +300,7 @@ class LimNetController:
             steps.step("propagating")
             propagated, evidence = self._propagate(z, pos, prompt, state, low, high, steps, cancelled)
             if len(pos) == 0 and prompt.mask is not None:
-                low, high = z, z  # a trim of this slice alone
+                low, high = trim_range(z, propagated)  # a trim: this slice and where it spread
             elif len(pos):
                 low, high = extension_guard(z, state, low, high)
             t_prop = time.perf_counter()
@@ -329,11 +330,17 @@ class LimNetController:
     def _propagate(self, z, pos, prompt, state, low, high, steps: "_Progress", cancelled):
         """Propagate a round's prompt mask through its range; ({z: mask}, {z: evidence}).
 
-        Negative-only rounds never propagate (a correction can never start a new leak).
+        Negative-only rounds never grow the object: an erase does not propagate, and a trim
+        (``StoppingConfig.propagate_trims``) spreads only within the current z-extent and only
+        removes pixels (each propagated slice is intersected with the old mask).
         """
-        if prompt.mask is None or len(pos) == 0:
+        trim = len(pos) == 0
+        if prompt.mask is None or (trim and not (self.stopping.propagate_trims and state.masks)):
             return {}, {}
-        low, high = extension_guard(z, state, low, high)
+        if trim:
+            low, high = max(low, min(state.masks)), min(high, max(state.masks))
+        else:
+            low, high = extension_guard(z, state, low, high)
         stop = self.stopping
         config = PropagationConfig(
             stop_when_empty=self.stop_when_empty, presence_threshold=stop.presence_threshold,
@@ -343,7 +350,10 @@ class LimNetController:
             self._runner, self._source, self.spacing[1:], z, prompt.mask, (low, high), config,
             on_slice=lambda _z: steps.step("propagating"), should_cancel=cancelled,
         )
-        return result.masks, result.evidence
+        if not trim:
+            return result.masks, result.evidence
+        masks = {s: m.intersect(state.masks.get(s)) for s, m in result.masks.items() if m is not None}
+        return masks, {s: result.evidence[s] for s in masks}
 
     def _keep_old(self, choices):
         """MRF's verdict per slice choice (the fusion scorer; replaceable, e.g. to record choices)."""

@@ -12,7 +12,7 @@ previous voxels (one object, one id).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -116,10 +116,13 @@ class AnnotationSession:
         """Run later rounds on ``device``; every round and commit so far is kept."""
         self.controller.set_device(device)
 
-    def apply_settings(self, stop_when_empty: bool, max_slices: int | None, z_limits: tuple[int, int] | None) -> None:
-        """The round settings of the widget's panel (see :class:`LimNetController`)."""
+    def apply_settings(self, stop_when_empty: bool, max_slices: int | None, z_limits: tuple[int, int] | None,
+                       propagate_trims: bool = False) -> None:
+        """The round settings of the widget's panel (see :class:`LimNetController`, :class:`StoppingConfig`)."""
         ctrl = self.controller
         ctrl.stop_when_empty = bool(stop_when_empty)
+        if ctrl.stopping.propagate_trims != bool(propagate_trims):
+            ctrl.stopping = replace(ctrl.stopping, propagate_trims=bool(propagate_trims))
         ctrl.max_slices = max_slices
         ctrl.z_limits = z_limits
 

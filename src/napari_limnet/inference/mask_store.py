@@ -74,6 +74,18 @@ class SliceMask:
             return
         out[ya:yb, xa:xb] |= self.crop[cya : cya + yb - ya, cxa : cxa + xb - xa]
 
+    def intersect(self, other: "SliceMask | None") -> "SliceMask | None":
+        """Pixels in both masks (None when they do not overlap or ``other`` is None)."""
+        if other is None:
+            return None
+        (a0, a1, b0, b1), (c0, c1, d0, d1) = self.bbox, other.bbox
+        y0, y1, x0, x1 = max(a0, c0), min(a1, c1), max(b0, d0), min(b1, d1)
+        if y1 < y0 or x1 < x0:
+            return None
+        mine = self.crop[y0 - self.y0 : y1 - self.y0 + 1, x0 - self.x0 : x1 - self.x0 + 1]
+        theirs = other.crop[y0 - other.y0 : y1 - other.y0 + 1, x0 - other.x0 : x1 - other.x0 + 1]
+        return SliceMask.from_region(y0, x0, mine & theirs)
+
     def equals(self, other: "SliceMask | None") -> bool:
         """Same pixels (same placement and crop)."""
         return (

@@ -103,6 +103,20 @@ def extension_guard(z: int, state: "RunState", low: int, high: int,
     return max(low, e0 - margin), min(high, e1 + margin)
 
 
+def trim_range(z: int, spread: Mapping[int, "SliceMask | None"]) -> tuple[int, int]:
+    """Inclusive range a trim on z changes: z and the unbroken run of slices it spread to.
+
+    ``spread``: slice -> the trimmed mask propagated there (see ``StoppingConfig.propagate_trims``);
+    slices it did not reach keep their masks.
+    """
+    low, high = z, z
+    while low - 1 in spread:
+        low -= 1
+    while high + 1 in spread:
+        high += 1
+    return low, high
+
+
 def passes_through(source: int, z: int, s: int) -> bool:
     """True when content propagated from ``source`` reached slice s through slice z."""
     return source < z < s or s < z < source

@@ -176,6 +176,10 @@ class StoppingConfig:
     #: default: measured, it helped the training volumes' structures (+0.006 Dice at round 6) but
     #: erased true parts of brain structures (macaque r6 0.367 -> 0.323, a falling curve).
     erase_depth: float | None = None
+    #: a negative-only click that trims slice z's mask (some of it survives) also trims the
+    #: neighbouring slices: the trimmed mask is propagated within the object's current z-extent
+    #: and intersected with the old masks, so it can only remove pixels (never start a leak).
+    propagate_trims: bool = False
 
 
 #: The stopping of the previous release (presence, drift at 2 spreads; no valley, no leak cut,

@@ -198,6 +198,7 @@ class ImageMixin:
             stop_when_empty=self.stop_check.isChecked(),
             max_slices=self.max_slices.value() if mode == 1 else None,
             z_limits=(self.z_low.value(), self.z_high.value()) if mode == 2 else None,
+            propagate_trims=self.trim_check.isChecked(),
         )
 
     def _on_layer_removed(self, event) -> None:

@@ -17,6 +17,9 @@ TOOLTIPS = {
     "clicks and press Segment [S].",
     "stop": "Stop propagating where the network says the object has ended. Untick to propagate "
     "through the whole range.",
+    "trim": "A negative click that trims part of this slice's mask also trims the neighbouring slices: "
+    "the trimmed mask is propagated inside the object's current extent and can only remove pixels. "
+    "Off: the trim changes this slice alone.",
     "overwrite": "When committing, replace voxels that already belong to other committed objects.",
     "range": "How far a round may propagate: all slices, up to N slices each way from the clicked "
     "slice, or between two slices.",
