@@ -109,3 +109,33 @@ def test_rollouts_record_real_mrf_choices():
     assert data["x"].shape == (n, 3, 64, 64) and data["scalars"].shape == (n, 4) and len(data["dice_new"]) == n
     if n:
         assert np.all((data["dice_old"] >= 0) & (data["dice_old"] <= 1))
+
+
+def test_rollouts_on_the_real_training_volumes_name_their_structures():
+    from napari_limnet.data.real_volumes import default_train_dir
+    from napari_limnet.training.fusion_rollouts import record_sessions
+
+    if not (default_train_dir() / "train_cases.json").is_file():
+        pytest.skip("../shared/data/train is not here")
+    data = record_sessions(seconds=0.5, seed=0, rounds=3, real=(2, 60))  # the first session only
+    n = len(data["dice_old"])
+    assert len(data["case"]) == n and data["x"].shape[0] == n
+    assert len(data["session_cases"]) == 1 and str(data["session_cases"][0]).startswith("train_")
+    assert set(data["case"]) <= set(data["session_cases"])
+
+
+def test_rollout_validation_holds_out_whole_objects(tmp_path):
+    from napari_limnet.training.train_fusion import load_rollouts
+
+    rng = np.random.default_rng(0)
+    n = 200
+    cases = np.array([f"train_obj_{i % 20}" for i in range(n)])
+    x = rng.random((n, 3, 8, 8)).astype(np.float16)
+    x[:, 0, 0, 0] = np.arange(n) / 1000  # a tag to find each choice again
+    np.savez(tmp_path / "r.npz", x=x, scalars=rng.random((n, 4)).astype(np.float32),
+             dice_old=rng.random(n).astype(np.float32), dice_new=rng.random(n).astype(np.float32), case=cases)
+    train, val = load_rollouts([tmp_path / "r.npz"], "cpu", seed=0, val_fraction=0.1)
+    tag = lambda part: set(np.rint(part[0][:, 0, 0, 0].numpy() * 1000).astype(int))  # noqa: E731
+    train_objects, val_objects = {cases[i] for i in tag(train)}, {cases[i] for i in tag(val)}
+    assert len(val_objects) == 2 and not (train_objects & val_objects)
+    assert len(tag(train)) + len(tag(val)) == n

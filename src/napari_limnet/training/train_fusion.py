@@ -89,7 +89,10 @@ def choice_loss(net, x, scalars, label, weight, device) -> torch.Tensor:
 
 
 def load_rollouts(paths, device, seed: int, val_fraction: float = 0.1):
-    """Pairs recorded by ``fusion_rollouts``: (train, val) tuples like :func:`make_pairs` returns."""
+    """Pairs recorded by ``fusion_rollouts``: (train, val) tuples like :func:`make_pairs` returns.
+
+    With case names in every file, ``val_fraction`` of the objects (all their choices) are held out.
+    """
     import numpy as np
 
     parts = [np.load(p) for p in paths]
@@ -99,9 +102,20 @@ def load_rollouts(paths, device, seed: int, val_fraction: float = 0.1):
     d_new = torch.from_numpy(np.concatenate([p["dice_new"] for p in parts]))
     label = (d_old > d_new).float()
     weight = ((d_old - d_new).abs() * 5).clamp(0, 1)
-    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
-    n_val = max(1, int(val_fraction * len(x)))
     pick = lambda idx: tuple(t[idx].to(device) for t in (x, s, label, weight, d_old, d_new))  # noqa: E731
+    gen = torch.Generator().manual_seed(seed)
+    if all("case" in p for p in parts):
+        # hold out whole objects: choices of one object are alike, so a random split would flatter
+        cases = np.concatenate([p["case"] for p in parts]).astype(object)
+        anonymous = cases == "synthetic"  # recordings before volumes were named by seed: one group each
+        cases[anonymous] = [f"choice_{i}" for i in np.flatnonzero(anonymous)]
+        cases = cases.astype(str)
+        names = np.unique(cases)
+        held = names[torch.randperm(len(names), generator=gen)[: max(1, int(val_fraction * len(names)))].numpy()]
+        is_val = torch.from_numpy(np.isin(cases, held))
+        return pick(torch.nonzero(~is_val)[:, 0]), pick(torch.nonzero(is_val)[:, 0])
+    order = torch.randperm(len(x), generator=gen)
+    n_val = max(1, int(val_fraction * len(x)))
     return pick(order[n_val:]), pick(order[:n_val])
 
 
