@@ -19,7 +19,9 @@ slice. A round on slice z:
    clears everything that was propagated through z and, when z's content had been propagated
    from another round's slice, it also cuts that chain at the most likely end of the object
    between the two (:func:`plan_leak_cut`, :mod:`.stopping`): "the object ended before here".
-   Content that came from elsewhere keeps its masks.
+   Content that came from elsewhere keeps its masks. A negative-only round that keeps part of
+   z's mask is a *trim*: it changes z alone or, with ``StoppingConfig.propagate_trims``, also the
+   slices its trimmed mask spread to (:func:`trim_range`; intersected with the old masks).
 
 Each state also keeps the per-slice :class:`~.stopping.SliceEvidence` of the propagation that
 produced each slice's content (for leak cuts and per-slice confidence).
