@@ -45,6 +45,28 @@ def synthetic_samples(path: Path, n: int = 8, seed: int = 5) -> None:
     plt.close(fig)
 
 
+GROUP_NAMES = {"macaque": "macaque", "mni152": "MNI brain", "nuclei3d": "3D nuclei", "nuclei_confocal": "confocal",
+               "synthetic": "synthetic", "all_real": "all real dev"}
+
+
+def dev_vs_gpu_seconds(ax_r1, ax_r6) -> None:
+    """Dev benchmark Dice (round 1, round 6) per group against the GPU-seconds of training
+    (docs/training/dev_vs_gpu_seconds.json: one point per set of interaction + propagation weights)."""
+    points = json.loads((DOCS / "training" / "dev_vs_gpu_seconds.json").read_text())["points"]
+    for ax, r, title in ((ax_r1, 0, "round 1"), (ax_r6, -1, "round 6")):
+        for i, g in enumerate(GROUP_NAMES):
+            color = f"C{i}"
+            xs = [p["gpu_seconds"] for p in points]
+            ys = [p["dice"][g][r] for p in points]
+            ax.plot(xs, ys, "-", color=color, lw=1, label=GROUP_NAMES[g])
+            for p, x, y in zip(points, xs, ys):
+                ax.plot(x, y, "o" if p["shipped"] else "s", color=color, mfc=color if p["shipped"] else "none", ms=5)
+        ax.set_title(f"dev benchmark Dice, {title}")
+        ax.set_xlabel("GPU-seconds of training (both nets in parallel)")
+        ax.set_ylabel("mean 3D Dice")
+    ax_r6.legend(fontsize=7, ncol=2)
+
+
 def training_curves(path: Path) -> None:
     folder = shipped_weights_dir()
     specs = {
@@ -52,7 +74,7 @@ def training_curves(path: Path) -> None:
         "propagation": ["clip_dice", "overshoot", "undershoot"],
         "fusion": ["accuracy", "dice_chosen", "dice_always_new"],
     }
-    fig, axes = plt.subplots(2, 3, figsize=(13, 6.5))
+    fig, axes = plt.subplots(3, 3, figsize=(13, 9.8))
     for col, (name, keys) in enumerate(specs.items()):
         hist = json.loads((folder / f"{name}_history.json").read_text())
         record = json.loads((folder / f"{name}.json").read_text())
@@ -72,6 +94,11 @@ def training_curves(path: Path) -> None:
         for bound in list(offsets.values())[1:]:
             for r in (0, 1):
                 axes[r, col].axvline(bound, color="gray", ls=":", lw=0.8)
+    dev_vs_gpu_seconds(axes[2, 0], axes[2, 1])
+    axes[2, 2].axis("off")
+    labels = [p["label"] for p in json.loads((DOCS / "training" / "dev_vs_gpu_seconds.json").read_text())["points"]]
+    note = "filled: weights shipped (then or now); open: not shipped\n\n" + "\n\n".join(labels)
+    axes[2, 2].text(0, 1, note, va="top", fontsize=8, wrap=True)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
