@@ -49,10 +49,9 @@ GROUP_NAMES = {"macaque": "macaque", "mni152": "MNI brain", "nuclei3d": "3D nucl
                "synthetic": "synthetic", "all_real": "all real dev"}
 
 
-def dev_vs_gpu_seconds(ax_r1, ax_r6) -> None:
+def dev_vs_gpu_seconds(ax_r1, ax_r6, points: list[dict]) -> None:
     """Dev benchmark Dice (round 1, round 6) per group against the GPU-seconds of training
-    (docs/training/dev_vs_gpu_seconds.json: one point per set of interaction + propagation weights)."""
-    points = json.loads((DOCS / "training" / "dev_vs_gpu_seconds.json").read_text())["points"]
+    (``points`` of docs/training/dev_vs_gpu_seconds.json: one per set of interaction + propagation weights)."""
     for ax, r, title in ((ax_r1, 0, "round 1"), (ax_r6, -1, "round 6")):
         for i, g in enumerate(GROUP_NAMES):
             color = f"C{i}"
@@ -94,10 +93,10 @@ def training_curves(path: Path) -> None:
         for bound in list(offsets.values())[1:]:
             for r in (0, 1):
                 axes[r, col].axvline(bound, color="gray", ls=":", lw=0.8)
-    dev_vs_gpu_seconds(axes[2, 0], axes[2, 1])
+    points = json.loads((DOCS / "training" / "dev_vs_gpu_seconds.json").read_text())["points"]
+    dev_vs_gpu_seconds(axes[2, 0], axes[2, 1], points)
     axes[2, 2].axis("off")
-    labels = [p["label"] for p in json.loads((DOCS / "training" / "dev_vs_gpu_seconds.json").read_text())["points"]]
-    note = "filled: weights shipped (then or now); open: not shipped\n\n" + "\n\n".join(labels)
+    note = "filled: weights shipped (then or now); open: not shipped\n\n" + "\n\n".join(p["label"] for p in points)
     axes[2, 2].text(0, 1, note, va="top", fontsize=8, wrap=True)
     fig.tight_layout()
     fig.savefig(path, dpi=90)

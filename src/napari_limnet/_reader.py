@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .io.files import SUPPORTED_SUFFIXES, read_volume
+from .io.files import SUPPORTED_SUFFIXES, read_volume, split_volume_suffix
 
 _LABEL_HINTS = ("label", "mask", "seg", "annot")
 
@@ -49,11 +49,7 @@ def read_layers(path):
     if isinstance(path, list):
         path = path[0]
     vol = read_volume(path)
-    name = Path(path).name
-    for suffix in (".nii.gz",) + SUPPORTED_SUFFIXES:
-        if name.lower().endswith(suffix):
-            name = name[: -len(suffix)]
-            break
+    name, _ = split_volume_suffix(Path(path).name)
     kwargs = {"name": name, "metadata": dict(vol.metadata)}
     data = vol.data
     if data.ndim >= 3:

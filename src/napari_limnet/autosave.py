@@ -26,18 +26,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .io.files import atomic_write, cleanup_stale_temps
+from .io.files import atomic_write, cache_root, cleanup_stale_temps
 
 #: Beyond this many patch files, obsolete ones are looked for and deleted.
 COMPACT_AFTER = 64
 
 
 def cache_dir() -> Path:
-    env = os.environ.get("LIMNET_CACHE_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "napari-limnet" / "autosave"
+    """The journals' folder: ``$LIMNET_CACHE_DIR`` itself when set, else the cache root's ``autosave``."""
+    return cache_root() if os.environ.get("LIMNET_CACHE_DIR") else cache_root() / "autosave"
 
 
 def session_key(source: str | None, name: str, shape) -> str:
@@ -95,6 +92,7 @@ class AutosaveJournal:
         self._seq = max([s for s, _ in existing] + [time.time_ns() // 1000])
         self.errors: list[str] = []
         self.last_write_s = 0.0
+        self._writes = 0
         self._queue: queue.Queue = queue.Queue()
         self._background = background
         self._thread = None
@@ -154,7 +152,7 @@ class AutosaveJournal:
 
             atomic_write(self.folder / _patch_name(self._seq, oid), write)
         self.last_write_s = time.perf_counter() - t0
-        self._writes = getattr(self, "_writes", 0) + 1
+        self._writes += 1
         if self._writes % 16 == 0:
             compact(self.folder)
 

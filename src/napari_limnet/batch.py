@@ -34,11 +34,11 @@ def resolve_image(record, session_path: Path, image_dir: str | None) -> Path:
 
 
 def output_name(image_path: Path) -> str:
-    name = image_path.name
-    for ext in (".nii.gz", ".nii", ".tiff", ".tif", ".npy"):
-        if name.lower().endswith(ext):
-            return name[: -len(ext)] + "_labels" + (ext if ext != ".npy" else ".nii.gz")
-    return name + "_labels.nii.gz"
+    """image.tif -> image_labels.tif; NIfTI for .npy images and names without a volume suffix."""
+    from .io.files import split_volume_suffix
+
+    stem, ext = split_volume_suffix(image_path.name)
+    return stem + "_labels" + (ext if ext not in ("", ".npy") else ".nii.gz")
 
 
 def replay_task(session_path: str, image_path: str, out_dir: str, device: str | None = None) -> dict:

@@ -298,11 +298,11 @@ class LimNetController:
             if cancelled():
                 raise Cancelled()
             steps.step("propagating")
+            if len(pos):
+                low, high = extension_guard(z, state, low, high)
             propagated, evidence = self._propagate(z, pos, prompt, state, low, high, steps, cancelled)
             if len(pos) == 0 and prompt.mask is not None:
                 low, high = trim_range(z, propagated)  # a trim: this slice and where it spread
-            elif len(pos):
-                low, high = extension_guard(z, state, low, high)
             t_prop = time.perf_counter()
             plan = plan_round(state, z, prompt.mask, propagated, low, high, evidence, prompt.uncertain)
             cut = []
@@ -328,8 +328,9 @@ class LimNetController:
             return self.mask
 
     def _propagate(self, z, pos, prompt, state, low, high, steps: "_Progress", cancelled):
-        """Propagate a round's prompt mask through its range; ({z: mask}, {z: evidence}).
+        """Propagate a round's prompt mask through its range [low, high]; ({z: mask}, {z: evidence}).
 
+        A round with positive clicks gets a range the extension guard has already limited.
         Negative-only rounds never grow the object: an erase does not propagate, and a trim
         (``StoppingConfig.propagate_trims``) spreads only within the current z-extent and only
         removes pixels (each propagated slice is intersected with the old mask).
@@ -339,8 +340,6 @@ class LimNetController:
             return {}, {}
         if trim:
             low, high = max(low, min(state.masks)), min(high, max(state.masks))
-        else:
-            low, high = extension_guard(z, state, low, high)
         stop = self.stopping
         config = PropagationConfig(
             stop_when_empty=self.stop_when_empty, presence_threshold=stop.presence_threshold,

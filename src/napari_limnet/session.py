@@ -259,7 +259,7 @@ class AnnotationSession:
             self._changed(CommitRecord(action.object_id, action.region, after, 0, 0), action.before)
             if action.object_id == 0:  # a merge of several objects
                 for oid in [int(i) for i in np.unique(after) if i != 0]:
-                    if not (action.before == oid).any() and oid not in self._boxes_outside(action.region, oid):
+                    if not (action.before == oid).any() and not self._box_reaches_outside(action.region, oid):
                         self.object_records.pop(oid, None)
                         self._set_box(oid, None)
                 return "commit"
@@ -341,14 +341,13 @@ class AnnotationSession:
         ids = np.unique(self.committed)
         return [int(i) for i in ids if i != 0]
 
-    def _boxes_outside(self, region, oid) -> set:
-        """{oid} when the tracked box of ``oid`` reaches outside ``region`` (it may have voxels there)."""
+    def _box_reaches_outside(self, region, oid) -> bool:
+        """True when the tracked box of ``oid`` reaches outside ``region`` (it may have voxels there)."""
         box = self._boxes.get(oid)
         if box is None:
-            return set()
+            return False
         r = (region[0].start, region[0].stop, region[1].start, region[1].stop, region[2].start, region[2].stop)
-        inside = all(r[2 * i] <= box[2 * i] and box[2 * i + 1] <= r[2 * i + 1] for i in range(3))
-        return set() if inside else {oid}
+        return not all(r[2 * i] <= box[2 * i] and box[2 * i + 1] <= r[2 * i + 1] for i in range(3))
 
     def edit_object(self, object_id: int) -> int:
         """Make committed object ``object_id`` the current object (its mask as round 0).

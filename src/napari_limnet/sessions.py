@@ -37,13 +37,10 @@ SUFFIX = ".limnet.json"
 
 def session_path_for(labels_path: str | Path) -> Path:
     """The session file written next to exported labels: labels.nii.gz -> labels.limnet.json."""
+    from .io.files import split_volume_suffix
+
     p = Path(labels_path)
-    name = p.name
-    for ext in (".nii.gz", ".nii", ".tiff", ".tif", ".npy"):
-        if name.lower().endswith(ext):
-            name = name[: -len(ext)]
-            break
-    return p.with_name(name + SUFFIX)
+    return p.with_name(split_volume_suffix(p.name)[0] + SUFFIX)
 
 
 def weights_digest(folder: str | Path | None = None) -> dict[str, str]:

@@ -11,8 +11,9 @@ Clean-up keeps the result tied to the clicks: components with a positive click (
 already mostly in the slice's current mask) stay, components holding only negative clicks go.
 A slice with only negative clicks is *erased* (made an empty boundary, docs/design.md section 3)
 when less than :data:`ERASE_FRACTION` of its mask survives (or, when ``erase_depth`` is given, a
-click lies in the core of its mask); otherwise it is a partial correction of that slice alone (the
-controller does not propagate negative-only rounds, so a correction can never start a new leak).
+click lies in the core of its mask); otherwise it is a partial correction (a *trim*) of that slice,
+which the controller never lets grow the object: it changes that slice alone or, with
+``StoppingConfig.propagate_trims``, only removes pixels on the slices it spreads to.
 """
 
 from __future__ import annotations

@@ -22,6 +22,16 @@ NIFTI_SUFFIXES = (".nii", ".nii.gz")
 TIFF_SUFFIXES = (".tif", ".tiff")
 NUMPY_SUFFIXES = (".npy",)
 SUPPORTED_SUFFIXES = NIFTI_SUFFIXES + TIFF_SUFFIXES
+#: every volume suffix, the double one first (so 'a.nii.gz' is 'a' + '.nii.gz', not 'a.nii' + '.gz')
+_STEM_SUFFIXES = (".nii.gz", ".nii", ".tiff", ".tif", ".npy")
+
+
+def split_volume_suffix(name: str) -> tuple[str, str]:
+    """('labels', '.nii.gz') for 'labels.nii.gz' (the suffix in lower case); (name, '') for others."""
+    for ext in _STEM_SUFFIXES:
+        if name.lower().endswith(ext):
+            return name[: -len(ext)], ext
+    return name, ""
 
 
 @dataclass
@@ -231,11 +241,17 @@ def _read_tiff(path: Path) -> Volume:
     return Volume(data, Geometry.from_spacing(spacing), str(path), "tiff", {"source_path": str(path)})
 
 
+def cache_root() -> Path:
+    """``$LIMNET_CACHE_DIR``, else ``$XDG_CACHE_HOME`` (or ``~/.cache``) ``/napari-limnet``."""
+    env = os.environ.get("LIMNET_CACHE_DIR")
+    if env:
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")) / "napari-limnet"
+
+
 def inflight_dir() -> Path:
     """Where atomic writes note their temporary files while they write (see cleanup_stale_temps)."""
-    env = os.environ.get("LIMNET_CACHE_DIR")
-    base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")) / "napari-limnet"
-    return base / "inflight"
+    return cache_root() / "inflight"
 
 
 def atomic_write(path: str | Path, write_fn) -> Path:

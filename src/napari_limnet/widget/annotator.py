@@ -55,6 +55,7 @@ class LimNetWidget(PanelMixin, ImageMixin, RoundsMixin, ObjectsMixin, FilesMixin
         self._relay.progress.connect(self._on_progress)
         self._failed_round: tuple | None = None
         self._device_ok = {"cpu"}
+        self._warned_images: set[int] = set()  # id() of images already told why they cannot be segmented
         self._build_ui()
         self._edit_click = False
         self._round_token = None

@@ -22,16 +22,21 @@ class DeviceMixin:
             problem = check_device(dev)
             if problem is not None:
                 show_warning(f"{problem}. Staying on the CPU.")
-                self.device_combo.blockSignals(True)
-                self.device_combo.setCurrentText("cpu")
-                self.device_combo.blockSignals(False)
                 self._disable_device(dev)
                 dev = "cpu"
             else:
                 self._device_ok.add(dev)
+        self._switch_to(dev)
+        self.status.setText(f"Rounds now run on {dev}.")
+
+    def _switch_to(self, dev: str) -> None:
+        """Show ``dev`` in the combo (without re-triggering the selection) and run every session's
+        later rounds there (each keeps all its rounds)."""
+        self.device_combo.blockSignals(True)
+        self.device_combo.setCurrentText(dev)
+        self.device_combo.blockSignals(False)
         for sess in self._sessions.values():
             sess.set_device(dev)
-        self.status.setText(f"Rounds now run on {dev}.")
 
     def _disable_device(self, dev: str) -> None:
         i = self.device_combo.findText(dev)
@@ -42,10 +47,6 @@ class DeviceMixin:
         """After a device error: switch to the CPU (keeping every round) and redo the failed round."""
         failed, self._failed_round = self._failed_round, None
         self.rerun_cpu_button.setVisible(False)
-        self.device_combo.blockSignals(True)
-        self.device_combo.setCurrentText("cpu")
-        self.device_combo.blockSignals(False)
-        for sess in self._sessions.values():
-            sess.set_device("cpu")  # a fresh runner on the CPU; every round is kept
+        self._switch_to("cpu")  # a fresh runner on the CPU; every round is kept
         if failed is not None:
             self._start_round(*failed)

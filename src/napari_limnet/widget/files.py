@@ -33,9 +33,14 @@ class FilesMixin:
         show_info(f"Saved committed labels to {out[0]}" + (f" and their session to {sidecar.name}" if sidecar else ""))
         return out
 
+    def _source_path(self):
+        """The file the current image was read from, or None."""
+        image = self._layers.image
+        return image.metadata.get("source_path") or getattr(image.source, "path", None)
+
     def _image_info(self) -> dict:
         image = self._layers.image
-        path = image.metadata.get("source_path") or getattr(image.source, "path", None)
+        path = self._source_path()
         return {"name": image.name, "path": str(path) if path else None, "shape": list(self._layers.shape[-3:]),
                 "spacing": list(self._spacing()), "level": self._layers.level}
 
@@ -73,7 +78,7 @@ class FilesMixin:
             return
         for w in result.warnings:
             show_warning(w)
-        merged = sess.merge_labels(result.labels, [o for o in record.objects])
+        merged = sess.merge_labels(result.labels, list(record.objects))
         self._committed_changed()
         self._update_undo_label()
         n = sum(1 for t in result.timings if not t.get("skipped"))
@@ -100,9 +105,7 @@ class FilesMixin:
                 show_error(f"Export failed: {err}")
 
     def _autosave_key(self) -> str:
-        image = self._layers.image
-        source = image.metadata.get("source_path") or getattr(image.source, "path", None)
-        return autosave.session_key(source, image.name, self._layers.shape)
+        return autosave.session_key(self._source_path(), self._layers.image.name, self._layers.shape)
 
     def _journal(self):
         """The current image's autosave journal (patches written in a background thread)."""

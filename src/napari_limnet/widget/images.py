@@ -78,11 +78,9 @@ class ImageMixin:
             self._state = None
             self.info.setText(problem)
             self._set_actions_enabled(False)
-            warned = getattr(self, "_warned_images", set())
-            if image is not None and id(image) not in warned:  # once per image, not at every layer change
+            if image is not None and id(image) not in self._warned_images:  # once per image, not at every layer change
                 show_warning(problem)
-                warned.add(id(image))
-                self._warned_images = warned
+                self._warned_images.add(id(image))
             return
         level = self._sync_levels(image)
         existing = existing_state(self.viewer, image, level)
@@ -167,8 +165,7 @@ class ImageMixin:
         if self._layers is None:
             return None
         lead = self._lead()
-        key = lead
-        if key not in self._sessions:
+        if lead not in self._sessions:
             volume = self._volume()
             try:
                 ctrl = LimNetController(volume, spacing=self._spacing(), device=self.device)
@@ -179,8 +176,8 @@ class ImageMixin:
             committed = self._layers.committed_data[lead] if lead else self._layers.committed_data
             new = AnnotationSession(ctrl, committed)
             new.on_change = self._autosave_hook(lead)
-            self._sessions[key] = new
-        sess = self._sessions[key]
+            self._sessions[lead] = new
+        sess = self._sessions[lead]
         self._apply_settings(sess)
         return sess
 

@@ -30,7 +30,6 @@ class ImageState:
     layers: PluginLayers
     sessions: dict[tuple, AnnotationSession] = field(default_factory=dict)
     shown: dict[tuple, set[int]] = field(default_factory=dict)
-    warned: bool = False
     journal: object = None  # the image's AutosaveJournal, made on the first session
 
 
