@@ -114,17 +114,26 @@ class _Structure:
 class RealVolumes:
     """Samples canvases of real structures on ``device`` (see the module docstring)."""
 
-    def __init__(self, volumes: list[RealVolume], device, min_voxels: int = MIN_STRUCTURE_VOXELS):
+    def __init__(self, volumes: list[RealVolume], device, min_voxels: int = MIN_STRUCTURE_VOXELS,
+                 axis_weights: tuple[float, float, float] | None = None, intensity_strength: float = 1.0):
+        """``axis_weights``: how often each volume axis (z, y, x) is the canvas' slice axis (None =
+        uniform); ``intensity_strength`` scales the intensity remapping (1 = the training default,
+        0 = the volume's own contrast, only normalised)."""
         if not volumes:
             raise ValueError("no real training volumes were given")
         self.device = torch.device(device)
         self.names = [v.name for v in volumes]
+        self.axis_weights = None if axis_weights is None else torch.tensor(axis_weights, dtype=torch.float64)
+        self.intensity_strength = float(intensity_strength)
         self.images, self.labels, self.spacings, self.structures = [], [], [], []
         for i, v in enumerate(volumes):
-            img = v.image.astype(np.float32)
-            lo, hi = np.percentile(img, [0.5, 99.5])
-            norm = np.clip((img - lo) / max(hi - lo, 1e-6), -0.2, 1.2)
-            self.images.append(torch.from_numpy(norm.astype(np.float32))[None, None].to(self.device))
+            img = np.array(v.image, dtype=np.float32)  # one copy, normalised in place
+            sample = img.ravel()[:: max(1, img.size // 4_000_000)]
+            lo, hi = np.percentile(sample, [0.5, 99.5])
+            img -= lo
+            img /= max(hi - lo, 1e-6)
+            np.clip(img, -0.2, 1.2, out=img)
+            self.images.append(torch.from_numpy(img)[None, None].to(self.device))
             self.labels.append(torch.from_numpy(v.labels.astype(np.float32))[None, None].to(self.device))
             spacing = np.asarray(v.spacing, dtype=np.float64)
             self.spacings.append(spacing)
@@ -172,7 +181,7 @@ class RealVolumes:
             labels[idx] = lab
             wanted = torch.tensor([self.structures[picks[b]].label for b in rows], device=dev)
             target[idx] = lab == wanted.view(-1, 1, 1, 1)
-        image = _remap_intensity(image, dgen)
+        image = _remap_intensity(image, dgen, self.intensity_strength)
         return SyntheticVolumes(image=image, labels=labels, target=target, z_scale=1.0, dtype_mode="real")
 
     def _params(self, s: _Structure, shape: tuple[int, int, int], gen: torch.Generator) -> list[float]:
@@ -183,7 +192,10 @@ class RealVolumes:
         spacing = self.spacings[s.volume]
         vol_shape = np.asarray(self.images[s.volume].shape[2:], dtype=np.float64)  # (Z, Y, X)
         # viewing axis: the canvas' slice axis is one of the volume's axes; the other two span the plane
-        axis = int(torch.randint(0, 3, (1,), generator=gen))
+        if self.axis_weights is None:
+            axis = int(torch.randint(0, 3, (1,), generator=gen))
+        else:
+            axis = int(torch.multinomial(self.axis_weights, 1, generator=gen))
         in_plane = [a for a in range(3) if a != axis]
         ext = s.bbox_mm[:, 1] - s.bbox_mm[:, 0]
         fill = 0.15 + 0.6 * float(rnd(1))
@@ -224,18 +236,21 @@ def _sampling_grids(params: torch.Tensor, shape: tuple[int, int, int], gen: torc
     return norm.flip(-1)
 
 
-def _remap_intensity(image: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Random gamma, inversion, bias and noise on [0, 1]-normalised canvases (B, D, H, W)."""
+def _remap_intensity(image: torch.Tensor, gen: torch.Generator, strength: float = 1.0) -> torch.Tensor:
+    """Random gamma, inversion, bias and noise on [0, 1]-normalised canvases (B, D, H, W).
+
+    ``strength`` scales every random change (1 = the training default; 0 = none).
+    """
     b = image.shape[0]
     dev = image.device
     rnd = lambda *s: torch.rand(*s, generator=gen, device=dev)  # noqa: E731
     x = image.clamp(0, 1)
-    gamma = torch.exp((rnd(b) - 0.5) * 1.2).view(b, 1, 1, 1)
+    gamma = torch.exp((rnd(b) - 0.5) * 1.2 * strength).view(b, 1, 1, 1)
     x = x**gamma
-    invert = (rnd(b) < 0.2).view(b, 1, 1, 1)
+    invert = (rnd(b) < 0.2 * strength).view(b, 1, 1, 1)
     x = torch.where(invert, 1 - x, x)
-    bias = 1 + 0.3 * (rnd(b, 1, 1, 1) - 0.5) * torch.linspace(-1, 1, image.shape[-1], device=dev).view(1, 1, 1, -1)
-    noise = 0.06 * rnd(b).view(b, 1, 1, 1) * torch.randn(image.shape, generator=gen, device=dev)
+    bias = 1 + 0.3 * strength * (rnd(b, 1, 1, 1) - 0.5) * torch.linspace(-1, 1, image.shape[-1], device=dev).view(1, 1, 1, -1)
+    noise = 0.06 * strength * rnd(b).view(b, 1, 1, 1) * torch.randn(image.shape, generator=gen, device=dev)
     return x * bias + noise
 
 

@@ -269,6 +269,7 @@ def atomic_write(path: str | Path, write_fn) -> Path:
     note = _note_inflight(Path(tmp))
     try:
         write_fn(Path(tmp))
+        os.chmod(tmp, _default_file_mode())  # mkstemp makes 0600; a new file gets 0666 & ~umask
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -277,6 +278,21 @@ def atomic_write(path: str | Path, write_fn) -> Path:
         if note is not None:
             note.unlink(missing_ok=True)
     return path
+
+
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+#: The process umask, read once at import (reading it means setting it, which is not thread-safe).
+_UMASK = _read_umask()
+
+
+def _default_file_mode() -> int:
+    """The mode ``open()`` gives a new file: 0o666 without the process umask's bits."""
+    return 0o666 & ~_UMASK
 
 
 def _note_inflight(tmp: Path) -> Path | None:

@@ -63,6 +63,14 @@ class LimNetModels:
     #: inference copies of the nets (BatchNorm folded, channels_last), built once per option set
     #: by :class:`~napari_limnet.inference.runner.NetRunner`
     inference_copies: dict = field(default_factory=dict, repr=False, compare=False)
+    #: provenance of weights that are not the shipped ones: ``digest`` (see
+    #: :func:`napari_limnet.adaptation.models_digest`) and ``adaptation`` (what they learned from)
+    info: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def digest(self) -> str | None:
+        """SHA-256 of adapted weights (recorded in saved sessions); None for the shipped ones."""
+        return self.info.get("digest")
 
     def __post_init__(self):
         for net in (self.interaction, self.propagation, self.fusion):

@@ -169,10 +169,14 @@ def main(argv=None):
     train_loop(args, NAME, net, opt, step_fn, validate_all, extra=lambda: data_record(args, bank))
 
 
-def make_step(args, net, device, gen):
-    """The training step closure (loss, samples) and the volume bank it draws from (or None)."""
+def make_step(args, net, device, gen, bank=None):
+    """The training step closure (loss, samples) and the volume bank it draws from (or None).
+
+    ``bank``: serve steps from this :class:`~napari_limnet.training.bank.VolumeBank` instead of
+    the one ``args`` describes (adaptation passes a bank of the user's own structures).
+    """
     shape = (VOLUME_DEPTH, args.canvas, args.canvas)
-    bank = make_bank(args, shape, device, gen)
+    bank = bank if bank is not None else make_bank(args, shape, device, gen)
     n_vol = max(1, args.batch // args.per_volume)
     extra_clicks = torch.Generator().manual_seed(args.seed)
 

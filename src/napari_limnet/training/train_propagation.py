@@ -164,10 +164,14 @@ def main(argv=None):
                extra=lambda: {"clip_length": args.clip, **data_record(args, bank)})
 
 
-def make_step(args, net, device, gen):
-    """The training step closure (loss, clips) and the volume bank it draws from (or None)."""
+def make_step(args, net, device, gen, bank=None):
+    """The training step closure (loss, clips) and the volume bank it draws from (or None).
+
+    ``bank``: serve steps from this :class:`~napari_limnet.training.bank.VolumeBank` instead of
+    the one ``args`` describes (adaptation passes a bank of the user's own structures).
+    """
     shape = (args.depth, args.canvas, args.canvas)
-    bank = make_bank(args, shape, device, gen)
+    bank = bank if bank is not None else make_bank(args, shape, device, gen)
 
     def step_fn(step):
         with torch.no_grad(), torch.profiler.record_function("data"):
