@@ -106,3 +106,37 @@ def test_the_journal_is_incremental_ordered_and_survives_partial_writes(fakes, t
     journal.close()
 
 
+
+
+@pytest.mark.parametrize("how", ["next", "commit_then_next"])
+def test_undo_after_next_object_brings_the_object_back_with_its_rounds(session, how):
+    """Issue 19 B: undoing the commit made by Next object (or Commit, then Next) restores the object."""
+    s, _ = session
+    s.run_round(15, [(24, 24)], [])
+    s.run_round(18, [], [(24, 24)])
+    mask_before = np.array(s.controller.mask)
+    if how == "next":
+        s.next_object()
+    else:
+        s.commit()
+        s.next_object()
+    assert s.controller.n_rounds == 0 and (s.committed == 1).any()
+    assert s.undo_label() == "the commit of object 1"
+    assert s.undo() == "commit"
+    assert not s.committed.any()
+    assert s.object_id == 1 and s.controller.n_rounds == 2
+    np.testing.assert_array_equal(s.controller.mask, mask_before)
+    assert s.has_uncommitted_changes
+    rec = s.commit()  # commit again, under the same id
+    assert rec.object_id == 1 and (s.committed == 1).sum() == int(mask_before.sum())
+    s.undo()
+    assert s.undo() == "round" and s.controller.n_rounds == 1  # its rounds are undoable again
+
+
+def test_undo_after_next_then_new_rounds_keeps_the_new_object_separate(session):
+    s, _ = session
+    s.run_round(15, [(24, 24)], [])
+    s.next_object()
+    s.run_round(12, [(24, 24)], [])
+    assert s.undo() == "round"  # the new object's round first
+    assert s.undo() == "commit" and s.object_id == 1 and s.controller.n_rounds == 1

@@ -39,7 +39,7 @@ def recorded(tmp_path_factory):
 def test_the_session_file_records_every_round(recorded):
     tmp, image, path, committed = recorded
     data = json.loads(path.read_text())
-    assert data["format"] == "napari-limnet-session" and data["version"] == 1
+    assert data["format"] == "napari-limnet-session" and data["version"] == 2
     assert [o["id"] for o in data["objects"]] == [1, 2]
     assert [len(o["rounds"]) for o in data["objects"]] == [3, 2]
     assert data["objects"][1]["rounds"][1] == {"z": 17, "positive": [[100, 113]], "negative": [[5, 5]]}

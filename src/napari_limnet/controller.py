@@ -95,6 +95,8 @@ class LimNetController:
         self._source = VolumeSource(volume)
         self.spacing = check_spacing(spacing)
         self._shipped = models is None
+        #: the networks the caller gave (constructor or :meth:`use_models`); None = the shipped ones
+        self.models_given = models
         if models is None:
             models = shipped_models(device)
         elif device is not None and resolve_device(device) != models.device:
@@ -110,9 +112,10 @@ class LimNetController:
         #: the MRF net (:func:`~napari_limnet.inference.fusion.keep_old`). A hook for recording choices.
         self.fusion_scorer = None
         self._history: list[RunState] = [RunState()]
-        #: (z, positive, negative) of every round since the last reset (see :meth:`rounds`)
-        self._log: list[tuple[int, list, list]] = []
+        #: every round since the last reset, as a dict (see :meth:`round_records`)
+        self._log: list[dict] = []
         self._base_loaded = False
+        self._base_state: RunState | None = None  # the loaded mask (round 0), kept as compact slices
         self._cancel = threading.Event()
         self._lock = threading.RLock()
         self._dense_cache: tuple[RunState, np.ndarray] | None = None
@@ -254,7 +257,7 @@ class LimNetController:
             else:  # caller-given networks: a copy on the new device
                 m = self.models
                 models = LimNetModels(*(copy.deepcopy(n) for n in (m.interaction, m.propagation, m.fusion)),
-                                      device=dev, trained=m.trained)
+                                      device=dev, trained=m.trained, info=dict(m.info))
             self._runner = NetRunner(models, self._runner.precision_requested)
             self.models = models
             self._prompt_cache = None
@@ -360,9 +363,13 @@ class LimNetController:
             return self.fusion_scorer(self._runner, self._source, self.spacing[1:], choices, self.fusion)
         return keep_old(self._runner, self._source, self.spacing[1:], choices, self.fusion)
 
-    def _commit_state(self, new_state: RunState, interaction: Interaction) -> None:
+    def _commit_state(self, new_state: RunState, interaction: Interaction, extra: dict | None = None) -> None:
         self._history.append(new_state)
-        self._log.append((interaction.z, [list(p) for p in interaction.positive], [list(p) for p in interaction.negative]))
+        entry = {"z": int(interaction.z), "positive": [list(p) for p in interaction.positive],
+                 "negative": [list(p) for p in interaction.negative], **(extra or {})}
+        if self.models.digest is not None:
+            entry["weights"] = self.models.digest
+        self._log.append(entry)
         while len(self._history) > 2 and (len(self._history) > self.history_limit + 1 or self._history_bytes() > self.history_bytes):
             del self._history[0]  # the oldest round can no longer be undone; its clicks stay in the log
 
@@ -375,6 +382,20 @@ class LimNetController:
                     seen.add(id(m))
                     total += m.crop.nbytes
         return total
+
+    def snapshot(self) -> tuple:
+        """Everything :meth:`restore` needs to bring back the current object's rounds (cheap: states are shared)."""
+        with self._lock:
+            return (list(self._history), [dict(e) for e in self._log], self._base_loaded, self._base_state)
+
+    def restore(self, snap: tuple) -> None:
+        """Go back to a :meth:`snapshot` (e.g. undoing a commit after Next object brings its rounds back)."""
+        with self._lock:
+            history, log, base_loaded, base_state = snap
+            self._history, self._log = list(history), [dict(e) for e in log]
+            self._base_loaded, self._base_state = base_loaded, base_state
+            self._prompt_cache = None
+            self._dense_cache = None
 
     def undo(self) -> bool:
         """Go back one round. Returns False when there was nothing to undo."""
@@ -393,7 +414,43 @@ class LimNetController:
         loaded mask, which is not a click (see :attr:`started_from_mask`). The log is complete
         even when the oldest rounds have left the undo history (:attr:`history_limit`).
         """
-        return [(z, [list(p) for p in pos], [list(p) for p in neg]) for z, pos, neg in self._log]
+        return [(e["z"], [list(p) for p in e["positive"]], [list(p) for p in e["negative"]]) for e in self._log]
+
+    def round_records(self) -> list[dict]:
+        """The rounds that made the current state, complete: one dict per round, in order.
+
+        Keys: ``z``, ``positive``, ``negative`` (as in :meth:`rounds`); ``weights`` (the digest of
+        adapted networks, absent for the shipped ones; see :meth:`use_models`); ``box`` and
+        ``mask`` for box and painted-slice rounds. Replaying them gives the same mask.
+        """
+        return [dict(e) for e in self._log]
+
+    def base_slices(self) -> dict[int, np.ndarray] | None:
+        """The mask loaded as round 0 (:meth:`load_mask`) as {z: (Y, X) bool}, or None."""
+        if self._base_state is None:
+            return None
+        return {z: dense_slice(self._base_state.masks, z, self._source.slice_shape) for z in self._base_state.masks}
+
+    def use_models(self, models: LimNetModels | None) -> None:
+        """Run the following rounds with ``models`` (None = the shipped ones), keeping every round.
+
+        For networks adapted to this image (:func:`napari_limnet.adaptation.adapt`): switching
+        changes no mask; each later round records the digest of the networks that made it.
+        """
+        with self._lock:
+            device = self.models.device
+            self.models_given = models
+            if models is None:
+                models = shipped_models(device)
+                self._shipped = True
+            else:
+                if models.device != device:  # adapted nets live on the CPU; follow the controller's device
+                    models = LimNetModels(*(copy.deepcopy(n) for n in (models.interaction, models.propagation, models.fusion)),
+                                          device=device, trained=models.trained, info=dict(models.info))
+                self._shipped = False
+            self._runner = NetRunner(models, self._runner.precision_requested)
+            self.models = models
+            self._prompt_cache = None
 
     @property
     def started_from_mask(self) -> bool:
@@ -420,6 +477,7 @@ class LimNetController:
             self._history = [RunState(MappingProxyType(masks), MappingProxyType(sources))]
             self._log = []
             self._base_loaded = True
+            self._base_state = self._history[0]
             self._prompt_cache = None
             self._dense_cache = None
 
@@ -429,6 +487,7 @@ class LimNetController:
             self._history = [RunState()]
             self._log = []
             self._base_loaded = False
+            self._base_state = None
             self._prompt_cache = None
 
     def __repr__(self) -> str:

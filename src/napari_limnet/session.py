@@ -30,6 +30,9 @@ class CommitRecord:
     kept_other: int
     previous_record: object = None  # the object's session record before this commit (for undo)
     previous_box: tuple | None = None  # the object's bounding box before this commit
+    #: set when the object was put away right after this commit (Next object, Reset): the
+    #: controller snapshot and session history, so undoing the commit brings the object back
+    resume: tuple | None = None
 
 
 def union_box(a, b):
@@ -115,6 +118,10 @@ class AnnotationSession:
     def set_device(self, device) -> None:
         """Run later rounds on ``device``; every round and commit so far is kept."""
         self.controller.set_device(device)
+
+    def use_models(self, models) -> None:
+        """Run later rounds with ``models`` (networks adapted to this image; None = shipped)."""
+        self.controller.use_models(models)
 
     def apply_settings(self, stop_when_empty: bool, max_slices: int | None, z_limits: tuple[int, int] | None,
                        propagate_trims: bool = False) -> None:
@@ -268,6 +275,17 @@ class AnnotationSession:
             if action.previous_record is not None:
                 self.object_records[action.object_id] = action.previous_record
             self._committed_round = None
+            if action.resume is not None and self.controller.n_rounds == 0 and not self.controller.started_from_mask:
+                # put away by Next object / Reset right after this commit: bring the object back
+                snap, history, oid = action.resume
+                action.resume = None
+                self.controller.restore(snap)
+                kept = [a for a in history if isinstance(a, CommitRecord)]
+                if len(kept) == len(self._history) and all(a is b for a, b in zip(kept, self._history)):
+                    # nothing else changed since: the object's rounds can be undone again too
+                    self._history = history
+                self.object_id = oid
+                return "commit"
             still_there = bool((action.before == action.object_id).any())
             self.object_id = action.object_id if still_there or self.controller.n_rounds else None
             return "commit"
@@ -331,7 +349,15 @@ class AnnotationSession:
         return f"round {self.controller.n_rounds}"
 
     def reset(self) -> None:
-        """Forget the current object's rounds (commits stay, and stay undoable)."""
+        """Forget the current object's rounds (commits stay, and stay undoable).
+
+        When the object was just committed (nothing new since), undoing that commit later brings
+        the object back as the current object, with its rounds (see :meth:`undo`).
+        """
+        last = self._history[-1] if self._history else None
+        if (isinstance(last, CommitRecord) and last.object_id == self.object_id and last.object_id
+                and not self.has_uncommitted_changes and self.controller.n_rounds + self.controller.started_from_mask):
+            last.resume = (self.controller.snapshot(), list(self._history[:-1]), self.object_id)
         self.controller.reset()
         self._history = [a for a in self._history if isinstance(a, CommitRecord)]
         self._committed_round = None

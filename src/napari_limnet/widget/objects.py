@@ -43,7 +43,12 @@ class ObjectsMixin:
             self.status.setText(f"Undid {label}; {sess.n_rounds} round(s) left.")
         elif what == "commit":
             self._committed_changed()
-            self.status.setText(f"Undid {label}: the committed layer is as before it.")
+            self._layers.set_clicks(lead, sess.interactions)
+            self._show_current(sess, lead)
+            msg = f"Undid {label}: the committed layer is as before it."
+            if sess.n_rounds or sess.controller.started_from_mask:
+                msg += f" Object {sess.object_id} is the current object again ({sess.n_rounds} round(s)): continue or commit it."
+            self.status.setText(msg)
         else:
             self.status.setText("Nothing to undo.")
         self._update_undo_label()
