@@ -32,6 +32,14 @@ from .round_queue import RoundsMixin
 from .state import ImageState
 
 
+def unwrap(obj):
+    """The object behind napari's PublicOnlyProxy wrappers (``obj`` itself when it is not one)."""
+    inner = getattr(obj, "__wrapped__", None)
+    while inner is not None and inner is not obj:
+        obj, inner = inner, getattr(inner, "__wrapped__", None)
+    return obj
+
+
 class _Relay(QObject):
     """Carries progress from the worker thread to the main thread (queued signal)."""
 
@@ -43,7 +51,11 @@ class LimNetWidget(PanelMixin, ImageMixin, RoundsMixin, ObjectsMixin, FilesMixin
 
     def __init__(self, napari_viewer):
         super().__init__()
-        self.viewer = napari_viewer
+        # Docked from the Plugins menu, napari hands plugins a PublicOnlyProxy of the viewer, and
+        # every layer reached through it is a proxy too: the layers this widget made would never be
+        # ``is`` the layers napari's events carry (a deleted plugin layer did not come back). The
+        # widget works on the viewer itself, so identities hold however it was docked.
+        self.viewer = unwrap(napari_viewer)
         self._state: ImageState | None = None
         self._worker = None
         self._running: tuple | None = None  # (session, z) of the round in the worker
@@ -51,6 +63,8 @@ class LimNetWidget(PanelMixin, ImageMixin, RoundsMixin, ObjectsMixin, FilesMixin
         self._pbar = None
         self._wired: dict[int, tuple] = {}  # id(layer) -> (layer, [(signal, slot), ...]) this widget connected
         self._closed = False
+        self._alive = {"ok": True}
+        self._watched_windows: set[int] = set()
         self._relay = _Relay()
         self._relay.progress.connect(self._on_progress)
         self._failed_round: tuple | None = None
@@ -59,12 +73,7 @@ class LimNetWidget(PanelMixin, ImageMixin, RoundsMixin, ObjectsMixin, FilesMixin
         self._build_ui()
         self._edit_click = False
         self._round_token = None
-        self._alive = {"ok": True}
         self.destroyed.connect(lambda *_a, alive=self._alive: alive.update(ok=False))
-        try:  # the viewer closing: let go before Qt deletes this widget
-            self.viewer.window._qt_window.destroyed.connect(lambda *_a, alive=self._alive: alive.update(ok=False))
-        except AttributeError:
-            pass
         self.viewer.mouse_drag_callbacks.append(self._on_mouse_press)
         self._viewer_connections = [
             (self.viewer.dims.events.current_step, self._on_dims_changed),
@@ -79,11 +88,19 @@ class LimNetWidget(PanelMixin, ImageMixin, RoundsMixin, ObjectsMixin, FilesMixin
 
     # ---------------------------------------------------------------- closing the dock
     def event(self, ev):  # noqa: D401 - Qt API
-        """napari's dock close (x) detaches this widget (setParent(None)): then let go of everything."""
+        """napari's dock close (x) detaches this widget (setParent(None)): then let go of everything.
+
+        Once docked, the viewer's main window closing marks the widget unusable before Qt deletes
+        it (late worker signals are then ignored).
+        """
         from qtpy.QtCore import QEvent
 
-        if ev.type() == QEvent.Type.ParentChange and self.parent() is None and not self._closed:
-            self.teardown()
+        if ev.type() == QEvent.Type.ParentChange:
+            if self.parent() is None and not self._closed:
+                self.teardown()
+            elif self.window() is not self and id(self.window()) not in self._watched_windows:
+                self._watched_windows.add(id(self.window()))
+                self.window().destroyed.connect(lambda *_a, alive=self._alive: alive.update(ok=False))
         return super().event(ev)
 
     def _usable(self) -> bool:

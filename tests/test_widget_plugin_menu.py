@@ -1,0 +1,89 @@
+"""The widget as users get it: docked through napari's Plugins menu (a PublicOnlyProxy viewer)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+napari = pytest.importorskip("napari")
+
+from napari_limnet.data.samples import ct_abdomen  # noqa: E402
+from napari_limnet.widget.layers import POSITIVE  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+
+def plugin_dock(viewer):
+    """Dock the annotator the way Plugins > LIM-Net Annotator does; returns the widget."""
+    _, widget = viewer.window.add_plugin_dock_widget("napari-limnet", "LIM-Net Annotator")
+    widget.auto_check.setChecked(False)
+    return widget
+
+
+def click(widget, viewer, z, y, x, label=POSITIVE):
+    prompts = widget.layers.prompts()
+    if prompts.feature_defaults["label"][0] != label:
+        widget.toggle_mode()
+    world = widget.layers.image.data_to_world(np.array([z, y, x], dtype=float))
+    viewer.dims.set_point(0, world[0])
+    prompts.add(prompts.world_to_data(world))
+
+
+@pytest.fixture
+def ct(make_napari_viewer):
+    viewer = make_napari_viewer(show=True)
+    s = ct_abdomen()
+    viewer.add_image(s.image, name="ct", scale=s.spacing)
+    return viewer, s
+
+
+def test_plugin_menu_hands_a_proxy_and_the_widget_unwraps_it(ct):
+    viewer, _ = ct
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)  # no private-attribute warning when docking
+        widget = plugin_dock(viewer)
+    assert widget.viewer is viewer
+
+
+@pytest.mark.parametrize("role", ["prompts", "committed"])
+def test_deleted_plugin_layer_comes_back_when_docked_from_the_plugin_menu(ct, qtbot, role):
+    """Issue 19 A: deleting '... prompts' (or '... committed') from the layer list brings it back."""
+    viewer, s = ct
+    widget = plugin_dock(viewer)
+    widget.image_combo.setCurrentText("ct")
+    click(widget, viewer, *s.click)
+    widget.segment()
+    qtbot.waitUntil(lambda: not widget.busy, timeout=90000)
+    widget.commit()
+    name = f"ct {role}"
+    before = np.array(viewer.layers[name].data)
+    viewer.layers.remove(name)
+    qtbot.waitUntil(lambda: name in viewer.layers, timeout=5000)
+    np.testing.assert_array_equal(np.asarray(viewer.layers[name].data), before)
+    n_rounds = widget.session().n_rounds
+    click(widget, viewer, s.click[0], s.click[1] + 2, s.click[2])  # clicks work again
+    widget.segment()
+    qtbot.waitUntil(lambda: not widget.busy, timeout=90000)
+    assert widget.session().n_rounds == n_rounds + 1
+
+
+def test_undo_after_next_object_in_the_widget(ct, qtbot):
+    """Issue 19 B: Next object, then Undo: the object is the current object again, with its rounds."""
+    viewer, s = ct
+    widget = plugin_dock(viewer)
+    widget.image_combo.setCurrentText("ct")
+    click(widget, viewer, *s.click)
+    widget.segment()
+    qtbot.waitUntil(lambda: not widget.busy, timeout=90000)
+    shown = np.array(viewer.layers["ct current object"].data)
+    widget.next_object()
+    assert viewer.layers["ct committed"].data.any() and not viewer.layers["ct current object"].data.any()
+    assert "commit of object 1" in widget.undo_button.text()
+    widget.undo()
+    assert not viewer.layers["ct committed"].data.any()
+    np.testing.assert_array_equal(viewer.layers["ct current object"].data, shown)
+    assert widget.session().n_rounds == 1 and "Object 1 is the current object again" in widget.status.text()
+    widget.commit()
+    assert int((viewer.layers["ct committed"].data == 1).sum()) == int(shown.astype(bool).sum())
