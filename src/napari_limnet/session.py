@@ -97,6 +97,11 @@ class AnnotationSession:
         return self._max_id + 1
 
     @property
+    def has_committed(self) -> bool:
+        """True when this session committed (or loaded) at least one object that is still there."""
+        return bool(self._boxes) or bool(self.object_records)
+
+    @property
     def has_uncommitted_changes(self) -> bool:
         """True when the current object has rounds that were not committed yet."""
         n = self.controller.n_rounds

@@ -274,6 +274,7 @@ class ReplayResult:
     labels: np.ndarray  # (Z, Y, X) uint16
     timings: list[dict]  # per object: id, rounds, seconds, voxels (or skipped)
     warnings: list[str]
+    models: dict = field(default_factory=dict)  # digest -> the adapted networks the rounds used
 
 
 def replay(record: SessionRecord, volume, spacing=None, device=None, base_labels=None, models=None,
@@ -327,4 +328,4 @@ def replay(record: SessionRecord, volume, spacing=None, device=None, base_labels
         labels[mask & free] = obj.id
         timings.append({"id": obj.id, "rounds": len(obj.rounds), "seconds": time.perf_counter() - t0,
                         "voxels": int((labels == obj.id).sum())})
-    return ReplayResult(labels, timings, warnings)
+    return ReplayResult(labels, timings, warnings, by_digest)

@@ -7,6 +7,8 @@
 
 from .adapt import adapt, plan_steps
 from .recipe import DEFAULT_RECIPE, AdaptRecipe
+from .report import LearnReport, learn_with_report
 from .weights_file import load_adapted, models_digest, save_adapted
 
-__all__ = ["adapt", "plan_steps", "AdaptRecipe", "DEFAULT_RECIPE", "load_adapted", "models_digest", "save_adapted"]
+__all__ = ["adapt", "plan_steps", "AdaptRecipe", "DEFAULT_RECIPE", "LearnReport", "learn_with_report", "load_adapted",
+           "models_digest", "save_adapted"]

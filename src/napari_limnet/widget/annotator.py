@@ -13,7 +13,8 @@ The widget is assembled from mixins, one job each:
 - :mod:`.objects` -- commit, undo, reset, next object, refining a committed object;
 - :mod:`.files` -- export with a session file, loading sessions, the autosave journal;
 - :mod:`.devices` -- device choice and the CPU rerun after a device error;
-- :mod:`.navigation` -- the confidence strip and going to a slice.
+- :mod:`.navigation` -- the confidence strip and going to a slice;
+- :mod:`.learning` -- learning from the committed objects (adapted networks per image).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .devices import DeviceMixin
 from .files import FilesMixin
 from .images import ImageMixin
 from .keys import KEYS, RANGE_MODES  # noqa: F401 - part of this module's public surface
+from .learning import LearningMixin
 from .navigation import NavigationMixin
 from .objects import ObjectsMixin
 from .panel import PanelMixin
@@ -44,9 +46,11 @@ class _Relay(QObject):
     """Carries progress from the worker thread to the main thread (queued signal)."""
 
     progress = Signal(int, int, str)
+    learn_progress = Signal(int, int, str)
 
 
-class LimNetWidget(PanelMixin, ImageMixin, RoundsMixin, ObjectsMixin, FilesMixin, DeviceMixin, NavigationMixin, QWidget):
+class LimNetWidget(PanelMixin, ImageMixin, RoundsMixin, ObjectsMixin, FilesMixin, DeviceMixin, NavigationMixin,
+                   LearningMixin, QWidget):
     """Dock widget. ``napari_viewer`` is injected by napari."""
 
     def __init__(self, napari_viewer):
@@ -70,6 +74,7 @@ class LimNetWidget(PanelMixin, ImageMixin, RoundsMixin, ObjectsMixin, FilesMixin
         self._failed_round: tuple | None = None
         self._device_ok = {"cpu"}
         self._warned_images: set[int] = set()  # id() of images already told why they cannot be segmented
+        self._syncing_learning = False
         self._build_ui()
         self._edit_click = False
         self._round_token = None
@@ -113,6 +118,7 @@ class LimNetWidget(PanelMixin, ImageMixin, RoundsMixin, ObjectsMixin, FilesMixin
             return
         self._closed = True
         self.cancel()
+        self._cancel_learning()
         for signal, slot in self._viewer_connections:
             try:
                 signal.disconnect(slot)

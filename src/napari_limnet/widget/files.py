@@ -49,7 +49,7 @@ class FilesMixin:
         sess = self.session()
         if sess is None or not sess.object_records:
             return None
-        return sess.session_record(self._image_info()).save(path)
+        return sess.session_record(self._image_info()).save_with_weights(path, self._state.adapted)
 
     def load_session(self, path) -> None:
         """Replay a saved session on this image (in a worker) and add its objects to the committed layer."""
@@ -60,13 +60,15 @@ class FilesMixin:
             return
         try:
             record = SessionRecord.load(path)
+            adapted = record.adapted_models(self._state.adapted)  # a missing weights file is said now, naming it
         except ValueError as err:
             show_warning(str(err))
+            self.status.setText(str(err))
             return
         volume = self._volume()
         self.status.setText(f"Replaying {len(record.objects)} object(s) from {Path(path).name}…")
-        worker = create_worker(replay, record, volume, self._spacing(),
-                               self.device, _start_thread=False, _ignore_errors=True)
+        worker = create_worker(replay, record, volume, self._spacing(), self.device, adapted=adapted,
+                               _start_thread=False, _ignore_errors=True)
         worker.returned.connect(lambda result, sess=sess, record=record: self._on_session_replayed(sess, result, record))
         worker.errored.connect(lambda err: (show_error(f"Loading the session failed: {err}"), self.status.setText(str(err))))
         worker.finished.connect(self._on_worker_finished)
@@ -79,6 +81,10 @@ class FilesMixin:
         for w in result.warnings:
             show_warning(w)
         merged = sess.merge_labels(result.labels, list(record.objects))
+        st = self._state
+        if st is not None:  # weights its objects were made with: kept, so the next export saves them again
+            for digest, models in result.models.items():
+                st.adapted.setdefault(digest, models)
         self._committed_changed()
         self._update_undo_label()
         n = sum(1 for t in result.timings if not t.get("skipped"))

@@ -29,6 +29,7 @@ class ObjectsMixin:
             msg += f" {record.kept_other} voxels already belonged to other objects and were kept (tick 'Overwrite' to replace them)."
         show_info(msg)
         self.status.setText(msg)
+        self._maybe_learn_after_commit()
 
     def undo(self) -> None:
         sess = self.session()
@@ -77,6 +78,8 @@ class ObjectsMixin:
         self._update_undo_label()
         self.status.setText(f"Object {sess.next_free_id()}: click on the next object. "
                             f"Undo [{KEYS['undo']}] would revert {sess.undo_label() or 'nothing'}.")
+        if record is not None:
+            self._maybe_learn_after_commit()
 
     def _clear_current_object(self, sess: AnnotationSession) -> None:
         """Remove the current object's prompts, scribbles and mask from the layers."""

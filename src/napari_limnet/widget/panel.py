@@ -36,6 +36,7 @@ class PanelMixin:
         root = QVBoxLayout(self)
         self._build_actions(root)
         self._build_status(root)
+        self._build_learning(root)
         root.addWidget(self._build_settings())
         self._build_files(root)
         root.addStretch(1)
@@ -165,6 +166,7 @@ class PanelMixin:
             KEYS["toggle"]: self.toggle_mode,
             KEYS["goto"]: self.go_to_least_confident,
             KEYS["edit"]: lambda: self.edit_object(self.edit_id.value()),
+            KEYS["learn"]: self.learn,
         }
         for key, fn in actions.items():
             target.bind_key(key, lambda *_a, fn=fn: fn(), overwrite=True)
@@ -179,3 +181,4 @@ class PanelMixin:
         sess = self._sessions.get(self._lead()) if self._layers is not None else None
         label = sess.undo_label() if sess is not None else None
         self.undo_button.setText(f"Undo {label} [{KEYS['undo']}]" if label else f"Undo [{KEYS['undo']}]")
+        self._show_learning_state()  # learning is offered once an object is committed

@@ -117,6 +117,7 @@ class RoundsMixin:
                 sess.cancel()
             return
         lead = self._lead()
+        self._sync_models(sess, self._state)  # the model chosen for this image (never while a round runs)
         self._failed_round = None
         self.rerun_cpu_button.setVisible(False)
         self.cancel_button.setEnabled(True)

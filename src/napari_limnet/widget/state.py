@@ -31,6 +31,12 @@ class ImageState:
     sessions: dict[tuple, AnnotationSession] = field(default_factory=dict)
     shown: dict[tuple, set[int]] = field(default_factory=dict)
     journal: object = None  # the image's AutosaveJournal, made on the first session
+    #: networks adapted to this image (digest -> LimNetModels): every one that made a round is kept,
+    #: so exports can save them next to the session
+    adapted: dict = field(default_factory=dict)
+    adapted_current: object = None  # the latest adapted networks (None: never learned)
+    use_adapted: bool = False  # rounds use adapted_current (else the shipped networks)
+    learn_report: str = ""  # what the last learning said
 
 
 _STATES: "weakref.WeakKeyDictionary[object, dict[tuple, ImageState]]" = weakref.WeakKeyDictionary()

@@ -37,4 +37,13 @@ TOOLTIPS = {
     "load_session": "Replay a saved session (*.limnet.json) on this image and add its objects to the committed "
     "layer (undoable). The same weights and settings reproduce the masks exactly.",
     "restore": "Bring back the committed objects autosaved for this image (after a crash).",
+    "learn": "Fine-tune the networks on the objects you committed in this image, on the CPU, in the background "
+    "(press again to stop). Some committed objects are held out and re-annotated by a simulated user with the "
+    "shipped and the adapted model: the report shows both. Key: L.",
+    "learn_seconds": "How long learning may take (the check on held-out objects comes after). 60-180 s pays on a laptop.",
+    "use_adapted": "Segment this image with the model adapted to it. Ticked by itself only when the held-out check "
+    "showed a gain. Adapted weights are saved next to exports, and saved sessions replay with them.",
+    "shipped": "Use the shipped model again for this image (the adapted one is kept; tick the box to use it again).",
+    "learn_after_commit": "Learn again each time an object is committed (in the background; rounds stay responsive "
+    "but share the CPU while it runs).",
 }
