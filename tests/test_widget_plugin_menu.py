@@ -87,3 +87,48 @@ def test_undo_after_next_object_in_the_widget(ct, qtbot):
     assert widget.session().n_rounds == 1 and "Object 1 is the current object again" in widget.status.text()
     widget.commit()
     assert int((viewer.layers["ct committed"].data == 1).sum()) == int(shown.astype(bool).sum())
+
+
+def test_learn_from_my_objects_toggle_and_back_to_shipped(make_napari_viewer, qtbot):
+    """Issue 18: commit, learn (background, with a report), the toggle, back to shipped."""
+    from napari_limnet.data.samples import nuclei
+
+    viewer = make_napari_viewer(show=True)
+    s = nuclei()
+    viewer.add_image(s.image, name="nuc", scale=s.spacing)
+    widget = plugin_dock(viewer)
+    widget.image_combo.setCurrentText("nuc")
+    assert not widget.learn_button.isEnabled(), "nothing committed yet"
+    z, y, x = s.click
+    click(widget, viewer, z, y, x)
+    widget.segment()
+    qtbot.waitUntil(lambda: not widget.busy, timeout=90000)
+    widget.next_object()
+    # a second nucleus: the brightest committed-free blob on another slice
+    img = s.image.astype(float)
+    free = ~viewer.layers["nuc committed"].data.astype(bool)
+    zz, yy, xx = np.unravel_index(int(np.argmax(np.where(free, img, 0))), img.shape)
+    click(widget, viewer, int(zz), int(yy), int(xx))
+    widget.segment()
+    qtbot.waitUntil(lambda: not widget.busy, timeout=90000)
+    widget.next_object()
+    assert widget.learn_button.isEnabled()
+    widget.learn_seconds.setValue(15)
+    widget.learn()
+    assert widget.learning and "Stop learning" in widget.learn_button.text()
+    qtbot.waitUntil(lambda: not widget.learning, timeout=180000)
+    st = widget._state
+    assert st.adapted_current is not None and st.adapted_current.digest in st.adapted
+    assert "Held out object(s)" in widget.learn_report.text()
+    assert widget.use_adapted_check.isEnabled()
+    assert widget.use_adapted_check.isChecked() == st.use_adapted
+    widget.use_adapted_check.setChecked(True)
+    sess = widget.session()
+    assert sess.controller.models_given is st.adapted_current
+    widget.back_to_shipped()
+    assert not widget.use_adapted_check.isChecked() and sess.controller.models_given is None
+    widget.use_adapted_check.setChecked(True)
+    click(widget, viewer, *s.click)
+    widget.segment()
+    qtbot.waitUntil(lambda: not widget.busy, timeout=90000)
+    assert sess.controller.round_records()[-1]["weights"] == st.adapted_current.digest
