@@ -132,3 +132,60 @@ def test_learn_from_my_objects_toggle_and_back_to_shipped(make_napari_viewer, qt
     widget.segment()
     qtbot.waitUntil(lambda: not widget.busy, timeout=90000)
     assert sess.controller.round_records()[-1]["weights"] == st.adapted_current.digest
+
+
+def test_draw_a_rectangle_runs_a_box_round_and_editing_it_reruns(ct, qtbot):
+    """Issue 20: a rectangle drawn on a slice in '... boxes' runs a box round; editing it replaces it."""
+    from napari_limnet.evaluation.metrics import dice
+    from napari_limnet.evaluation.robot_user import true_box
+
+    viewer, s = ct
+    widget = plugin_dock(viewer)
+    widget.image_combo.setCurrentText("ct")
+    z = int(np.argmax(s.truth.sum((1, 2))))
+    ymin, xmin, ymax, xmax = true_box(s.truth[z])
+    layer = viewer.layers["ct boxes"]
+    def rectangle(y0, x0, y1, x1):
+        """Around pixels y0..y1, x0..x1 (pixel i spans i - 0.5 .. i + 0.5 in napari)."""
+        y0, x0, y1, x1 = y0 - 0.5, x0 - 0.5, y1 + 0.5, x1 + 0.5
+        corners = np.array([[z, y0, x0], [z, y0, x1], [z, y1, x1], [z, y1, x0]], float)
+        return np.array([layer.world_to_data(widget.layers.image.data_to_world(c)) for c in corners])
+
+    layer.add_rectangles(rectangle(ymin, xmin, ymax, xmax))
+    qtbot.waitUntil(lambda: not widget.busy and widget.session().n_rounds == 1, timeout=90000)
+    rec = widget.session().controller.round_records()[-1]
+    assert rec["z"] == z and rec["box"] == [ymin, xmin, ymax, xmax]
+    assert dice(np.asarray(viewer.layers["ct current object"].data, bool), s.truth) > 0.7
+    # edit: a smaller rectangle -> the box round is replaced (still one round)
+    layer.data = [rectangle(ymin + 2, xmin + 2, ymax - 2, xmax - 2)]  # napari emits 'changed'
+    qtbot.waitUntil(lambda: not widget.busy, timeout=90000)
+    assert widget.session().n_rounds == 1
+    assert widget.session().controller.round_records()[-1]["box"] == [ymin + 2, xmin + 2, ymax - 2, xmax - 2]
+    widget.undo()
+    assert widget.session().n_rounds == 0
+
+
+def test_paint_a_slice_and_press_p(ct, qtbot):
+    """Issue 20: paint on '... current object' with the brush, then Propagate this slice [P]."""
+    viewer, s = ct
+    widget = plugin_dock(viewer)
+    widget.image_combo.setCurrentText("ct")
+    z = int(np.argmax(s.truth.sum((1, 2))))
+    world = widget.layers.image.data_to_world(np.array([z, 0, 0], float))
+    viewer.dims.set_point(0, world[0])
+    current = viewer.layers["ct current object"]
+    painted = s.truth[z].copy()
+    current.data[z] = painted  # what the brush writes into the layer's data
+    current.refresh()
+    widget.propagate_slice()
+    qtbot.waitUntil(lambda: not widget.busy, timeout=90000)
+    sess = widget.session()
+    assert sess.n_rounds == 1 and sess.controller.round_records()[-1].get("mask") is not None
+    np.testing.assert_array_equal(sess.slice_mask(z), painted)
+    assert sess.nonempty_slices() != [z], "the painted slice propagated"
+    widget.undo()
+    assert sess.n_rounds == 0
+    # an empty slice: a clear message, no round
+    current.data[...] = 0
+    widget.propagate_slice()
+    assert sess.n_rounds == 0 and "empty" in widget.status.text()

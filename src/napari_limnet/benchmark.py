@@ -39,7 +39,10 @@ VARIANTS = {
     "no_mrf": {"fusion": "new"},
     "trim_spread": {"stopping": replace(StoppingConfig(), propagate_trims=True)},
 }
-METHODS = ("limnet", "previous_stopping", "no_valley", "no_leak_cut", "core_erase", "trim_spread", "no_mrf", "region_growing")
+#: Rows whose round 1 is another prompt on the robot's first slice (rounds 2-6 click as usual).
+FIRST_PROMPTS = {"box_r1": "box", "mask_r1": "mask"}
+METHODS = ("limnet", "previous_stopping", "no_valley", "no_leak_cut", "core_erase", "trim_spread", "no_mrf",
+           "box_r1", "mask_r1", "region_growing")
 DEFAULT_METHODS = ("limnet", "previous_stopping", "no_mrf", "region_growing")
 #: How many of the least confident slices the "go to the slice that needs you" hit rate looks at.
 CONFIDENCE_TOP = 3
@@ -69,8 +72,14 @@ def _confidence_hits(snapshots: list[dict], clicks, seed: int) -> dict:
 def run_variant(case: Case, rounds: int, models, precision: str, variant: str, seed: int) -> tuple[dict, object]:
     """One robot session of a LIM-Net variant: Dice, seconds, over/undershoot per round (+ confidence hits)."""
     from .controller import LimNetController
+    from .evaluation.robot_user import true_box
 
-    ctrl = LimNetController(case.image, spacing=case.spacing, models=models, precision=precision, **VARIANTS[variant])
+    ctrl = LimNetController(case.image, spacing=case.spacing, models=models, precision=precision, **VARIANTS.get(variant, {}))
+    first = None
+    if variant in FIRST_PROMPTS:
+        kind = FIRST_PROMPTS[variant]
+        first = (lambda z, t2d: ctrl.interact(z, box=true_box(t2d))) if kind == "box" else (
+            lambda z, t2d: ctrl.interact(z, mask=t2d))
     snapshots = []
 
     def interact(z, pos, neg):
@@ -81,7 +90,7 @@ def run_variant(case: Case, rounds: int, models, precision: str, variant: str, s
         snapshots.append({"need": need, "largest": largest})
         return mask
 
-    s = run_session(interact, case.truth, rounds, keep_masks=True)
+    s = run_session(interact, case.truth, rounds, keep_masks=True, first_round=first)
     over, under = _extent_errors(s.masks, case.truth)
     out = {"dice": s.dice, "seconds": s.seconds, "overshoot": over, "undershoot": under}
     if variant == "limnet":
@@ -94,7 +103,7 @@ def evaluate_case(case: Case, rounds: int, methods, models=None, precision: str 
     out = {"name": case.name, "group": case.group}
     session = None
     for m in methods:
-        if m in VARIANTS:
+        if m in VARIANTS or m in FIRST_PROMPTS:
             out[m], s = run_variant(case, rounds, models, precision, m, seed)
             if m == "limnet":
                 session = s
@@ -179,6 +188,7 @@ def plot(summary: dict, methods, path: Path) -> None:
     styles = {"limnet": ("tab:blue", "-o"), "previous_stopping": ("tab:green", "-.v"), "no_valley": ("tab:olive", ":x"),
               "no_leak_cut": ("tab:purple", ":+"), "core_erase": ("tab:cyan", ":d"),
               "trim_spread": ("tab:brown", "-.*"), "no_mrf": ("tab:orange", "--s"),
+              "box_r1": ("tab:red", "-D"), "mask_r1": ("black", "-P"),
               "region_growing": ("tab:gray", ":^")}
     for ax, g in zip(axes[0], groups):
         for m in methods:

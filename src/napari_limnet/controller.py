@@ -32,7 +32,8 @@ from .inference.confidence import confidence_and_stakes
 from .inference.stopping import StoppingConfig, ValleyRule
 from .inference.runner import NetRunner
 from .inference.volume import VolumeSource, check_spacing
-from .inference.validation import check_round, check_z
+from .inference.box_prompt import painted_mask, predict_box_mask
+from .inference.validation import check_prompts, check_round, check_z
 from .modeling.weights import LimNetModels, resolve_device, shipped_models
 
 #: Non-numpy volumes whose dense mask would exceed this many voxels get a lazy mask.
@@ -211,26 +212,31 @@ class LimNetController:
         return check_round(z, positive, negative, self.shape)
 
     # -- rounds --------------------------------------------------------------------------------
-    def _prompt(self, z: int, pos: np.ndarray, neg: np.ndarray, state: RunState) -> PromptResult:
-        key = (z, pos.tobytes(), neg.tobytes())
+    def _prompt(self, z: int, pos: np.ndarray, neg: np.ndarray, state: RunState, box=None, mask=None) -> PromptResult:
+        key = (z, pos.tobytes(), neg.tobytes(), box, None if mask is None else np.packbits(mask).tobytes())
         cached = self._prompt_cache
         if cached is not None and cached[0] == key and cached[1] is state:
             return cached[2]
-        result = predict_prompt_mask(
-            self._runner, self._source, self.spacing[1:], z, pos, neg, state.masks.get(z),
-            erase_depth=self.stopping.erase_depth,
-        )
+        if mask is not None:
+            result = painted_mask(mask, self.spacing[1:])
+        elif box is not None:
+            result = predict_box_mask(self._runner, self._source, self.spacing[1:], z, box, pos, neg, state.masks.get(z))
+        else:
+            result = predict_prompt_mask(
+                self._runner, self._source, self.spacing[1:], z, pos, neg, state.masks.get(z),
+                erase_depth=self.stopping.erase_depth,
+            )
         self._prompt_cache = (key, state, result)
         return result
 
-    def preview(self, z, positive=(), negative=()) -> np.ndarray:
-        """The 2D prompt mask (Y, X) bool that a round with these clicks would put on slice z.
+    def preview(self, z, positive=(), negative=(), *, box=None) -> np.ndarray:
+        """The 2D prompt mask (Y, X) bool that a round with these clicks (and box) would put on slice z.
 
-        Changes no state; the following :meth:`interact` with the same clicks reuses it.
+        Changes no state; the following :meth:`interact` with the same prompts reuses it.
         """
         with self._lock:
-            z, pos, neg = self._check_round(z, positive, negative)
-            result = self._prompt(z, pos, neg, self.state)
+            z, pos, neg, box, _ = check_prompts(z, positive, negative, box, None, self.shape)
+            result = self._prompt(z, pos, neg, self.state, box)
             return result.mask.dense(self._source.slice_shape) if result.mask is not None else np.zeros(
                 self._source.slice_shape, dtype=bool
             )
@@ -272,19 +278,26 @@ class LimNetController:
         positive=(),
         negative=(),
         *,
+        box=None,
+        mask=None,
         progress: ProgressCallback | None = None,
         should_cancel: Callable[[], bool] | None = None,
     ):
         """One interaction round on slice z; returns the fused (Z, Y, X) bool mask.
 
         ``positive`` / ``negative`` are ALL the clicks the user has on slice z so far, as (y, x)
-        pixel coordinates. ``progress(done, total, message)`` is called as slices are
+        pixel coordinates. ``box=(ymin, xmin, ymax, xmax)`` (inclusive pixel corners on slice z)
+        frames the 2D prompt and bounds its mask; it can come with clicks. ``mask`` is the user's
+        own (Y, X) mask of slice z, taken as that slice's result as is (no 2D net; alone, without
+        clicks). Box and mask rounds propagate like positive rounds, and later clicks on the
+        slice correct them. ``progress(done, total, message)`` is called as slices are
         processed. If ``should_cancel()`` returns True, or :meth:`cancel` is called, the round
         stops, raises :class:`~napari_limnet.inference.propagation.Cancelled` and the state
         stays exactly as it was. Bad input raises ValueError and changes nothing.
         """
         with self._lock:
-            z, pos, neg = self._check_round(z, positive, negative)
+            z, pos, neg, box, mask = check_prompts(z, positive, negative, box, mask, self.shape)
+            grows = len(pos) > 0 or box is not None or mask is not None  # a positive round (else: trim / erase)
             self._cancel.clear()
 
             def cancelled() -> bool:
@@ -296,20 +309,20 @@ class LimNetController:
             steps = _Progress(progress, total=(high - low + 1) + 1)
             steps.report("prompt mask")
             t0 = time.perf_counter()
-            prompt = self._prompt(z, pos, neg, state)
+            prompt = self._prompt(z, pos, neg, state, box, mask)
             t_prompt = time.perf_counter()
             if cancelled():
                 raise Cancelled()
             steps.step("propagating")
-            if len(pos):
+            if grows:
                 low, high = extension_guard(z, state, low, high)
-            propagated, evidence = self._propagate(z, pos, prompt, state, low, high, steps, cancelled)
-            if len(pos) == 0 and prompt.mask is not None:
+            propagated, evidence = self._propagate(z, not grows, prompt, state, low, high, steps, cancelled)
+            if not grows and prompt.mask is not None:
                 low, high = trim_range(z, propagated)  # a trim: this slice and where it spread
             t_prop = time.perf_counter()
             plan = plan_round(state, z, prompt.mask, propagated, low, high, evidence, prompt.uncertain)
             cut = []
-            if len(pos) == 0 and prompt.mask is None and self.stopping.leak_cut is not None and self.stop_when_empty:
+            if not grows and prompt.mask is None and self.stopping.leak_cut is not None and self.stop_when_empty:
                 # "the object ended before here": cut the chain that leaked into z at its likely end
                 cut = plan_leak_cut(state, z, self.stopping.leak_cut)
                 plan.take_new.update({s: None for s in cut})
@@ -321,7 +334,12 @@ class LimNetController:
             if cancelled():
                 raise Cancelled()
             t_end = time.perf_counter()
-            self._commit_state(new_state, interaction)
+            extra = {}
+            if box is not None:
+                extra["box"] = list(box)
+            if mask is not None:
+                extra["mask"] = mask
+            self._commit_state(new_state, interaction, extra)
             self.last_round_stats = {
                 "prompt_s": t_prompt - t0, "propagation_s": t_prop - t_prompt, "propagated_slices": len(propagated),
                 "fusion_s": t_end - t_prop, "fusion_slices": len(plan.choices), "leak_cut_slices": len(cut),
@@ -330,7 +348,7 @@ class LimNetController:
             steps.finish()
             return self.mask
 
-    def _propagate(self, z, pos, prompt, state, low, high, steps: "_Progress", cancelled):
+    def _propagate(self, z, trim: bool, prompt, state, low, high, steps: "_Progress", cancelled):
         """Propagate a round's prompt mask through its range [low, high]; ({z: mask}, {z: evidence}).
 
         A round with positive clicks gets a range the extension guard has already limited.
@@ -338,7 +356,6 @@ class LimNetController:
         (``StoppingConfig.propagate_trims``) spreads only within the current z-extent and only
         removes pixels (each propagated slice is intersected with the old mask).
         """
-        trim = len(pos) == 0
         if prompt.mask is None or (trim and not (self.stopping.propagate_trims and state.masks)):
             return {}, {}
         if trim:

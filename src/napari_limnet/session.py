@@ -163,9 +163,12 @@ class AnnotationSession:
         return self.controller.slice_confidence(), self.controller.least_confident_slice()
 
     # -- rounds -------------------------------------------------------------------------------
-    def run_round(self, z: int, positive, negative, progress=None, should_cancel=None):
-        """One controller round (may run in a worker thread); recorded for undo on success."""
-        mask = self.controller.interact(z, positive, negative, progress=progress, should_cancel=should_cancel)
+    def run_round(self, z: int, positive, negative, progress=None, should_cancel=None, **prompts):
+        """One controller round (may run in a worker thread); recorded for undo on success.
+
+        ``prompts``: ``box=`` / ``mask=`` for box and painted-slice rounds (see LimNetController.interact).
+        """
+        mask = self.controller.interact(z, positive, negative, progress=progress, should_cancel=should_cancel, **prompts)
         self._history.append(_Round())
         return mask
 

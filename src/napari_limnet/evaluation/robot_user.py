@@ -65,13 +65,24 @@ class Session:
     masks: list[np.ndarray] = field(default_factory=list)
 
 
+def true_box(truth2d: np.ndarray) -> tuple[int, int, int, int]:
+    """The inclusive (ymin, xmin, ymax, xmax) bounding box of a 2D bool mask."""
+    ys, xs = np.nonzero(truth2d)
+    return int(ys.min()), int(xs.min()), int(ys.max()), int(xs.max())
+
+
 def run_session(
     interact: Callable[[int, list, list], np.ndarray],
     truth: np.ndarray,
     rounds: int = 6,
     keep_masks: bool = False,
+    first_round: Callable[[int, np.ndarray], np.ndarray] | None = None,
 ) -> Session:
-    """Drive ``interact(z, positive, negative) -> mask`` for ``rounds`` rounds against ``truth``."""
+    """Drive ``interact(z, positive, negative) -> mask`` for ``rounds`` rounds against ``truth``.
+
+    ``first_round(z, truth2d) -> mask``, when given, replaces round 1's click on the robot's first
+    slice z (e.g. the true box of that slice, or its true mask); later rounds click as usual.
+    """
     truth = np.asarray(truth, dtype=bool)
     session = Session()
     by_slice: dict[int, tuple[list, list]] = {}
@@ -87,10 +98,18 @@ def run_session(
                 session.seconds.append(0.0)
                 continue
             z, yx, positive = nxt
+        t0 = time.perf_counter()
+        if r == 0 and first_round is not None:
+            session.clicks.append((z, yx, True))
+            pred = np.asarray(first_round(z, truth[z]), dtype=bool)
+            session.seconds.append(time.perf_counter() - t0)
+            session.dice.append(dice(pred, truth))
+            if keep_masks:
+                session.masks.append(pred.copy())
+            continue
         pos, neg = by_slice.setdefault(z, ([], []))
         (pos if positive else neg).append(yx)
         session.clicks.append((z, yx, positive))
-        t0 = time.perf_counter()
         pred = np.asarray(interact(z, list(pos), list(neg)), dtype=bool)
         session.seconds.append(time.perf_counter() - t0)
         session.dice.append(dice(pred, truth))

@@ -14,7 +14,8 @@ The widget is assembled from mixins, one job each:
 - :mod:`.files` -- export with a session file, loading sessions, the autosave journal;
 - :mod:`.devices` -- device choice and the CPU rerun after a device error;
 - :mod:`.navigation` -- the confidence strip and going to a slice;
-- :mod:`.learning` -- learning from the committed objects (adapted networks per image).
+- :mod:`.learning` -- learning from the committed objects (adapted networks per image);
+- :mod:`.box_paint` -- box rounds from rectangles, painted-slice rounds [P].
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from .devices import DeviceMixin
 from .files import FilesMixin
 from .images import ImageMixin
 from .keys import KEYS, RANGE_MODES  # noqa: F401 - part of this module's public surface
+from .box_paint import BoxPaintMixin
 from .learning import LearningMixin
 from .navigation import NavigationMixin
 from .objects import ObjectsMixin
@@ -50,7 +52,7 @@ class _Relay(QObject):
 
 
 class LimNetWidget(PanelMixin, ImageMixin, RoundsMixin, ObjectsMixin, FilesMixin, DeviceMixin, NavigationMixin,
-                   LearningMixin, QWidget):
+                   LearningMixin, BoxPaintMixin, QWidget):
     """Dock widget. ``napari_viewer`` is injected by napari."""
 
     def __init__(self, napari_viewer):

@@ -49,4 +49,5 @@ class DeviceMixin:
         self.rerun_cpu_button.setVisible(False)
         self._switch_to("cpu")  # a fresh runner on the CPU; every round is kept
         if failed is not None:
-            self._start_round(*failed)
+            z, pos, neg, prompts = failed
+            self._start_round(z, pos, neg, **prompts)

@@ -120,6 +120,8 @@ class ImageMixin:
                 connections.append((layer.events.data, self._on_points_changed))
             elif role == "scribbles":
                 connections.append((layer.events.paint, self._on_paint))
+            elif role == "boxes":
+                connections.append((layer.events.data, self._on_boxes_changed))
             for signal, slot in connections:
                 signal.connect(slot)
             self._bind_keys(layer)

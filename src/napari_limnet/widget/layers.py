@@ -5,7 +5,8 @@ For an image layer named ``img``:
 - ``img prompts``: Points; feature ``label`` is 'positive' (green) or 'negative' (red);
 - ``img scribbles``: Labels; paint 1 = positive, 2 = negative; strokes become clicks;
 - ``img current object``: Labels with the current object (and the live 2D preview);
-- ``img committed``: Labels with all committed objects.
+- ``img committed``: Labels with all committed objects;
+- ``img boxes``: Shapes (rectangles); a rectangle drawn on a slice runs a box round.
 
 Every layer copies the image's scale, translate, rotate, shear and affine, and its metadata
 (so the NIfTI affine travels to the writer). Clicks are converted with
@@ -19,6 +20,7 @@ import numpy as np
 POSITIVE, NEGATIVE = "positive", "negative"
 POSITIVE_COLOR = np.array([0.1, 0.9, 0.1, 1.0])
 NEGATIVE_COLOR = np.array([1.0, 0.15, 0.15, 1.0])
+BOX_COLOR = np.array([1.0, 0.85, 0.1, 1.0])
 SCRIBBLE_POSITIVE, SCRIBBLE_NEGATIVE = 1, 2
 #: Most clicks one stroke label contributes per slice, and their spacing (pixels).
 MAX_SCRIBBLE_CLICKS = 12
@@ -136,7 +138,7 @@ class PluginLayers:
         name = self.name(role)
         for existing in self.viewer.layers:
             if existing.name == name and existing.metadata.get("limnet_role") == role:
-                if role != "prompts" and tuple(existing.data.shape) != tuple(self.shape):
+                if role in self.LABEL_ROLES and tuple(existing.data.shape) != tuple(self.shape):
                     # A same-named layer of another image: keep the user's data, step aside.
                     existing.name = f"{name} (shape {'x'.join(map(str, existing.data.shape))})"
                     existing.metadata = {**existing.metadata, "limnet_role": None}
@@ -192,11 +194,50 @@ class PluginLayers:
     def committed(self):
         return self._labels("committed", self.committed_data, 0.45)
 
+    def boxes(self):
+        layer = self._find("boxes")
+        if layer is None:
+            kw = transform_kwargs(self.image)
+            kw["metadata"] = {**kw["metadata"], "limnet_role": "boxes"}
+            layer = self.viewer.add_shapes(
+                ndim=self.image.ndim, name=self.name("boxes"), shape_type="rectangle", edge_color=BOX_COLOR,
+                face_color=[0.0, 0.0, 0.0, 0.0], edge_width=max(1.0, 0.004 * max(self.shape[-2:]) * float(np.min(self.image.scale[-2:]))),
+                **kw,
+            )
+            self._layers["boxes"] = layer
+        return layer
+
     def ensure_all(self):
         self.committed()
         self.current()
         self.scribbles()
+        self.boxes()
         return self.prompts()
+
+    def box_on_slice(self, layer, index: int, lead: tuple[int, ...]):
+        """(z, (ymin, xmin, ymax, xmax)) of rectangle ``index`` of the boxes layer in voxels of this
+        level (clipped to the slice), or None when it is not on one slice of time point ``lead``."""
+        if not 0 <= index < len(layer.data):
+            return None
+        idx = np.asarray([self.world_to_index(layer.data_to_world(p)) for p in np.asarray(layer.data[index], float)])
+        zs = np.rint(idx[:, -3]).astype(int)
+        if len(set(zs.tolist())) != 1 or any(tuple(np.rint(v[:-3]).astype(int)) != tuple(lead) for v in idx):
+            return None
+        h, w = self.shape[-2:]
+        ymin, ymax = int(np.clip(np.floor(idx[:, -2].min() + 0.5), 0, h - 1)), int(np.clip(np.ceil(idx[:, -2].max() - 0.5), 0, h - 1))
+        xmin, xmax = int(np.clip(np.floor(idx[:, -1].min() + 0.5), 0, w - 1)), int(np.clip(np.ceil(idx[:, -1].max() - 0.5), 0, w - 1))
+        return int(zs[0]), (ymin, xmin, ymax, xmax)
+
+    def clear_boxes(self, lead: tuple[int, ...]) -> None:
+        """Remove the rectangles of time point ``lead`` (the current object was finished or reset)."""
+        layer = self._find("boxes")
+        if layer is None or not len(layer.data):
+            return
+        drop = [i for i in range(len(layer.data)) if self.box_on_slice(layer, i, lead) is not None]
+        if drop:
+            with layer.events.data.blocker():
+                layer.selected_data = set(drop)
+                layer.remove_selected()
 
     # -- clicks ---------------------------------------------------------------------------------
     def to_image_index(self, layer, points: np.ndarray) -> np.ndarray:

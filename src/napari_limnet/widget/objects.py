@@ -85,6 +85,7 @@ class ObjectsMixin:
         """Remove the current object's prompts, scribbles and mask from the layers."""
         lead = self._lead()
         self._layers.set_clicks(lead, {})
+        self._layers.clear_boxes(lead)
         self._layers.scribble_data[lead] = 0
         self._layers.scribbles().refresh()
         self._show_current(sess, lead)

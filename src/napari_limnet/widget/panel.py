@@ -62,9 +62,11 @@ class PanelMixin:
         self.edit_id.setRange(1, 65535)
         self.edit_id.setToolTip(TOOLTIPS["edit"])
         self.edit_button = self._button(f"Edit object [{KEYS['edit']}]", lambda: self.edit_object(self.edit_id.value()), "edit")
+        self.propagate_button = self._button(f"Propagate this slice [{KEYS['propagate']}]", self.propagate_slice, "propagate")
         self.cancel_button = self._button("Cancel", self.cancel, "cancel")
         self.cancel_button.setEnabled(False)
-        rows = ((self.segment_button, self.commit_button), (self.undo_button, self.reset_button), (self.next_button, self.cancel_button))
+        rows = ((self.segment_button, self.propagate_button), (self.commit_button, self.undo_button),
+                (self.reset_button, self.next_button), (self.cancel_button,))
         for row in rows:
             h = QHBoxLayout()
             for b in row:
@@ -167,13 +169,14 @@ class PanelMixin:
             KEYS["goto"]: self.go_to_least_confident,
             KEYS["edit"]: lambda: self.edit_object(self.edit_id.value()),
             KEYS["learn"]: self.learn,
+            KEYS["propagate"]: self.propagate_slice,
         }
         for key, fn in actions.items():
             target.bind_key(key, lambda *_a, fn=fn: fn(), overwrite=True)
 
     def _set_actions_enabled(self, enabled: bool) -> None:
-        for b in (self.mode_button, self.segment_button, self.commit_button, self.undo_button, self.reset_button,
-                  self.next_button, self.export_button, self.goto_button):
+        for b in (self.mode_button, self.segment_button, self.propagate_button, self.commit_button, self.undo_button,
+                  self.reset_button, self.next_button, self.export_button, self.goto_button, self.learn_button):
             b.setEnabled(enabled)
 
     def _update_undo_label(self) -> None:

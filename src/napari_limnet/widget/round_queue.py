@@ -100,19 +100,20 @@ class RoundsMixin:
             return
         self._start_round(z, pos, neg)
 
-    def _start_round(self, z, pos, neg) -> None:
+    def _start_round(self, z, pos, neg, **prompts) -> None:
         """Run a round on slice z now, or queue it behind the running one.
 
         A new click on the slice whose round is running cancels that round; it is redone with all
         the slice's clicks. A click on another slice waits its turn: rounds run in click order, so
-        no click on screen is ever ignored.
+        no click on screen is ever ignored. ``prompts``: ``box=`` or ``mask=`` of a box or
+        painted-slice round (see :meth:`LimNetController.interact`).
         """
         sess = self.session()
         if sess is None:
             return
         if self._worker is not None:
             self._pending.pop(z, None)
-            self._pending[z] = (pos, neg)
+            self._pending[z] = (pos, neg, prompts)
             if self._running is not None and self._running[0] is sess and self._running[1] == z:
                 sess.cancel()
             return
@@ -127,11 +128,11 @@ class RoundsMixin:
         self._round_token = token
         worker = create_worker(
             sess.run_round, z, pos, neg, progress=self._relay.progress.emit, should_cancel=token.is_set,
-            _start_thread=False, _ignore_errors=True,
+            _start_thread=False, _ignore_errors=True, **prompts,
         )
         self._running = (sess, z)
         worker.returned.connect(lambda _mask, sess=sess, lead=lead, z=z: self._on_round_done(sess, lead, z))
-        worker.errored.connect(lambda err, sess=sess, lead=lead, r=(z, pos, neg): self._on_round_error(err, sess, lead, r))
+        worker.errored.connect(lambda err, sess=sess, lead=lead, r=(z, pos, neg, prompts): self._on_round_error(err, sess, lead, r))
         worker.finished.connect(self._on_worker_finished)
         self._worker = worker
         worker.start()
@@ -194,8 +195,8 @@ class RoundsMixin:
             self._pbar = None
         if self._pending and not self._closed:
             z = next(iter(self._pending))
-            pos, neg = self._pending.pop(z)
-            self._start_round(z, pos, neg)
+            pos, neg, prompts = self._pending.pop(z)
+            self._start_round(z, pos, neg, **prompts)
 
     def cancel(self) -> None:
         """Cancel a running propagation and the queued ones (the state stays as before the round)."""

@@ -12,6 +12,8 @@ TOOLTIPS = {
     "undo": "Undo the last round or the last commit. Key: U.",
     "reset": "Clear the current object's rounds and clicks (committed objects stay). Key: R.",
     "next": "Finish this object (committing it if needed) and start a new one. Key: N.",
+    "propagate": "Propagate this slice as you see it in the 'current object' layer: paint or erase it with "
+    "napari's brush (or place clicks and look at the 2D preview), then press P. Your mask is taken as is. Key: P.",
     "cancel": "Stop the running propagation; the result of the previous round is kept.",
     "auto": "Run a full round (propagation + fusion) after every click. Untick to place several "
     "clicks and press Segment [S].",
