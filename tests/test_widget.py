@@ -50,7 +50,7 @@ def test_full_annotation_flow(annotator, qtbot, tmp_path):
     z, y, x = s.click
     add_click(viewer, widget, z, y, x)
     current = viewer.layers["ct current object"]
-    assert current.data[z].any(), "the 2D prompt mask shows on the clicked slice right away"
+    qtbot.waitUntil(lambda: current.data[z].any(), timeout=20000)  # the 2D preview, computed off the UI thread
     run_round(qtbot, widget)
     mask = current.data.astype(bool)
     assert mask.any() and mask.shape == image.data.shape
@@ -341,9 +341,9 @@ def test_confidence_strip_and_go_to_least_confident(annotator, qtbot):
 
 def test_a_device_that_fails_its_test_pass_is_not_used(annotator, monkeypatch):
     viewer, widget, image, s = annotator
-    import napari_limnet.widget.devices as annotator_module
+    import napari_limnet.modeling.weights as weights_module
 
-    monkeypatch.setattr(annotator_module, "check_device", lambda dev: f"{dev}: CUDA driver too old")
+    monkeypatch.setattr(weights_module, "check_device", lambda dev: f"{dev}: CUDA driver too old")
     widget.device_combo.addItem("cuda")
     widget.device_combo.setCurrentText("cuda")
     assert widget.device == "cpu", "the failing device was refused"

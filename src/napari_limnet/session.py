@@ -108,9 +108,9 @@ class AnnotationSession:
         return n > 0 and self._committed_round != n
 
     # -- the controller, as the widget needs it ---------------------------------------------------
-    def preview(self, z: int, positive, negative) -> np.ndarray:
-        """The 2D prompt mask (Y, X) that a round with these clicks would give (changes nothing)."""
-        return self.controller.preview(z, positive, negative)
+    def preview(self, z: int, positive, negative, box=None) -> np.ndarray:
+        """The 2D prompt mask (Y, X) that a round with these clicks (and box) would give (changes nothing)."""
+        return self.controller.preview(z, positive, negative, box=box)
 
     def cancel(self) -> None:
         """Ask a running round to stop (it is discarded; nothing changes)."""

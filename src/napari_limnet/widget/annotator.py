@@ -49,6 +49,7 @@ class _Relay(QObject):
 
     progress = Signal(int, int, str)
     learn_progress = Signal(int, int, str)
+    preview = Signal(object, int, object)  # (session, z, (Y, X) mask) computed in a worker
 
 
 class LimNetWidget(PanelMixin, ImageMixin, RoundsMixin, ObjectsMixin, FilesMixin, DeviceMixin, NavigationMixin,
@@ -73,6 +74,10 @@ class LimNetWidget(PanelMixin, ImageMixin, RoundsMixin, ObjectsMixin, FilesMixin
         self._watched_windows: set[int] = set()
         self._relay = _Relay()
         self._relay.progress.connect(self._on_progress)
+        self._relay.preview.connect(self._on_preview_ready)
+        self._preview_worker = None
+        self._preview_next: tuple | None = None  # the latest preview asked for while one runs
+        self.warming = False
         self._failed_round: tuple | None = None
         self._device_ok = {"cpu"}
         self._warned_images: set[int] = set()  # id() of images already told why they cannot be segmented
@@ -92,6 +97,7 @@ class LimNetWidget(PanelMixin, ImageMixin, RoundsMixin, ObjectsMixin, FilesMixin
             signal.connect(slot)
         self._bind_keys(self.viewer)
         self._refresh_images()
+        self._start_warm_up()
 
     # ---------------------------------------------------------------- closing the dock
     def event(self, ev):  # noqa: D401 - Qt API
@@ -109,6 +115,28 @@ class LimNetWidget(PanelMixin, ImageMixin, RoundsMixin, ObjectsMixin, FilesMixin
                 self._watched_windows.add(id(self.window()))
                 self.window().destroyed.connect(lambda *_a, alive=self._alive: alive.update(ok=False))
         return super().event(ev)
+
+    def _start_warm_up(self) -> None:
+        """Import torch, load the networks and run a tiny round in a worker (the UI never waits on it)."""
+        from napari.qt.threading import create_worker
+
+        from ..inference.warmup import warm_up
+
+        worker = create_worker(warm_up, "cpu", _start_thread=False, _ignore_errors=True)
+        worker.returned.connect(self._on_warm)
+        worker.finished.connect(lambda: setattr(self, "warming", False))
+        self.warming = True
+        self._warm_worker = worker
+        worker.start()
+
+    def _on_warm(self, devices) -> None:
+        """Offer the devices found while warming up (GPUs are tested again when picked)."""
+        if not self._usable():
+            return
+        have = {self.device_combo.itemText(i) for i in range(self.device_combo.count())}
+        self.device_combo.blockSignals(True)
+        self.device_combo.addItems([d for d in devices if d not in have])
+        self.device_combo.blockSignals(False)
 
     def _usable(self) -> bool:
         """False once the widget is closed or its Qt object is gone (a late worker signal is ignored)."""

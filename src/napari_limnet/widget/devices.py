@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from napari.utils.notifications import show_warning
 
-from ..modeling.weights import check_device
 
 
 class DeviceMixin:
@@ -17,6 +16,8 @@ class DeviceMixin:
 
     def _on_device_selected(self) -> None:
         """Offer a device only once a tiny forward pass runs on it; keep every round when switching."""
+        from ..modeling.weights import check_device
+
         dev = self.device
         if dev not in self._device_ok:
             problem = check_device(dev)

@@ -8,10 +8,13 @@ from __future__ import annotations
 import numpy as np
 from napari.utils.notifications import show_warning
 
-from ..controller import LimNetController
-from ..session import AnnotationSession
+from typing import TYPE_CHECKING
+
 from .layers import PluginLayers
 from .state import existing_state, forget, state_for
+
+if TYPE_CHECKING:
+    from ..session import AnnotationSession
 
 
 class ImageMixin:
@@ -25,7 +28,7 @@ class ImageMixin:
         return self._layers
 
     @property
-    def _sessions(self) -> dict[tuple, AnnotationSession]:
+    def _sessions(self) -> "dict[tuple, AnnotationSession]":
         return self._state.sessions if self._state is not None else {}
 
     @property
@@ -163,11 +166,14 @@ class ImageMixin:
     def _current_z(self) -> int:
         return int(np.clip(round(float(self._data_point()[-3])), 0, self._layers.shape[-3] - 1))
 
-    def session(self) -> AnnotationSession | None:
+    def session(self) -> "AnnotationSession | None":
         if self._layers is None:
             return None
         lead = self._lead()
         if lead not in self._sessions:
+            from ..controller import LimNetController
+            from ..session import AnnotationSession
+
             volume = self._volume()
             try:
                 ctrl = LimNetController(volume, spacing=self._spacing(), device=self.device)
@@ -190,7 +196,7 @@ class ImageMixin:
         lead = self._lead()
         return data[lead] if lead else data
 
-    def _apply_settings(self, sess: AnnotationSession) -> None:
+    def _apply_settings(self, sess: "AnnotationSession") -> None:
         """The panel's round settings onto the session."""
         mode = self.range_combo.currentIndex()
         sess.apply_settings(

@@ -5,13 +5,16 @@ A mixin of :class:`~napari_limnet.widget.annotator.LimNetWidget` (it relies on t
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from napari.utils.notifications import show_info
 
-from ..session import AnnotationSession
+if TYPE_CHECKING:
+    from ..session import AnnotationSession
 
 
 class NavigationMixin:
-    def _update_confidence(self, sess: AnnotationSession | None) -> None:
+    def _update_confidence(self, sess: "AnnotationSession | None") -> None:
         if sess is None or self._layers is None:
             self.confidence_strip.set_data(0, {}, None)
             return

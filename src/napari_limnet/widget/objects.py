@@ -7,8 +7,12 @@ from __future__ import annotations
 
 from napari.utils.notifications import show_info, show_warning
 
-from ..session import AnnotationSession
+from typing import TYPE_CHECKING
+
 from .keys import KEYS
+
+if TYPE_CHECKING:
+    from ..session import AnnotationSession
 
 
 class ObjectsMixin:
@@ -81,7 +85,7 @@ class ObjectsMixin:
         if record is not None:
             self._maybe_learn_after_commit()
 
-    def _clear_current_object(self, sess: AnnotationSession) -> None:
+    def _clear_current_object(self, sess: "AnnotationSession") -> None:
         """Remove the current object's prompts, scribbles and mask from the layers."""
         lead = self._lead()
         self._layers.set_clicks(lead, {})

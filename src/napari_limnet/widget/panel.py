@@ -18,7 +18,6 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
 )
 
-from ..modeling.weights import available_devices
 from .confidence import ConfidenceStrip
 from .keys import KEYS, RANGE_MODES
 from .tooltips import TOOLTIPS
@@ -134,7 +133,7 @@ class PanelMixin:
         self.level_combo.currentIndexChanged.connect(lambda *_: self._on_level_selected())
         form.addRow("Resolution level", self.level_combo)
         self.device_combo = QComboBox()
-        self.device_combo.addItems(available_devices())
+        self.device_combo.addItem("cpu")  # GPUs are added once the background warm-up has looked (torch is imported there)
         self.device_combo.setToolTip(TOOLTIPS["device"])
         self.device_combo.currentIndexChanged.connect(lambda *_: self._on_device_selected())
         form.addRow("Device", self.device_combo)

@@ -12,10 +12,14 @@ from napari.qt.threading import create_worker
 from napari.utils import progress as napari_progress
 from napari.utils.notifications import show_error, show_info, show_warning
 
+from typing import TYPE_CHECKING
+
 from ..inference.cancel import Cancelled
-from ..session import AnnotationSession
 from .keys import KEYS
 from .layers import NEGATIVE, POSITIVE, set_prompt_mode
+
+if TYPE_CHECKING:
+    from ..session import AnnotationSession
 
 
 class RoundsMixin:
@@ -74,20 +78,41 @@ class RoundsMixin:
         pos, neg = self._layers.clicks(self._lead(), z)
         if not pos and not neg:
             return
-        if self.busy:
-            # A round is running and holds the controller: never wait for it on the UI thread.
-            # With auto-propagation the running round is cancelled and redone with all clicks.
-            if self.auto_check.isChecked():
-                self._start_round(z, pos, neg)
-            return
-        try:
-            preview = sess.preview(z, pos, neg)
-        except ValueError as err:
-            show_warning(str(err))
-            return
-        self._show_preview(z, preview)
+        # Nothing runs on the UI thread: with auto-propagation the round's worker computes the 2D
+        # prompt first and shows it as the preview; otherwise a preview worker does (the latest
+        # clicks win). A running round on this slice is cancelled and redone with all clicks.
         if self.auto_check.isChecked():
             self._start_round(z, pos, neg)
+        else:
+            self._start_preview(sess, z, pos, neg)
+
+    def _start_preview(self, sess, z, pos, neg) -> None:
+        """Compute the 2D prompt mask of slice z in a worker and show it (never on the UI thread)."""
+        if self._preview_worker is not None:
+            self._preview_next = (sess, z, pos, neg)
+            return
+
+        def job():
+            return sess, z, sess.preview(z, pos, neg)
+
+        worker = create_worker(job, _start_thread=False, _ignore_errors=True)
+        worker.returned.connect(lambda result: self._on_preview_ready(*result))
+        worker.errored.connect(lambda err: show_warning(str(err)) if isinstance(err, ValueError) and self._usable() else None)
+        worker.finished.connect(self._on_preview_finished)
+        self._preview_worker = worker
+        worker.start()
+
+    def _on_preview_finished(self) -> None:
+        self._preview_worker = None
+        if self._preview_next is not None and self._usable():
+            nxt, self._preview_next = self._preview_next, None
+            self._start_preview(*nxt)
+
+    def _on_preview_ready(self, sess, z: int, mask2d) -> None:
+        """Show a preview computed in a worker, if it still belongs to what is on screen."""
+        if not self._usable() or self._layers is None or self._sessions.get(self._lead()) is not sess:
+            return
+        self._show_preview(z, mask2d)
 
     def segment(self) -> None:
         """Run a round on the current slice with all its clicks."""
@@ -126,10 +151,14 @@ class RoundsMixin:
         self._pbar = napari_progress(total=1, desc="LIM-Net round")
         token = threading.Event()  # this round's own cancel flag: a cancel before it starts is not lost
         self._round_token = token
-        worker = create_worker(
-            sess.run_round, z, pos, neg, progress=self._relay.progress.emit, should_cancel=token.is_set,
-            _start_thread=False, _ignore_errors=True, **prompts,
-        )
+        relay = self._relay
+
+        def job():
+            if "mask" not in prompts:  # the 2D prompt first, shown at once; the round reuses it
+                relay.preview.emit(sess, z, sess.preview(z, pos, neg, **prompts))
+            return sess.run_round(z, pos, neg, progress=relay.progress.emit, should_cancel=token.is_set, **prompts)
+
+        worker = create_worker(job, _start_thread=False, _ignore_errors=True)
         self._running = (sess, z)
         worker.returned.connect(lambda _mask, sess=sess, lead=lead, z=z: self._on_round_done(sess, lead, z))
         worker.errored.connect(lambda err, sess=sess, lead=lead, r=(z, pos, neg, prompts): self._on_round_error(err, sess, lead, r))
@@ -221,7 +250,7 @@ class RoundsMixin:
         self._shown.setdefault(lead, set()).add(z)
         self._layers.current().refresh()
 
-    def _show_current(self, sess: AnnotationSession, lead) -> None:
+    def _show_current(self, sess: "AnnotationSession", lead) -> None:
         data = self._layers.current_data
         target = data[lead] if lead else data
         new = set(sess.nonempty_slices())

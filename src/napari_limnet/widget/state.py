@@ -19,8 +19,12 @@ from __future__ import annotations
 import weakref
 from dataclasses import dataclass, field
 
-from ..session import AnnotationSession
+from typing import TYPE_CHECKING
+
 from .layers import PluginLayers
+
+if TYPE_CHECKING:
+    from ..session import AnnotationSession
 
 
 @dataclass
@@ -28,7 +32,7 @@ class ImageState:
     """The annotator's state for one image layer."""
 
     layers: PluginLayers
-    sessions: dict[tuple, AnnotationSession] = field(default_factory=dict)
+    sessions: "dict[tuple, AnnotationSession]" = field(default_factory=dict)
     shown: dict[tuple, set[int]] = field(default_factory=dict)
     journal: object = None  # the image's AutosaveJournal, made on the first session
     #: networks adapted to this image (digest -> LimNetModels): every one that made a round is kept,

@@ -1,0 +1,29 @@
+"""Warm the networks up off the UI thread: import torch, load the shipped weights, run one round.
+
+The first round of a session used to pay for importing torch, loading the weights, building the
+inference copies (BatchNorm folded) and the CPU kernels' first-call set-up: 1.5-3.8 s on the UI
+thread. :func:`warm_up` does all of it on a tiny volume, so the widget can run it in a thread
+worker as soon as it opens.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def warm_up(device: str = "cpu") -> list[str]:
+    """Load the shipped networks on ``device`` and run two rounds on a small volume.
+
+    Returns the devices this machine can run on (CPU first), found while torch is imported here.
+    """
+    from ..controller import LimNetController
+    from ..modeling.weights import available_devices
+
+    rng = np.random.default_rng(0)
+    vol = rng.normal(100.0, 10.0, size=(6, 48, 48)).astype(np.float32)
+    vol[1:5, 14:34, 14:34] += 80.0
+    ctrl = LimNetController(vol, device=device)
+    ctrl.preview(3, [(24, 24)])
+    ctrl.interact(3, [(24, 24)])
+    ctrl.interact(1, [(24, 24)], [(40, 40)])  # a second round: fusion runs too
+    return available_devices()
