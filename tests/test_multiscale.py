@@ -117,3 +117,14 @@ def test_a_2gb_zarr_opens_and_runs_a_round_under_2gb_rss(tmp_path):
     out = json.loads(res.stdout.strip().splitlines()[-1])
     assert out["gb"] == 2.0 and out["centre"] and out["slices"] > 3
     assert out["peak_rss_gb"] < 2.0, out
+
+
+def test_ome_zarr_layer_name_and_contrast_come_from_the_data(tmp_path):
+    """Issue 19: 'x.ome.zarr' opens as 'x' with a display range from the data, not the dtype."""
+    s = ct_abdomen()
+    path = write_ome_zarr(tmp_path / "ct.ome.zarr", pyramid(s.image), scale=s.spacing)
+    (levels, kwargs, _), = get_reader(str(path))(str(path))
+    assert kwargs["name"] == "ct"
+    lo, hi = kwargs["contrast_limits"]
+    p_lo, p_hi = np.percentile(s.image[:, ::4, ::4], [0.5, 99.5])
+    assert abs(lo - p_lo) < 50 and abs(hi - p_hi) < 50 and hi < np.iinfo(s.image.dtype).max

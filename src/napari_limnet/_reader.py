@@ -35,8 +35,23 @@ def read_ome_zarr_layers(path):
         path = path[0]
     ms = read_ome_zarr(path)
     kwargs = {"name": ms.name, "multiscale": True, "scale": ms.scale, "translate": ms.translate,
-              "metadata": {"source_path": str(path), "axes": ms.axes}}
+              "metadata": {"source_path": str(path), "axes": ms.axes},
+              "contrast_limits": coarse_contrast_limits(ms.levels[-1])}
     return [(ms.levels, kwargs, "image")]
+
+
+def coarse_contrast_limits(level) -> list[float]:
+    """Robust display range (0.5-99.5 percentiles) from the coarsest level (small, read once).
+
+    napari would otherwise guess the range from the dtype (saturated white for uint16 data in a
+    small part of its range)."""
+    arr = np.asarray(level)
+    sample = arr.ravel()[:: max(1, arr.size // 1_000_000)].astype(np.float64)
+    sample = sample[np.isfinite(sample)]
+    if sample.size == 0:
+        return [0.0, 1.0]
+    lo, hi = np.percentile(sample, [0.5, 99.5])
+    return [float(lo), float(hi) if hi > lo else float(lo) + 1.0]
 
 
 def looks_like_labels(name: str, data: np.ndarray) -> bool:

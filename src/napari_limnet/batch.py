@@ -45,6 +45,13 @@ def replay_task(session_path: str, image_path: str, out_dir: str, device: str | 
     """One task: replay a session on its image and write the labels. Runs on a dask worker."""
     import socket
 
+    try:  # the worker's address (tcp://host:port), so rows say which worker of a cluster ran them
+        from distributed import get_worker
+
+        worker = get_worker().address
+    except (ImportError, ValueError):
+        worker = socket.gethostname()
+
     import numpy as np
 
     from .io.files import read_volume, write_volume
@@ -58,7 +65,7 @@ def replay_task(session_path: str, image_path: str, out_dir: str, device: str | 
     header_like = str(image_path) if vol.kind == "nifti" else None
     write_volume(out, result.labels.astype(np.uint16), vol.geometry, labels=True, header_like=header_like)
     return {"session": session_path, "image": image_path, "out": str(out), "objects": result.timings,
-            "warnings": result.warnings, "seconds": time.perf_counter() - t0, "worker": socket.gethostname()}
+            "warnings": result.warnings, "seconds": time.perf_counter() - t0, "worker": worker}
 
 
 def run_batch(sessions: list[str], out_dir: str, image_dir: str | None = None, scheduler: str | None = None,

@@ -17,16 +17,10 @@ from typing import Callable
 import numpy as np
 from scipy import ndimage
 
+from ..inference.clicks import deepest_point  # noqa: F401 - part of the robot's protocol
 from .metrics import dice
 
 _EIGHT = np.ones((3, 3), dtype=bool)
-
-
-def deepest_point(region: np.ndarray) -> tuple[int, int]:
-    """(y, x) of the maximum of the 2D EDT of a bool region (image edges count as boundary)."""
-    dist = ndimage.distance_transform_edt(np.pad(region, 1))[1:-1, 1:-1]
-    y, x = np.unravel_index(int(np.argmax(dist)), dist.shape)
-    return int(y), int(x)
 
 
 def first_click(truth: np.ndarray) -> tuple[int, tuple[int, int]]:

@@ -34,3 +34,12 @@ def click_map(points_yx: np.ndarray, size: int, radius: float = CLICK_RADIUS) ->
     p = torch.as_tensor(np.asarray(points_yx, dtype=np.float32).reshape(1, -1, 2))
     valid = torch.ones(p.shape[:2], dtype=torch.bool)
     return click_maps(p, valid, size, radius)[0, 0]
+
+
+def deepest_point(region: np.ndarray) -> tuple[int, int]:
+    """(y, x) of the maximum of the 2D EDT of a bool region (image edges count as boundary)."""
+    from scipy import ndimage
+
+    dist = ndimage.distance_transform_edt(np.pad(region, 1))[1:-1, 1:-1]
+    y, x = np.unravel_index(int(np.argmax(dist)), dist.shape)
+    return int(y), int(x)

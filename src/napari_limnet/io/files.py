@@ -377,8 +377,11 @@ def write_volume(path: str | Path, data, geometry: Geometry, labels: bool = True
                 except Exception:  # noqa: BLE001 - the source header is a nicety, not a requirement
                     header = None
             img = nib.Nifti1Image(arr, geometry.nifti_affine(), header=header)
-            img.set_qform(geometry.nifti_affine(), code=1)
-            img.set_sform(geometry.nifti_affine(), code=1)
+            # the source's codes when it had a header (a qform code 0 stays 0), else scanner (1)
+            qcode = int(header["qform_code"]) if header is not None else 1
+            scode = int(header["sform_code"]) if header is not None else 1
+            img.set_qform(geometry.nifti_affine(), code=qcode)
+            img.set_sform(geometry.nifti_affine(), code=scode if (scode or qcode) else 1)
             nib.save(img, str(tmp))
 
         return atomic_write(path, write)

@@ -30,7 +30,9 @@ class FilesMixin:
             raise ValueError("the committed layer is empty: commit an object [C] before exporting (nothing was written)")
         out = write_labels(path, data, attributes)
         sidecar = self.save_session(session_path_for(out[0]))
-        show_info(f"Saved committed labels to {out[0]}" + (f" and their session to {sidecar.name}" if sidecar else ""))
+        msg = f"Saved committed labels to {out[0]}" + (f" and their session to {sidecar.name}" if sidecar else "")
+        show_info(msg)
+        self.status.setText(msg)
         return out
 
     def _source_path(self):
@@ -109,6 +111,7 @@ class FilesMixin:
                 self.export(path)
             except (ValueError, OSError) as err:
                 show_error(f"Export failed: {err}")
+                self.status.setText(f"Export failed: {err}")
 
     def _autosave_key(self) -> str:
         return autosave.session_key(self._source_path(), self._layers.image.name, self._layers.shape)

@@ -119,10 +119,14 @@ class PanelMixin:
         self.max_slices = QSpinBox()
         self.max_slices.setRange(0, 100000)
         self.max_slices.setValue(20)
+        self.max_slices.setToolTip(TOOLTIPS["max_slices"])
         form.addRow("N slices", self.max_slices)
         self.z_low, self.z_high = QSpinBox(), QSpinBox()
         for s in (self.z_low, self.z_high):
             s.setRange(0, 100000)
+            s.setToolTip(TOOLTIPS["z_limits"])
+        self.range_combo.currentIndexChanged.connect(lambda *_: self._sync_range_fields())
+        self._sync_range_fields()
         h = QHBoxLayout()
         h.addWidget(self.z_low)
         h.addWidget(self.z_high)
@@ -138,6 +142,13 @@ class PanelMixin:
         self.device_combo.currentIndexChanged.connect(lambda *_: self._on_device_selected())
         form.addRow("Device", self.device_combo)
         return box
+
+    def _sync_range_fields(self) -> None:
+        """'N slices' is used only by 'Up to N slices each way', 'z from / to' only by 'Between two slices'."""
+        mode = self.range_combo.currentIndex()
+        self.max_slices.setEnabled(mode == 1)
+        self.z_low.setEnabled(mode == 2)
+        self.z_high.setEnabled(mode == 2)
 
     def _build_files(self, root) -> None:
         self.export_button = self._button("Export committed…", self.export_dialog, "export")

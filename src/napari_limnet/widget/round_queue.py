@@ -46,7 +46,9 @@ class RoundsMixin:
         idx = self._layers.to_image_index(prompts, prompts.data[-1:])[0]
         if not self._inside(idx):
             self._drop_last_point(prompts)
-            show_warning("That click is outside the image; it was removed. Click inside the image.")
+            msg = "That click is outside the image; it was removed. Click inside the image."
+            show_warning(msg)
+            self.status.setText(msg)
             return
         if not self._layers.image.visible:
             show_warning(f"The image '{self._layers.image.name}' is hidden: the click was used, "

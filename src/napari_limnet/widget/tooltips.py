@@ -25,6 +25,9 @@ TOOLTIPS = {
     "overwrite": "When committing, replace voxels that already belong to other committed objects.",
     "range": "How far a round may propagate: all slices, up to N slices each way from the clicked "
     "slice, or between two slices.",
+    "max_slices": "With 'Up to N slices each way': how many slices a round may reach above and below the "
+    "clicked slice.",
+    "z_limits": "With 'Between two slices': the first and last slice (inclusive) a round may reach.",
     "device": "Where the networks run. CPU works everywhere; CUDA/MPS are offered when present and are "
     "tested with a tiny forward pass when you pick them. Switching keeps every round.",
     "edit": "Refine an object you committed earlier: pick its id (or Ctrl-click it in the viewer). Its mask "
