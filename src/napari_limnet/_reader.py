@@ -41,11 +41,19 @@ def read_ome_zarr_layers(path):
 
 
 def coarse_contrast_limits(level) -> list[float]:
-    """Robust display range (0.5-99.5 percentiles) from the coarsest level (small, read once).
+    """Robust display range (0.5-99.5 percentiles) from the coarsest level, read once.
 
     napari would otherwise guess the range from the dtype (saturated white for uint16 data in a
-    small part of its range)."""
-    arr = np.asarray(level)
+    small part of its range). A large coarsest level is sampled: a few slices, strided.
+    """
+    shape = level.shape
+    if int(np.prod(shape)) <= 16_000_000:
+        arr = np.asarray(level)
+    else:
+        zs = np.unique(np.linspace(0, shape[-3] - 1, 5).round().astype(int))
+        step = max(1, int(np.sqrt(shape[-2] * shape[-1] / 200_000)))
+        lead = (0,) * (len(shape) - 3)
+        arr = np.stack([np.asarray(level[lead + (int(z), slice(None, None, step), slice(None, None, step))]) for z in zs])
     sample = arr.ravel()[:: max(1, arr.size // 1_000_000)].astype(np.float64)
     sample = sample[np.isfinite(sample)]
     if sample.size == 0:
