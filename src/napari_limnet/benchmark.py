@@ -82,12 +82,16 @@ def run_variant(case: Case, rounds: int, models, precision: str, variant: str, s
             lambda z, t2d: ctrl.interact(z, mask=t2d))
     snapshots = []
 
+    strip = []  # (confidence, per-slice Dice) of every slice with an opinion after round 1
+
     def interact(z, pos, neg):
         mask = ctrl.interact(z, pos, neg)
         state = ctrl.state
         need = ctrl.slices_by_need()
         largest = sorted((k for k in state.masks if k not in state.interactions), key=lambda k: (-state.masks[k].area, k))
         snapshots.append({"need": need, "largest": largest})
+        if len(snapshots) == 1:
+            strip.extend((float(c), dice(mask[k], case.truth[k])) for k, c in ctrl.slice_confidence().items())
         return mask
 
     s = run_session(interact, case.truth, rounds, keep_masks=True, first_round=first)
@@ -95,6 +99,7 @@ def run_variant(case: Case, rounds: int, models, precision: str, variant: str, s
     out = {"dice": s.dice, "seconds": s.seconds, "overshoot": over, "undershoot": under}
     if variant == "limnet":
         out["confidence"] = _confidence_hits(snapshots, s.clicks, seed)
+        out["strip_r1"] = strip
     return out, s
 
 
@@ -126,6 +131,27 @@ def evaluate_case(case: Case, rounds: int, methods, models=None, precision: str 
     return out
 
 
+#: The confidence strip's colours: red below 1/3, yellow to 2/3, green above (widget/confidence.py).
+STRIP_BINS = (("red", 0.0, 1 / 3), ("yellow", 1 / 3, 2 / 3), ("green", 2 / 3, 1.01))
+
+
+def strip_agreement(pairs) -> dict:
+    """How the strip's colours after round 1 agree with per-slice Dice: per colour, the share of
+    slices and their mean Dice (a slice the round leaked onto has Dice 0), and the rank correlation."""
+    conf = np.array([c for c, _ in pairs])
+    d = np.array([v for _, v in pairs])
+    out = {}
+    for name, lo, hi in STRIP_BINS:
+        sel = (conf >= lo) & (conf < hi)
+        out[name] = {"share": round(float(sel.mean()), 3), "mean_slice_dice": round(float(d[sel].mean()), 3) if sel.any() else None}
+    if len(pairs) > 2 and conf.std() > 0 and d.std() > 0:
+        rc = np.argsort(np.argsort(conf)).astype(float)
+        rd = np.argsort(np.argsort(d)).astype(float)
+        out["spearman"] = round(float(np.corrcoef(rc, rd)[0, 1]), 3)
+    out["slices"] = len(pairs)
+    return out
+
+
 def summarise(results: list[dict], methods) -> dict:
     """Mean Dice per round and mean seconds per round per group and method (plus 'all real')."""
     groups = sorted({r["group"] for r in results})
@@ -148,6 +174,9 @@ def summarise(results: list[dict], methods) -> dict:
         over = [r["overshoot_r1"] for r in rows if "overshoot_r1" in r]
         if over:
             entry["overshoot_r1_mean_slices"] = float(np.mean(over))
+        strip = [p for r in rows for p in r.get("limnet", {}).get("strip_r1", [])]
+        if strip:
+            entry["strip_r1"] = strip_agreement(strip)
         conf = [r["limnet"]["confidence"] for r in rows if "confidence" in r.get("limnet", {})]
         if conf:
             hits = [h for c in conf for h in c["hits"]]
@@ -172,6 +201,11 @@ def print_table(summary: dict, methods) -> None:
             if m in entry and "overshoot" in entry[m]:
                 print(f"{g:<16}{m[:13] + ' over/under':<24}" + "".join(
                     f"{o:>5.1f}/{u:<4.1f}" for o, u in zip(entry[m]["overshoot"], entry[m]["undershoot"])))
+        if entry.get("strip_r1"):
+            st = entry["strip_r1"]
+            print(f"{g:<16}{'strip after r1 (share, slice Dice)':<34} " + "  ".join(
+                f"{k} {st[k]['share']:.2f}/{st[k]['mean_slice_dice'] if st[k]['mean_slice_dice'] is not None else float('nan'):.2f}"
+                for k, _, _ in STRIP_BINS) + f"  spearman {st.get('spearman', float('nan')):.2f}")
         if entry.get("confidence_hit_rate") is not None:
             print(f"{g:<16}{'next click in top-3 by need':<34} {entry['confidence_hit_rate']:.2f} "
                   f"(random {entry['random_hit_rate']:.2f}, largest masks {entry['largest_area_hit_rate']:.2f})")
