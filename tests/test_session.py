@@ -140,3 +140,21 @@ def test_undo_after_next_then_new_rounds_keeps_the_new_object_separate(session):
     s.run_round(12, [(24, 24)], [])
     assert s.undo() == "round"  # the new object's round first
     assert s.undo() == "commit" and s.object_id == 1 and s.controller.n_rounds == 1
+
+
+def test_undo_while_refining_says_so_and_stops_refining(session):
+    """Issue 19: while refining object 1 the Undo button named the commit of object 2."""
+    s, _ = session
+    s.run_round(15, [(24, 24)], [])
+    s.next_object()
+    s.run_round(10, [(24, 24)], [])
+    s.next_object()
+    committed = s.committed.copy()
+    s.edit_object(1)
+    assert s.undo_label() == "refining object 1"
+    s.run_round(12, [], [(24, 24)])
+    assert s.undo_label() == "round 1"
+    assert s.undo() == "round"
+    assert s.undo() == "edit" and s.object_id is None and s.controller.n_rounds == 0
+    np.testing.assert_array_equal(s.committed, committed)
+    assert s.undo_label() == "the commit of object 2"

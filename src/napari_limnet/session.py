@@ -63,6 +63,13 @@ class _Round:
     """Marks a controller round in the session history (undone with controller.undo())."""
 
 
+@dataclass
+class _Edit:
+    """Marks the start of refining committed object ``object_id`` (undone: no current object)."""
+
+    object_id: int
+
+
 class AnnotationSession:
     """State of one annotation session (one 3D volume).
 
@@ -264,10 +271,15 @@ class AnnotationSession:
 
     # -- undo / reset / next --------------------------------------------------------------------
     def undo(self) -> str | None:
-        """Revert the latest round or commit: returns 'round', 'commit' or None."""
+        """Revert the latest round, commit or start of refining: 'round', 'commit', 'edit' or None."""
         if not self._history:
             return None
         action = self._history.pop()
+        if isinstance(action, _Edit):
+            self.controller.reset()
+            self.object_id = None
+            self._committed_round = None
+            return "edit"
         if isinstance(action, CommitRecord):
             after = np.array(self.committed[action.region])
             self.committed[action.region] = action.before
@@ -352,6 +364,8 @@ class AnnotationSession:
         if not self._history:
             return None
         action = self._history[-1]
+        if isinstance(action, _Edit):
+            return f"refining object {action.object_id}"
         if isinstance(action, CommitRecord):
             return "the loaded session" if action.object_id == 0 else f"the commit of object {action.object_id}"
         return f"round {self.controller.n_rounds}"
@@ -403,6 +417,7 @@ class AnnotationSession:
         self.controller.load_mask(mask)
         self.object_id = object_id
         self._committed_round = self.controller.n_rounds  # nothing new to commit yet
+        self._history.append(_Edit(object_id))
         return voxels
 
     def next_object(self, overwrite: bool = False) -> CommitRecord | None:

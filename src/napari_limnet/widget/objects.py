@@ -54,6 +54,10 @@ class ObjectsMixin:
             if sess.n_rounds or sess.controller.started_from_mask:
                 msg += f" Object {sess.object_id} is the current object again ({sess.n_rounds} round(s)): continue or commit it."
             self.status.setText(msg)
+        elif what == "edit":
+            self._layers.set_clicks(lead, {})
+            self._show_current(sess, lead)
+            self.status.setText(f"Undid {label}: object {label.rsplit(' ', 1)[-1]} stays as committed; no current object.")
         else:
             self.status.setText("Nothing to undo.")
         self._update_undo_label()
