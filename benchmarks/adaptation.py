@@ -121,7 +121,7 @@ def run_volume(vol, ks, seconds_list, modes, variants, max_scored, seed, log) ->
                     recipe = replace(DEFAULT_RECIPE, **VARIANTS[variant])
                     t1 = time.perf_counter()
                     models = adapt(vol.image, labels, vol.spacing, seconds=seconds, seed=seed, recipe=recipe,
-                                   time_limit=4 * seconds)
+                                   time_limit=10 * seconds)
                     t_adapt = time.perf_counter() - t1
                     scores = robot_scores(models, vol, scored)
                     row = {"k": k, "mode": mode, "seconds": seconds, "variant": variant, **mean_rows(scores, scored),
@@ -173,8 +173,32 @@ def print_summary(summary: dict) -> None:
                   + f"   {row['overshoot'][0]:>5.1f}/{row['undershoot'][0]:<5.1f}" + extra)
 
 
+GROUP_NAMES = {"macaque": "macaque", "nuclei_confocal": "confocal nuclei", "nuclei3d": "synthetic 3D nuclei",
+               "train": "training-volume structures"}
+
+
+def markdown(report: dict) -> str:
+    """README table: per group, shipped and every adapted row (Dice r1..r6, over/under r1 and r6, seconds, RSS)."""
+    lines = ["| group (scored objects) | weights | r1 | r2 | r3 | r4 | r5 | r6 | over / under r1 | over / under r6 | adapt s | peak RSS MB |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for group, entry in report["summary"].items():
+        first = True
+        for key, row in entry.items():
+            if key == "objects":
+                continue
+            label = "shipped" if key == "shipped" else "adapted, " + key.replace("true", "true masks").replace("robot", "robot masks")
+            cells = " | ".join(f"{v:.3f}" for v in row["dice"])
+            extent = f"{row['overshoot'][0]:.1f} / {row['undershoot'][0]:.1f} | {row['overshoot'][-1]:.1f} / {row['undershoot'][-1]:.1f}"
+            extra = f"{row['adapt_seconds']:.0f} | {row['peak_rss_mb']:.0f}" if "adapt_seconds" in row else " | "
+            name = f"{GROUP_NAMES.get(group, group)} ({entry['objects']})" if first else ""
+            lines.append(f"| {name} | {label} | {cells} | {extent} | {extra} |")
+            first = False
+    return "\n".join(lines)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--table", default=None, help="print the README table of a report JSON and exit")
     p.add_argument("--dev", action="store_true", help="the dev volumes with several objects")
     p.add_argument("--train", action="store_true", help="the real training volumes (choose the recipe here)")
     p.add_argument("--volumes", nargs="*", default=None, help="only these volume names")
@@ -188,6 +212,9 @@ def main(argv=None):
     p.add_argument("--out", default="bench_out")
     p.add_argument("--name", default="adaptation")
     args = p.parse_args(argv)
+    if args.table:
+        print(markdown(json.loads(Path(args.table).read_text())))
+        return
     torch.set_num_threads(args.threads)
     vols = (dev_volumes() if args.dev else []) + (train_volumes() if args.train else [])
     if args.volumes:
