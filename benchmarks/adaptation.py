@@ -179,7 +179,8 @@ GROUP_NAMES = {"macaque": "macaque", "nuclei_confocal": "confocal nuclei", "nucl
 
 def markdown(report: dict) -> str:
     """README table: per group, shipped and every adapted row (Dice r1..r6, over/under r1 and r6, seconds, RSS)."""
-    lines = ["| group (scored objects) | weights | r1 | r2 | r3 | r4 | r5 | r6 | over / under r1 | over / under r6 | adapt s | peak RSS MB |",
+    lines = ["| group (scored objects) | weights | r1 | r2 | r3 | r4 | r5 | r6 | over / under r1 | over / under r6 "
+             "| adapt s | peak RSS MB |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for group, entry in report["summary"].items():
         first = True

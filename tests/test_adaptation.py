@@ -46,7 +46,8 @@ def test_adapt_changes_copies_and_leaves_the_shipped_nets_untouched(nuc):
     for name in ("interaction", "propagation", "fusion"):
         for k, v in getattr(shipped, name).state_dict().items():
             assert torch.equal(v, before[name][k]), f"shipped {name}.{k} changed"
-    moved = [k for k, v in models.interaction.state_dict().items() if v.is_floating_point() and not torch.equal(v, before["interaction"][k])]
+    moved = [k for k, v in models.interaction.state_dict().items()
+             if v.is_floating_point() and not torch.equal(v, before["interaction"][k])]
     assert moved and any(k.endswith("weight") for k in moved)
     # BatchNorm statistics stay the shipped ones (the default recipe freezes them)
     assert all(torch.equal(v, before["propagation"][k]) for k, v in models.propagation.state_dict().items() if "running_" in k)

@@ -48,7 +48,7 @@ def robot_scores(models, vol: VolumeObjects, ids, rounds: int = 6, keep_last_mas
     for oid in ids:
         truth = vol.labels == oid
         ctrl = LimNetController(vol.image, spacing=vol.spacing, models=models)
-        s = run_session(lambda z, p, n: ctrl.interact(z, p, n), truth, rounds, keep_masks=True)
+        s = run_session(ctrl.interact, truth, rounds, keep_masks=True)
         entry = {"dice": s.dice, "overshoot": [overshoot_slices(m, truth) for m in s.masks],
                  "undershoot": [undershoot_slices(m, truth) for m in s.masks]}
         # rounds the robot skipped (perfect masks) repeat the last mask's extent errors

@@ -66,7 +66,8 @@ def read_ome_zarr(path) -> Multiscale:
     ndim = levels[0].ndim
     scale = scale or (1.0,) * ndim
     translate = translate or (0.0,) * ndim
-    return Multiscale(levels, scale, translate, axes or [f"dim_{i}" for i in range(ndim)], p.name.removesuffix(".zarr").removesuffix(".ome"))
+    return Multiscale(levels, scale, translate, axes or [f"dim_{i}" for i in range(ndim)],
+                      p.name.removesuffix(".zarr").removesuffix(".ome"))
 
 
 def write_ome_zarr(path, levels, scale=(1.0, 1.0, 1.0), chunks=(1, 256, 256)) -> Path:
