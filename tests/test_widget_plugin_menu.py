@@ -9,26 +9,10 @@ import pytest
 
 napari = pytest.importorskip("napari")
 
+from gui_helpers import click_and_segment, plugin_dock, wait_idle  # noqa: E402
 from napari_limnet.data.samples import ct_abdomen  # noqa: E402
-from napari_limnet.widget.layers import POSITIVE  # noqa: E402
 
 pytestmark = pytest.mark.gui
-
-
-def plugin_dock(viewer):
-    """Dock the annotator the way Plugins > LIM-Net Annotator does; returns the widget."""
-    _, widget = viewer.window.add_plugin_dock_widget("napari-limnet", "LIM-Net Annotator")
-    widget.auto_check.setChecked(False)
-    return widget
-
-
-def click(widget, viewer, z, y, x, label=POSITIVE):
-    prompts = widget.layers.prompts()
-    if prompts.feature_defaults["label"][0] != label:
-        widget.toggle_mode()
-    world = widget.layers.image.data_to_world(np.array([z, y, x], dtype=float))
-    viewer.dims.set_point(0, world[0])
-    prompts.add(prompts.world_to_data(world))
 
 
 @pytest.fixture
@@ -53,9 +37,7 @@ def test_deleted_plugin_layer_comes_back_when_docked_from_the_plugin_menu(ct, qt
     viewer, s = ct
     widget = plugin_dock(viewer)
     widget.image_combo.setCurrentText("ct")
-    click(widget, viewer, *s.click)
-    widget.segment()
-    qtbot.waitUntil(lambda: not widget.busy, timeout=90000)
+    click_and_segment(widget, viewer, qtbot, *s.click)
     widget.commit()
     name = f"ct {role}"
     before = np.array(viewer.layers[name].data)
@@ -63,9 +45,7 @@ def test_deleted_plugin_layer_comes_back_when_docked_from_the_plugin_menu(ct, qt
     qtbot.waitUntil(lambda: name in viewer.layers, timeout=5000)
     np.testing.assert_array_equal(np.asarray(viewer.layers[name].data), before)
     n_rounds = widget.session().n_rounds
-    click(widget, viewer, s.click[0], s.click[1] + 2, s.click[2])  # clicks work again
-    widget.segment()
-    qtbot.waitUntil(lambda: not widget.busy, timeout=90000)
+    click_and_segment(widget, viewer, qtbot, s.click[0], s.click[1] + 2, s.click[2])  # clicks work again
     assert widget.session().n_rounds == n_rounds + 1
 
 
@@ -74,9 +54,7 @@ def test_undo_after_next_object_in_the_widget(ct, qtbot):
     viewer, s = ct
     widget = plugin_dock(viewer)
     widget.image_combo.setCurrentText("ct")
-    click(widget, viewer, *s.click)
-    widget.segment()
-    qtbot.waitUntil(lambda: not widget.busy, timeout=90000)
+    click_and_segment(widget, viewer, qtbot, *s.click)
     shown = np.array(viewer.layers["ct current object"].data)
     widget.next_object()
     assert viewer.layers["ct committed"].data.any() and not viewer.layers["ct current object"].data.any()
@@ -99,18 +77,13 @@ def test_learn_from_my_objects_toggle_and_back_to_shipped(make_napari_viewer, qt
     widget = plugin_dock(viewer)
     widget.image_combo.setCurrentText("nuc")
     assert not widget.learn_button.isEnabled(), "nothing committed yet"
-    z, y, x = s.click
-    click(widget, viewer, z, y, x)
-    widget.segment()
-    qtbot.waitUntil(lambda: not widget.busy, timeout=90000)
+    click_and_segment(widget, viewer, qtbot, *s.click)
     widget.next_object()
     # a second nucleus: the brightest committed-free blob on another slice
     img = s.image.astype(float)
     free = ~viewer.layers["nuc committed"].data.astype(bool)
     zz, yy, xx = np.unravel_index(int(np.argmax(np.where(free, img, 0))), img.shape)
-    click(widget, viewer, int(zz), int(yy), int(xx))
-    widget.segment()
-    qtbot.waitUntil(lambda: not widget.busy, timeout=90000)
+    click_and_segment(widget, viewer, qtbot, int(zz), int(yy), int(xx))
     widget.next_object()
     assert widget.learn_button.isEnabled()
     widget.learn_seconds.setValue(15)
@@ -128,9 +101,7 @@ def test_learn_from_my_objects_toggle_and_back_to_shipped(make_napari_viewer, qt
     widget.back_to_shipped()
     assert not widget.use_adapted_check.isChecked() and sess.controller.models_given is None
     widget.use_adapted_check.setChecked(True)
-    click(widget, viewer, *s.click)
-    widget.segment()
-    qtbot.waitUntil(lambda: not widget.busy, timeout=90000)
+    click_and_segment(widget, viewer, qtbot, *s.click)
     assert sess.controller.round_records()[-1]["weights"] == st.adapted_current.digest
 
 
@@ -158,7 +129,7 @@ def test_draw_a_rectangle_runs_a_box_round_and_editing_it_reruns(ct, qtbot):
     assert dice(np.asarray(viewer.layers["ct current object"].data, bool), s.truth) > 0.7
     # edit: a smaller rectangle -> the box round is replaced (still one round)
     layer.data = [rectangle(ymin + 2, xmin + 2, ymax - 2, xmax - 2)]  # napari emits 'changed'
-    qtbot.waitUntil(lambda: not widget.busy, timeout=90000)
+    wait_idle(qtbot, widget)
     assert widget.session().n_rounds == 1
     assert widget.session().controller.round_records()[-1]["box"] == [ymin + 2, xmin + 2, ymax - 2, xmax - 2]
     widget.undo()
@@ -178,7 +149,7 @@ def test_paint_a_slice_and_press_p(ct, qtbot):
     current.data[z] = painted  # what the brush writes into the layer's data
     current.refresh()
     widget.propagate_slice()
-    qtbot.waitUntil(lambda: not widget.busy, timeout=90000)
+    wait_idle(qtbot, widget)
     sess = widget.session()
     assert sess.n_rounds == 1 and sess.controller.round_records()[-1].get("mask") is not None
     np.testing.assert_array_equal(sess.slice_mask(z), painted)

@@ -21,17 +21,7 @@ def dock(viewer, **kw):
     return widget
 
 
-def click(widget, viewer, z, y, x, label=POSITIVE):
-    prompts = widget.layers.prompts()
-    if prompts.feature_defaults["label"][0] != label:
-        widget.toggle_mode()
-    world = widget.layers.image.data_to_world(np.array([z, y, x], dtype=float))
-    viewer.dims.set_point(0, world[0])
-    prompts.add(prompts.world_to_data(world))
-
-
-def wait_idle(qtbot, widget):
-    qtbot.waitUntil(lambda: not widget.busy, timeout=90000)
+from gui_helpers import click, wait_idle  # noqa: E402,F401 - shared with the plugin-menu tests
 
 
 def ct_viewer(make_napari_viewer):

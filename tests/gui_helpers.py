@@ -1,0 +1,35 @@
+"""What the GUI tests do as a user does: dock the annotator, click, wait for a round."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from napari_limnet.widget.layers import POSITIVE
+
+
+def plugin_dock(viewer, auto: bool = False):
+    """Dock the annotator the way Plugins > LIM-Net Annotator does (a proxy viewer); returns the widget."""
+    _, widget = viewer.window.add_plugin_dock_widget("napari-limnet", "LIM-Net Annotator")
+    widget.auto_check.setChecked(auto)
+    return widget
+
+
+def click(widget, viewer, z, y, x, label=POSITIVE):
+    """Add a prompt point at voxel (z, y, x) of the widget's image, as a click in the viewer does."""
+    prompts = widget.layers.prompts()
+    if prompts.feature_defaults["label"][0] != label:
+        widget.toggle_mode()
+    world = widget.layers.image.data_to_world(np.array([z, y, x], dtype=float))
+    viewer.dims.set_point(0, world[0])
+    prompts.add(prompts.world_to_data(world))
+
+
+def wait_idle(qtbot, widget, timeout: int = 90000):
+    qtbot.waitUntil(lambda: not widget.busy, timeout=timeout)
+
+
+def click_and_segment(widget, viewer, qtbot, z, y, x):
+    """One click at (z, y, x), Segment [S], wait for the round."""
+    click(widget, viewer, z, y, x)
+    widget.segment()
+    wait_idle(qtbot, widget)
