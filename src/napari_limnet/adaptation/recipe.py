@@ -1,7 +1,11 @@
 """What an adaptation run does: which parts move, how fast, on what mix of data, for how long.
 
 The defaults were chosen on the structures of the real *training* volumes (never the dev set):
-see ``docs/adaptation/`` for the runs behind each choice.
+see ``docs/adaptation/`` for the runs behind each choice. On three training volumes (k = 3
+objects committed with their true masks, 60 s, 12 held-out structures), mean Dice at round 6:
+shipped 0.459; all parameters, BatchNorm statistics frozen, 75 % user / 25 % synthetic 0.473;
+the same with BatchNorm statistics learned 0.465; decoders and heads only 0.455 (two volumes);
+50 % user 0.552; **100 % user 0.642** (the default).
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ class AdaptRecipe:
     lr: float = 3e-4
     moves: str = "all"
     batchnorm: str = "frozen"
-    user_fraction: float = 0.75
+    user_fraction: float = 1.0
     propagation_share: float = 0.6
     native_axis: float = 0.6
     intensity_strength: float = 0.3
