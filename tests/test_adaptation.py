@@ -91,6 +91,11 @@ def test_cancel_stops_learning_and_returns_nothing(nuc):
     assert len(calls) == 3
 
 
+def test_a_2d_volume_gets_a_clear_error():
+    with pytest.raises(ValueError, match="3D"):
+        adapt(np.zeros((32, 32), np.float32), np.ones((32, 32), np.int32), steps=FEW)
+
+
 @pytest.mark.parametrize("bad, message", [
     (np.zeros((3, 4, 5), np.int32), "shape"),
     (None, "integer"),

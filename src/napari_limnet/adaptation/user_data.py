@@ -30,6 +30,8 @@ class UserObjects:
 
 def check_labels(volume_shape, labels) -> np.ndarray:
     """The labels as an integer (Z, Y, X) array; ValueError when they cannot be adapted on."""
+    if len(tuple(volume_shape)) != 3:
+        raise ValueError(f"adaptation needs a 3D (Z, Y, X) volume, got shape {tuple(volume_shape)}")
     arr = np.asarray(labels)
     if arr.shape != tuple(volume_shape):
         raise ValueError(f"the labels have shape {arr.shape} but the volume has {tuple(volume_shape)}")
