@@ -43,6 +43,8 @@ VARIANTS = {
     "interaction_only": {"propagation_share": 0.0},
     "propagation_only": {"propagation_share": 1.0},
     "native_axis_only": {"native_axis": 1.0},
+    "all_axes": {"native_axis": 1 / 3},
+    "intensity_full": {"intensity_strength": 1.0},
     "lr_1e-3": {"lr": 1e-3},
     "lr_1e-4": {"lr": 1e-4},
 }
