@@ -100,7 +100,17 @@ def scored_ids(vol: VolumeObjects, k_max: int, max_scored: int) -> list[int]:
     return rest
 
 
-def run_volume(vol, ks, seconds_list, modes, variants, max_scored, seed, log) -> dict:
+def guarded_adapt(vol, labels, seconds, seed, recipe):
+    """What the widget does: adapt on the committed objects less the held-out ones, check those with
+    the robot (shipped vs adapted), and use the adapted model only when the check shows a gain."""
+    from napari_limnet.adaptation import learn_with_report
+
+    models, report = learn_with_report(vol.image, labels, vol.spacing, seconds=seconds, seed=seed, recipe=recipe,
+                                       time_limit=10 * seconds)
+    return models, report
+
+
+def run_volume(vol, ks, seconds_list, modes, variants, max_scored, seed, log, guarded: bool = False) -> dict:
     from napari_limnet.modeling.weights import shipped_models
 
     shipped = shipped_models("cpu")
@@ -123,16 +133,26 @@ def run_volume(vol, ks, seconds_list, modes, variants, max_scored, seed, log) ->
                 for variant in variants:
                     recipe = replace(DEFAULT_RECIPE, **VARIANTS[variant])
                     t1 = time.perf_counter()
-                    models = adapt(vol.image, labels, vol.spacing, seconds=seconds, seed=seed, recipe=recipe,
-                                   time_limit=10 * seconds)
+                    report = None
+                    if guarded:
+                        models, report = guarded_adapt(vol, labels, seconds, seed, recipe)
+                    else:
+                        models = adapt(vol.image, labels, vol.spacing, seconds=seconds, seed=seed, recipe=recipe,
+                                       time_limit=10 * seconds)
                     t_adapt = time.perf_counter() - t1
-                    scores = robot_scores(models, vol, scored)
-                    row = {"k": k, "mode": mode, "seconds": seconds, "variant": variant, **mean_rows(scores, scored),
+                    if report is not None and not report.helps:  # the widget keeps the shipped model
+                        scores = {i: base_scores[i] for i in scored}
+                    else:
+                        scores = robot_scores(models, vol, scored)
+                    name = variant + (" guarded" if guarded else "")
+                    row = {"k": k, "mode": mode, "seconds": seconds, "variant": name, **mean_rows(scores, scored),
                            "adapt_seconds": round(t_adapt, 1), "steps": models.info["adaptation"]["steps"],
                            "time_limited": models.info["adaptation"]["time_limited"],
                            "per_object": {i: scores[i]["dice"] for i in scored}, "peak_rss_mb": round(peak_rss_mb())}
+                    if report is not None:
+                        row["report"] = report.to_json()
                     result["rows"].append(row)
-                    log(f"{vol.name} k={k} {mode} T={seconds} {variant}: r1 {row['dice'][0]:.3f} r6 {row['dice'][-1]:.3f} "
+                    log(f"{vol.name} k={k} {mode} T={seconds} {name}: r1 {row['dice'][0]:.3f} r6 {row['dice'][-1]:.3f} "
                         f"(shipped {result['shipped']['dice'][0]:.3f} / {result['shipped']['dice'][-1]:.3f}), "
                         f"adapt {t_adapt:.0f} s, steps {row['steps']}")
     return result
@@ -211,6 +231,8 @@ def main(argv=None):
     p.add_argument("--modes", nargs="+", default=["true", "robot"], choices=["true", "robot"])
     p.add_argument("--variants", nargs="+", default=["default"], choices=sorted(VARIANTS))
     p.add_argument("--max-scored", type=int, default=0, help="score at most this many objects per volume (0 = all)")
+    p.add_argument("--guarded", action="store_true",
+                   help="as the widget: hold out committed objects, use the adapted model only when they improve")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default="bench_out")
@@ -230,7 +252,7 @@ def main(argv=None):
     out = Path(args.out)
     for vol in vols:
         results.append(run_volume(vol, args.k, args.seconds, args.modes, args.variants, args.max_scored, args.seed,
-                                  lambda m: print(m, flush=True)))
+                                  lambda m: print(m, flush=True), args.guarded))
         write_json(out / f"{args.name}.json", {"args": vars(args), "results": results, "summary": summarise(results),
                                                 "wall_seconds": round(time.time() - t0)})
     summary = summarise(results)
