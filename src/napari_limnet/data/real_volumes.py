@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy import ndimage
 
 from .synthetic import SyntheticVolumes, smooth_noise
 
@@ -104,6 +105,20 @@ def load_real_volumes(source: str | Path | None = None) -> list[RealVolume]:
     return load_nifti_volumes(source)
 
 
+def label_counts(labels: np.ndarray, slab: int = 8) -> np.ndarray:
+    """Voxels per label value (index = label) of a non-negative integer (Z, Y, X) array, counted
+    ``slab`` slices at a time (np.bincount alone would copy the whole array to int64)."""
+    counts = np.zeros(1, np.int64)
+    for z0 in range(0, labels.shape[0], slab):
+        c = np.bincount(np.asarray(labels[z0: z0 + slab]).ravel())
+        if len(c) > len(counts):
+            c[: len(counts)] += counts
+            counts = c
+        else:
+            counts[: len(c)] += c
+    return counts
+
+
 @dataclass
 class _Structure:
     volume: int
@@ -137,13 +152,16 @@ class RealVolumes:
             self.labels.append(torch.from_numpy(v.labels.astype(np.float32))[None, None].to(self.device))
             spacing = np.asarray(v.spacing, dtype=np.float64)
             self.spacings.append(spacing)
-            for lab in np.unique(v.labels):
-                if lab == 0:
+            lab_arr = np.asarray(v.labels)
+            if lab_arr.size and lab_arr.min() < 0:
+                raise ValueError(f"{v.name}: labels must not be negative")
+            counts = label_counts(lab_arr)
+            boxes = ndimage.find_objects(lab_arr)  # bounding boxes, one pass
+            for lab, box in enumerate(boxes, start=1):
+                if box is None or counts[lab] < min_voxels:
                     continue
-                idx = np.argwhere(v.labels == lab)
-                if len(idx) < min_voxels:
-                    continue
-                lo_i, hi_i = idx.min(0), idx.max(0)
+                lo_i = np.array([s.start for s in box], dtype=np.float64)
+                hi_i = np.array([s.stop - 1 for s in box], dtype=np.float64)
                 self.structures.append(_Structure(i, int(lab), np.stack([lo_i * spacing, (hi_i + 1) * spacing], 1)))
         if not self.structures:
             raise ValueError(f"no structure has >= {min_voxels} voxels")
