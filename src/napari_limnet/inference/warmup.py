@@ -16,6 +16,7 @@ def warm_up(device: str = "cpu") -> list[str]:
 
     Returns the devices this machine can run on (CPU first), found while torch is imported here.
     """
+    from .. import adaptation  # noqa: F401 - imported here, not on the UI thread at the first Learn
     from ..controller import LimNetController
     from ..modeling.weights import available_devices
 

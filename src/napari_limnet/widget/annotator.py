@@ -97,7 +97,11 @@ class LimNetWidget(PanelMixin, ImageMixin, RoundsMixin, ObjectsMixin, FilesMixin
             signal.connect(slot)
         self._bind_keys(self.viewer)
         self._refresh_images()
-        self._start_warm_up()
+        from qtpy.QtCore import QTimer
+
+        self.warming = True
+        # after the dock and its layers are on screen: the import competes for the interpreter
+        QTimer.singleShot(100, self._start_warm_up)
 
     # ---------------------------------------------------------------- closing the dock
     def event(self, ev):  # noqa: D401 - Qt API
@@ -118,6 +122,8 @@ class LimNetWidget(PanelMixin, ImageMixin, RoundsMixin, ObjectsMixin, FilesMixin
 
     def _start_warm_up(self) -> None:
         """Import torch, load the networks and run a tiny round in a worker (the UI never waits on it)."""
+        if not self._usable():
+            return
         from napari.qt.threading import create_worker
 
         from ..inference.warmup import warm_up
