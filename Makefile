@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install demo test test-slow lint benchmark speed clean
+.PHONY: install demo test test-slow lint benchmark adaptation ui-freeze speed clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,11 +29,22 @@ test-slow: install
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks scripts
 
-ALL_METHODS = limnet previous_stopping no_valley no_leak_cut core_erase trim_spread no_mrf region_growing
+ALL_METHODS = limnet previous_stopping no_valley no_leak_cut core_erase trim_spread no_mrf box_r1 mask_r1 region_growing
 benchmark: install
 	$(PY) benchmarks/accuracy.py --methods $(ALL_METHODS) --out docs/benchmark
 	$(PY) benchmarks/accuracy.py --no-dev --synthetic 0 --train-cases 40 --methods $(ALL_METHODS) --out docs/benchmark --name benchmark_train
 	$(PY) scripts/update_readme_tables.py
+
+# "annotate a volume": the recipe on the training volumes, then shipped vs adapted on dev (about 2 h on 2 cores)
+adaptation: install
+	$(PY) benchmarks/adaptation.py --train --k 3 --seconds 60 --modes true --variants default synthetic_25 user_half bn_train decoders all_axes intensity_full lr_1e-3 --max-scored 4 --out docs/adaptation --name recipe_train
+	$(PY) benchmarks/adaptation.py --dev --k 1 3 --seconds 60 180 --modes true robot --out docs/adaptation --name adaptation_dev
+	$(PY) benchmarks/adaptation.py --dev --k 3 --seconds 180 --modes true --guarded --out docs/adaptation --name adaptation_dev_guarded
+	$(PY) benchmarks/adaptation_memory.py --out docs/adaptation
+
+# longest UI-thread block per action, this code against an older revision (needs a display or Xvfb)
+ui-freeze: install
+	$(PY) benchmarks/ui_freeze.py --baseline $(or $(BASELINE),HEAD~1) --out docs/speed
 
 speed: install
 	$(PY) -m pip install -q -e ".[benchmark]"
