@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from napari_limnet.adaptation import DEFAULT_RECIPE, adapt
+from napari_limnet.adaptation import DEFAULT_RECIPE, adapt, learn_with_report
 from napari_limnet.evaluation.annotate_volume import (
     VolumeObjects, committed_labels, mean_rows, peak_rss_mb, robot_scores, write_json,
 )
@@ -100,16 +100,6 @@ def scored_ids(vol: VolumeObjects, k_max: int, max_scored: int) -> list[int]:
     return rest
 
 
-def guarded_adapt(vol, labels, seconds, seed, recipe):
-    """What the widget does: adapt on the committed objects less the held-out ones, check those with
-    the robot (shipped vs adapted), and use the adapted model only when the check shows a gain."""
-    from napari_limnet.adaptation import learn_with_report
-
-    models, report = learn_with_report(vol.image, labels, vol.spacing, seconds=seconds, seed=seed, recipe=recipe,
-                                       time_limit=10 * seconds)
-    return models, report
-
-
 def run_volume(vol, ks, seconds_list, modes, variants, max_scored, seed, log, guarded: bool = False) -> dict:
     from napari_limnet.modeling.weights import shipped_models
 
@@ -134,8 +124,9 @@ def run_volume(vol, ks, seconds_list, modes, variants, max_scored, seed, log, gu
                     recipe = replace(DEFAULT_RECIPE, **VARIANTS[variant])
                     t1 = time.perf_counter()
                     report = None
-                    if guarded:
-                        models, report = guarded_adapt(vol, labels, seconds, seed, recipe)
+                    if guarded:  # as the widget: adapt on some, check on the held-out committed objects
+                        models, report = learn_with_report(vol.image, labels, vol.spacing, seconds=seconds, seed=seed,
+                                                           recipe=recipe, time_limit=10 * seconds)
                     else:
                         models = adapt(vol.image, labels, vol.spacing, seconds=seconds, seed=seed, recipe=recipe,
                                        time_limit=10 * seconds)
@@ -196,33 +187,8 @@ def print_summary(summary: dict) -> None:
                   + f"   {row['overshoot'][0]:>5.1f}/{row['undershoot'][0]:<5.1f}" + extra)
 
 
-GROUP_NAMES = {"macaque": "macaque", "nuclei_confocal": "confocal nuclei", "nuclei3d": "synthetic 3D nuclei",
-               "train": "training-volume structures"}
-
-
-def markdown(report: dict) -> str:
-    """README table: per group, shipped and every adapted row (Dice r1..r6, over/under r1 and r6, seconds, RSS)."""
-    lines = ["| group (scored objects) | weights | r1 | r2 | r3 | r4 | r5 | r6 | over / under r1 | over / under r6 "
-             "| adapt s | peak RSS MB |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for group, entry in report["summary"].items():
-        first = True
-        for key, row in entry.items():
-            if key == "objects":
-                continue
-            label = "shipped" if key == "shipped" else "adapted, " + key.replace("true", "true masks").replace("robot", "robot masks")
-            cells = " | ".join(f"{v:.3f}" for v in row["dice"])
-            extent = f"{row['overshoot'][0]:.1f} / {row['undershoot'][0]:.1f} | {row['overshoot'][-1]:.1f} / {row['undershoot'][-1]:.1f}"
-            extra = f"{row['adapt_seconds']:.0f} | {row['peak_rss_mb']:.0f}" if "adapt_seconds" in row else " | "
-            name = f"{GROUP_NAMES.get(group, group)} ({entry['objects']})" if first else ""
-            lines.append(f"| {name} | {label} | {cells} | {extent} | {extra} |")
-            first = False
-    return "\n".join(lines)
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--table", default=None, help="print the README table of a report JSON and exit")
     p.add_argument("--dev", action="store_true", help="the dev volumes with several objects")
     p.add_argument("--train", action="store_true", help="the real training volumes (choose the recipe here)")
     p.add_argument("--volumes", nargs="*", default=None, help="only these volume names")
@@ -238,9 +204,6 @@ def main(argv=None):
     p.add_argument("--out", default="bench_out")
     p.add_argument("--name", default="adaptation")
     args = p.parse_args(argv)
-    if args.table:
-        print(markdown(json.loads(Path(args.table).read_text())))
-        return
     torch.set_num_threads(args.threads)
     vols = (dev_volumes() if args.dev else []) + (train_volumes() if args.train else [])
     if args.volumes:

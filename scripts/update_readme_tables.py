@@ -3,7 +3,7 @@
     python scripts/update_readme_tables.py
 
 Tables live between ``<!-- NAME START -->`` and ``<!-- NAME END -->`` markers: BENCHMARK
-(docs/benchmark/benchmark.json), CONFIDENCE (the same report), SPEED (docs/speed/speed.json,
+(docs/benchmark/benchmark.json), CONFIDENCE, STRIP and PROMPTS (the same report), SPEED (docs/speed/speed.json,
 plus the CUDA rows of docs/speed/speed_cuda.json when present).
 """
 
@@ -65,6 +65,43 @@ def confidence_table(reports: list[dict]) -> str:
             if e and e.get("confidence_hit_rate") is not None:
                 lines.append(f"| {NAMES[g]} | {e['confidence_hit_rate']:.2f} | {e['random_hit_rate']:.2f} | "
                              f"{e['largest_area_hit_rate']:.2f} |")
+    return "\n".join(lines)
+
+
+PROMPTS = {"limnet": "one click", "box_r1": "true box", "mask_r1": "true 2D mask (painted)"}
+STRIP_COLOURS = ("red", "yellow", "green")
+
+
+def prompts_table(reports: list[dict]) -> str:
+    """Round 1 as one click, the true box or the true 2D mask of the robot's slice (rounds 2-6 click)."""
+    lines = ["| group (n) | round 1 prompt | r1 | r2 | r3 | r4 | r5 | r6 | over / under r1 | over / under r6 |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    summary = {}
+    for rep in reports:
+        summary.update(rep["summary"])
+    for g in GROUPS:
+        e = summary.get(g)
+        if not e or not all(m in e for m in PROMPTS):
+            continue
+        for i, (m, label) in enumerate(PROMPTS.items()):
+            d = e[m]
+            head = f"{NAMES[g]} ({e['n']})" if i == 0 else ""
+            lines.append(f"| {head} | {label} | "
+                         + " | ".join(f"{v:.3f}" for v in d["dice"]) + f" | {_fmt_extent(d, 0)} | {_fmt_extent(d, -1)} |")
+    return "\n".join(lines)
+
+
+def strip_table(reports: list[dict]) -> str:
+    """How the confidence strip's colours after round 1 agree with per-slice Dice."""
+    lines = ["| group | red | yellow | green | rank correlation |", "|---|---|---|---|---|"]
+    for rep in reports:
+        for g in GROUPS:
+            st = rep["summary"].get(g, {}).get("strip_r1")
+            if not st or g == "all_real":
+                continue
+            cells = " | ".join(f"{st[c]['share']:.2f} / {st[c]['mean_slice_dice']:.2f}" if st[c]["mean_slice_dice"] is not None
+                               else f"{st[c]['share']:.2f} / -" for c in STRIP_COLOURS)
+            lines.append(f"| {NAMES[g]} ({st['slices']} slices) | {cells} | {st.get('spearman', float('nan')):.2f} |")
     return "\n".join(lines)
 
 
@@ -162,6 +199,8 @@ def main() -> None:
     reports = [json.loads(p.read_text()) for p in sorted((ROOT / "docs/benchmark").glob("benchmark*.json"))]
     text = replace_block(text, "BENCHMARK TABLE", benchmark_table(reports))
     text = replace_block(text, "CONFIDENCE TABLE", confidence_table(reports))
+    text = replace_block(text, "PROMPTS TABLE", prompts_table(reports))
+    text = replace_block(text, "STRIP TABLE", strip_table(reports))
     text = replace_block(text, "SPEED TABLE", speed_table())
     text = replace_block(text, "LATENCY TABLE", latency_table())
     readme.write_text(text)

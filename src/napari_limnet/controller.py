@@ -10,7 +10,6 @@ The controller owns the run (rounds, history, settings). The networks live in
 
 from __future__ import annotations
 
-import copy
 import math
 import threading
 import time
@@ -33,7 +32,7 @@ from .inference.stopping import StoppingConfig, ValleyRule
 from .inference.runner import NetRunner
 from .inference.volume import VolumeSource, check_spacing
 from .inference.box_prompt import painted_mask, predict_box_mask
-from .inference.validation import check_prompts, check_round, check_z
+from .inference.validation import check_prompts, check_z
 from .modeling.weights import LimNetModels, resolve_device, shipped_models
 
 #: Non-numpy volumes whose dense mask would exceed this many voxels get a lazy mask.
@@ -95,7 +94,6 @@ class LimNetController:
     ):
         self._source = VolumeSource(volume)
         self.spacing = check_spacing(spacing)
-        self._shipped = models is None
         #: the networks the caller gave (constructor or :meth:`use_models`); None = the shipped ones
         self.models_given = models
         if models is None:
@@ -208,8 +206,9 @@ class LimNetController:
     def _check_z(self, z) -> int:
         return check_z(z, self.shape[0])
 
-    def _check_round(self, z, positive, negative) -> tuple[int, np.ndarray, np.ndarray]:
-        return check_round(z, positive, negative, self.shape)
+    @property
+    def _shipped(self) -> bool:
+        return self.models_given is None
 
     # -- rounds --------------------------------------------------------------------------------
     def _prompt(self, z: int, pos: np.ndarray, neg: np.ndarray, state: RunState, box=None, mask=None) -> PromptResult:
@@ -261,9 +260,7 @@ class LimNetController:
             elif self._shipped:
                 models = shipped_models(dev)
             else:  # caller-given networks: a copy on the new device
-                m = self.models
-                models = LimNetModels(*(copy.deepcopy(n) for n in (m.interaction, m.propagation, m.fusion)),
-                                      device=dev, trained=m.trained, info=dict(m.info))
+                models = self.models.copy_to(dev)
             self._runner = NetRunner(models, self._runner.precision_requested)
             self.models = models
             self._prompt_cache = None
@@ -459,12 +456,8 @@ class LimNetController:
             self.models_given = models
             if models is None:
                 models = shipped_models(device)
-                self._shipped = True
-            else:
-                if models.device != device:  # adapted nets live on the CPU; follow the controller's device
-                    models = LimNetModels(*(copy.deepcopy(n) for n in (models.interaction, models.propagation, models.fusion)),
-                                          device=device, trained=models.trained, info=dict(models.info))
-                self._shipped = False
+            elif models.device != device:  # adapted nets live on the CPU; follow the controller's device
+                models = models.copy_to(device)
             self._runner = NetRunner(models, self._runner.precision_requested)
             self.models = models
             self._prompt_cache = None

@@ -359,6 +359,12 @@ class AnnotationSession:
         return SessionRecord(image=image, settings=controller_settings(self.controller),
                              objects=list(self.object_records.values()))
 
+    def latest_round(self) -> dict | None:
+        """The record of the latest action when it is a round (what Undo would revert), else None."""
+        if self._history and isinstance(self._history[-1], _Round) and self.controller.n_rounds:
+            return self.controller.round_records()[-1]
+        return None
+
     def undo_label(self) -> str | None:
         """What :meth:`undo` would revert, in words ('round 3', 'the commit of object 2'), or None."""
         if not self._history:

@@ -193,7 +193,7 @@ def adapt(
     models = LimNetModels(nets["interaction"], nets["propagation"], copy.deepcopy(base.fusion).cpu(),
                           device=torch.device("cpu"), trained=True)
     models.info["adaptation"] = {
-        "objects": user.ids, "crops": user.region, "spacing": list(spacing), "seed": int(seed),
+        "objects": user.ids, "crops": user.crops, "spacing": list(spacing), "seed": int(seed),
         "seconds_budget": float(seconds), "seconds": round(time.perf_counter() - t0, 1), "time_limited": time_limited,
         "recipe": recipe.to_json(), "steps": {t.name: t.done for t in trainers}, "planned_steps": planned,
         "samples": {t.name: t.samples for t in trainers}, "threads": int(threads or old_threads),

@@ -31,7 +31,7 @@ class UserObjects:
 
     structures: RealVolumes
     ids: list[int]
-    region: list[list[int]]  # the crops, half-open [z0, z1, y0, y1, x0, x1] each
+    crops: list[list[int]]  # half-open [z0, z1, y0, y1, x0, x1] each
 
 
 def check_labels(volume_shape, labels) -> np.ndarray:

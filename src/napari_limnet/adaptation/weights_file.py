@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from ..modeling.weights import MODULE_NAMES, LimNetModels, build_network
+from ..modeling.weights import MODULE_NAMES, LimNetModels, build_network, resolve_device
 
 FORMAT = "napari-limnet-adapted-weights"
 VERSION = 1
@@ -88,8 +88,6 @@ def load_adapted(path: str | Path, device=None) -> LimNetModels:
         meta = json.loads(data.get("meta") or "{}")
     except (TypeError, ValueError):
         raise ValueError(f"{path.name}: its description is not valid JSON") from None
-    from ..modeling.weights import resolve_device
-
     models = LimNetModels(**nets, device=resolve_device(device), trained=True)
     models.info.update({"adaptation": meta if isinstance(meta, dict) else {}, "digest": models_digest(models)})
     return models

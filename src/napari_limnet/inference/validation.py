@@ -54,11 +54,7 @@ def check_clicks(points, kind: str, slice_shape: tuple[int, int]) -> np.ndarray:
 
 def check_round(z, positive, negative, shape: tuple[int, int, int]) -> tuple[int, np.ndarray, np.ndarray]:
     """(z, positive (N, 2), negative (M, 2)) of one round on a (Z, Y, X) volume, at least one click."""
-    z = check_z(z, shape[0])
-    pos = check_clicks(positive, "positive", shape[1:])
-    neg = check_clicks(negative, "negative", shape[1:])
-    if len(pos) == 0 and len(neg) == 0:
-        raise ValueError("no clicks were given: pass at least one positive or negative (y, x) click on the slice")
+    z, pos, neg, _, _ = check_prompts(z, positive, negative, None, None, shape)
     return z, pos, neg
 
 

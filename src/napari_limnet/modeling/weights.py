@@ -7,6 +7,7 @@ and numbers, loaded with ``torch.load(weights_only=True)``.
 
 from __future__ import annotations
 
+import copy
 import threading
 from dataclasses import dataclass, field
 from importlib import resources
@@ -66,6 +67,11 @@ class LimNetModels:
     #: provenance of weights that are not the shipped ones: ``digest`` (see
     #: :func:`napari_limnet.adaptation.models_digest`) and ``adaptation`` (what they learned from)
     info: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def copy_to(self, device) -> "LimNetModels":
+        """Copies of the three networks on ``device`` (same weights, same provenance)."""
+        return LimNetModels(*(copy.deepcopy(n) for n in (self.interaction, self.propagation, self.fusion)),
+                            device=resolve_device(device), trained=self.trained, info=dict(self.info))
 
     @property
     def digest(self) -> str | None:

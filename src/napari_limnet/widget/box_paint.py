@@ -39,8 +39,8 @@ class BoxPaintMixin:
             return
         z, box = found
         if action in _CHANGED and not self.busy:
-            last = sess.controller.round_records()[-1:] if sess.n_rounds else []
-            if last and last[0]["z"] == z and last[0].get("box") is not None and sess.undo_label() == f"round {sess.n_rounds}":
+            last = sess.latest_round()
+            if last is not None and last["z"] == z and last.get("box") is not None:
                 sess.undo()  # the edit replaces the box round it made
         pos, neg = self._layers.clicks(lead, z)
         self.status.setText(f"Box round on slice {z}: rows {box[0]}-{box[2]}, columns {box[1]}-{box[3]}…")

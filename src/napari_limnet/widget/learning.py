@@ -60,7 +60,6 @@ class LearningMixin:
         root.addWidget(box)
         self._learn_worker = None
         self._learn_token: threading.Event | None = None
-        self._learn_for = None  # the ImageState being learned for
         self._relay.learn_progress.connect(self._on_learn_progress)
         self._show_learning_state()
 
@@ -96,7 +95,7 @@ class LearningMixin:
         worker.returned.connect(lambda result, st=st: self._on_learned(st, *result))
         worker.errored.connect(self._on_learn_error)
         worker.finished.connect(self._on_learn_finished)
-        self._learn_worker, self._learn_token, self._learn_for = worker, token, st
+        self._learn_worker, self._learn_token = worker, token
         self.learn_button.setText(f"Stop learning [{KEYS['learn']}]")
         self.learn_report.setText(f"Learning from the committed objects of '{st.layers.image.name}' "
                                   f"(up to {self.learn_seconds.value()} s, then a check on held-out objects)…")
@@ -134,7 +133,7 @@ class LearningMixin:
             self.learn_report.setText(f"Learning failed: {type(err).__name__}: {err}")
 
     def _on_learn_finished(self) -> None:
-        self._learn_worker, self._learn_token, self._learn_for = None, None, None
+        self._learn_worker, self._learn_token = None, None
         if not self._usable():
             return
         self.learn_button.setText(f"Learn from my objects [{KEYS['learn']}]")
