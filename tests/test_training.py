@@ -139,3 +139,31 @@ def test_rollout_validation_holds_out_whole_objects(tmp_path):
     train_objects, val_objects = {cases[i] for i in tag(train)}, {cases[i] for i in tag(val)}
     assert len(val_objects) == 2 and not (train_objects & val_objects)
     assert len(tag(train)) + len(tag(val)) == n
+
+
+def test_depth_map_and_dilation_match_the_max_pool_reference():
+    """The logical-shift erosion/dilation give exactly what iterated 3x3 max-pooling gave."""
+    import torch.nn.functional as F
+
+    from napari_limnet.training.batch_ops import depth_map, dilate
+
+    def reference_depth(mask, iterations=24):
+        x, depth = mask.float().unsqueeze(1), torch.zeros(mask.shape[0], 1, *mask.shape[1:])
+        for _ in range(iterations):
+            depth = depth + x
+            x = -F.max_pool2d(-F.pad(x, (1, 1, 1, 1), value=0.0), 3, 1, 0)
+        return depth[:, 0]
+
+    gen = torch.Generator().manual_seed(0)
+    mask = F.max_pool2d((torch.rand(6, 1, 70, 90, generator=gen) > 0.995).float(), 31, 1, 15)[:, 0] > 0
+    mask |= torch.rand(6, 70, 90, generator=gen) > 0.9
+    mask[0] = True  # touches the border everywhere: depth counts the border as background
+    mask[1] = False
+    assert torch.equal(depth_map(mask), reference_depth(mask))
+    assert depth_map(mask)[0].max() == 24 and depth_map(mask)[1].max() == 0
+    radius = torch.tensor([0, 1, 2, 3, 5, 8])
+    grown = mask.clone()
+    for r in range(1, 9):
+        step = F.max_pool2d(grown.float().unsqueeze(1), 3, 1, 1)[:, 0] > 0.5
+        grown = torch.where((radius >= r).view(-1, 1, 1), step, grown)
+    assert torch.equal(dilate(mask, radius, 8), grown)

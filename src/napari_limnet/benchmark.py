@@ -249,6 +249,9 @@ def main(argv=None) -> dict:
     p.add_argument("--no-dev", action="store_true", help="skip the real dev cases")
     p.add_argument("--train-cases", type=int, default=0,
                    help="also run this many structures of the real TRAINING volumes (group 'train', for tuning rules)")
+    p.add_argument("--train-held-out-every", type=int, default=0,
+                   help="only the training structures a --hold-out-every K training run never trained on "
+                        "(all of them unless --train-cases caps the number)")
     p.add_argument("--rounds", type=int, default=6)
     p.add_argument("--methods", nargs="*", default=list(DEFAULT_METHODS), choices=METHODS,
                    help="add no_valley / no_leak_cut / core_erase for the stopping ablations")
@@ -270,8 +273,8 @@ def main(argv=None) -> dict:
     cases = [] if args.no_dev else load_dev_cases(args.data, args.cases)
     if args.synthetic:
         cases += synthetic_holdout(args.synthetic)
-    if args.train_cases:
-        cases += load_train_cases(args.train_cases)
+    if args.train_cases or args.train_held_out_every:
+        cases += load_train_cases(args.train_cases or None, held_out_every=args.train_held_out_every)
     results = []
     t0 = time.time()
     for case in cases:

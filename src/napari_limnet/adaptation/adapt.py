@@ -28,7 +28,8 @@ from torch import nn
 from ..inference.cancel import Cancelled
 from ..inference.volume import check_spacing
 from ..modeling.weights import LimNetModels, shipped_models
-from .recipe import DECODER_PREFIXES, DEFAULT_RECIPE, AdaptRecipe
+from ..training.what_moves import set_what_moves
+from .recipe import DEFAULT_RECIPE, AdaptRecipe
 from .user_data import user_structures
 from .weights_file import models_digest
 
@@ -47,22 +48,6 @@ def plan_steps(seconds: float, recipe: AdaptRecipe = DEFAULT_RECIPE) -> dict[str
     scale = {"interaction": recipe.interaction_batch / 16, "propagation": recipe.propagation_batch / 6}
     share = {"interaction": 1 - recipe.propagation_share, "propagation": recipe.propagation_share}
     return {n: int(seconds * share[n] / (NOMINAL_STEP_SECONDS[n] * scale[n])) for n in share}
-
-
-def _freeze(net: nn.Module, name: str, recipe: AdaptRecipe) -> list[nn.Parameter]:
-    """Set what moves; returns the trainable parameters. BatchNorm per ``recipe.batchnorm``."""
-    net.train()
-    if recipe.batchnorm == "frozen":
-        for m in net.modules():
-            if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                m.eval()  # running statistics stay the shipped ones; affine weights still learn
-    params = []
-    for pname, p in net.named_parameters():
-        move = recipe.moves == "all" or pname.startswith(DECODER_PREFIXES[name])
-        p.requires_grad_(move)
-        if move:
-            params.append(p)
-    return params
 
 
 class _NetTrainer:
@@ -86,7 +71,7 @@ class _NetTrainer:
         self.name, self.planned, self.done, self.samples = name, planned, 0, 0
         self.base_lr = recipe.lr
         self.net = copy.deepcopy(base_net).cpu()
-        params = _freeze(self.net, name, recipe)
+        params = set_what_moves(self.net, name, recipe.moves, recipe.batchnorm)
         self.params = params
         self.opt = torch.optim.AdamW(params, lr=recipe.lr, weight_decay=1e-4)
         gen = torch.Generator().manual_seed(seed)

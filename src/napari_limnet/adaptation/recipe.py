@@ -12,11 +12,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-#: Parameter-name prefixes that make up the decoders and heads of each net (``moves="decoders"``).
-DECODER_PREFIXES = {
-    "interaction": ("up3.", "up2.", "up1.", "head."),
-    "propagation": ("decoder.", "value_encoder."),
-}
+from ..training.what_moves import BATCHNORM, MOVES
 
 
 @dataclass(frozen=True)
@@ -24,7 +20,7 @@ class AdaptRecipe:
     """One adaptation recipe.
 
     lr: peak learning rate (cosine schedule over the planned steps).
-    moves: 'all' parameters, or only the 'decoders' and heads (:data:`DECODER_PREFIXES`).
+    moves: 'all' parameters, or only the 'decoders' and heads (:data:`napari_limnet.training.what_moves.DECODER_PREFIXES`).
     batchnorm: 'frozen' keeps the shipped running statistics (BatchNorm layers in eval mode, their
         affine weights still learn); 'train' updates the statistics from each small batch.
     user_fraction: share of bank refreshes drawn from the user's objects; the rest are synthetic
@@ -47,9 +43,9 @@ class AdaptRecipe:
     propagation_batch: int = 6
 
     def __post_init__(self):
-        if self.moves not in ("all", "decoders"):
+        if self.moves not in MOVES:
             raise ValueError(f"moves must be 'all' or 'decoders', not {self.moves!r}")
-        if self.batchnorm not in ("frozen", "train"):
+        if self.batchnorm not in BATCHNORM:
             raise ValueError(f"batchnorm must be 'frozen' or 'train', not {self.batchnorm!r}")
         for name in ("user_fraction", "propagation_share", "native_axis"):
             if not 0.0 <= getattr(self, name) <= 1.0:

@@ -119,6 +119,22 @@ def label_counts(labels: np.ndarray, slab: int = 8) -> np.ndarray:
     return counts
 
 
+def structure_labels(volume: RealVolume, min_voxels: int = MIN_STRUCTURE_VOXELS) -> list[int]:
+    """Label values of ``volume`` with at least ``min_voxels`` voxels, ascending."""
+    counts = label_counts(np.asarray(volume.labels))
+    return [int(lab) for lab in np.flatnonzero(counts >= min_voxels) if lab > 0]
+
+
+def held_out_structures(volumes: list[RealVolume], every: int, min_voxels: int = MIN_STRUCTURE_VOXELS) -> set[tuple[str, int]]:
+    """(volume name, label) of every ``every``-th structure, in (name, label) order starting at
+    index ``every // 2``: the structures a training run holds out by object, so that they can
+    score it (the volumes themselves are still seen, with these objects as background)."""
+    if every < 2:
+        raise ValueError(f"hold out every k-th structure needs k >= 2, not {every}")
+    ordered = [(v.name, lab) for v in sorted(volumes, key=lambda v: v.name) for lab in structure_labels(v, min_voxels)]
+    return set(ordered[every // 2:: every])
+
+
 @dataclass
 class _Structure:
     volume: int
@@ -130,10 +146,12 @@ class RealVolumes:
     """Samples canvases of real structures on ``device`` (see the module docstring)."""
 
     def __init__(self, volumes: list[RealVolume], device, min_voxels: int = MIN_STRUCTURE_VOXELS,
-                 axis_weights: tuple[float, float, float] | None = None, intensity_strength: float = 1.0):
+                 axis_weights: tuple[float, float, float] | None = None, intensity_strength: float = 1.0,
+                 exclude: set[tuple[str, int]] | frozenset = frozenset()):
         """``axis_weights``: how often each volume axis (z, y, x) is the canvas' slice axis (None =
         uniform); ``intensity_strength`` scales the intensity remapping (1 = the training default,
-        0 = the volume's own contrast, only normalised)."""
+        0 = the volume's own contrast, only normalised); ``exclude``: (volume name, label) pairs
+        never drawn as targets (they stay in the label maps as neighbours)."""
         if not volumes:
             raise ValueError("no real training volumes were given")
         self.device = torch.device(device)
@@ -158,7 +176,7 @@ class RealVolumes:
             counts = label_counts(lab_arr)
             boxes = ndimage.find_objects(lab_arr)  # bounding boxes, one pass
             for lab, box in enumerate(boxes, start=1):
-                if box is None or counts[lab] < min_voxels:
+                if box is None or counts[lab] < min_voxels or (v.name, lab) in exclude:
                     continue
                 lo_i = np.array([s.start for s in box], dtype=np.float64)
                 hi_i = np.array([s.stop - 1 for s in box], dtype=np.float64)

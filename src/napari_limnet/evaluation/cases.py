@@ -114,21 +114,25 @@ def synthetic_holdout(n: int = 8, seed: int = 777, shape=(40, 128, 128)) -> list
     return cases
 
 
-def load_train_cases(max_cases: int | None = 40, min_voxels: int = 500, min_slices: int = 5) -> list[Case]:
+def load_train_cases(max_cases: int | None = 40, min_voxels: int = 500, min_slices: int = 5, held_out_every: int = 0) -> list[Case]:
     """Structures of the real *training* volumes (``../shared/data/train``) as cases, group "train".
 
     For choosing rules and thresholds (stopping, leak cuts) on data the networks may see, never on
     the dev set. Structures with at least ``min_voxels`` voxels over ``min_slices`` slices, in a
     fixed order, every k-th one to keep at most ``max_cases`` spread over all volumes.
+    ``held_out_every``: only the structures a training run with ``--hold-out-every`` of the same
+    value never trained on (:func:`~napari_limnet.data.real_volumes.held_out_structures`).
     """
-    from ..data.real_volumes import load_real_volumes
+    from ..data.real_volumes import held_out_structures, load_real_volumes
 
     cases = []
-    for v in load_real_volumes():
+    volumes = load_real_volumes()
+    keep = held_out_structures(volumes, held_out_every) if held_out_every else None
+    for v in volumes:
         image = np.ascontiguousarray(v.image)
         image.setflags(write=False)
         for lab in np.unique(v.labels):
-            if lab == 0:
+            if lab == 0 or (keep is not None and (v.name, int(lab)) not in keep):
                 continue
             truth = v.labels == lab
             if truth.sum() < min_voxels or truth.any(axis=(1, 2)).sum() < min_slices:

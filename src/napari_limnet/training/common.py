@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from ..modeling.weights import build_network, load_checkpoint, save_checkpoint, shipped_weights_dir
 from .batch_ops import dilate, erode
+from .what_moves import BATCHNORM, MOVES, set_what_moves
 
 
 def seg_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
@@ -134,6 +135,14 @@ def common_parser(description: str, seconds: float, batch: int, lr: float) -> ar
                    help="real training volumes: a .npz pack or the NIfTI folder (see data.real_volumes); needs --bank")
     p.add_argument("--real-fraction", type=float, default=0.0, help="share of bank refreshes drawn from --real")
     p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0 = time budget only)")
+    p.add_argument("--moves", choices=MOVES, default="all", help="parameters that learn: all, or decoders and heads only")
+    p.add_argument("--batchnorm", choices=BATCHNORM, default="train",
+                   help="'frozen' keeps the starting weights' BatchNorm running statistics (fine-tuning with small batches)")
+    p.add_argument("--val-volumes", type=int, default=0,
+                   help="volumes in each fixed validation set (0 = the script's default; CPU runs want a few)")
+    p.add_argument("--hold-out-every", type=int, default=0,
+                   help="never train on every k-th real structure (data.real_volumes.held_out_structures), so the "
+                        "held-out ones can score the run (0 = train on all)")
     return p
 
 
@@ -149,7 +158,13 @@ def make_bank(args, shape: tuple[int, int, int], device, gen):
     if args.real_fraction > 0:
         from ..data.real_volumes import RealVolumes, load_real_volumes
 
-        real = RealVolumes(load_real_volumes(args.real), device)
+        from ..data.real_volumes import held_out_structures
+
+        volumes = load_real_volumes(args.real)
+        held_out = held_out_structures(volumes, args.hold_out_every) if args.hold_out_every else set()
+        real = RealVolumes(volumes, device, exclude=held_out)
+        if held_out:
+            log(f"held out (never a target): {len(held_out)} structures, every {args.hold_out_every}th")
         log(f"real volumes: {len(real.names)} ({', '.join(real.names)}), {len(real)} structures")
     bank = VolumeBank(args.bank, shape, device, gen, args.refresh_batch, real, args.real_fraction)
     log(f"bank: {args.bank} volumes of {shape}, refresh {args.refresh_batch} every {args.refresh_every} steps, "
@@ -170,11 +185,15 @@ def data_record(args, bank) -> dict:
     }
     if bank.real is not None:
         out["real_sources"] = list(bank.real.names)
+        out["real_structures"] = len(bank.real)
+        if args.hold_out_every:
+            out["held_out_every"] = args.hold_out_every
     return out
 
 
 def setup(args, name: str):
-    """Seed, threads, network (fresh or resumed), optimiser. Returns (net, optimiser, device, gen)."""
+    """Seed, threads, network (fresh or resumed) with what moves per ``--moves`` / ``--batchnorm``,
+    optimiser over the moving parameters. Returns (net, optimiser, device, gen)."""
     torch.manual_seed(args.seed)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -182,10 +201,11 @@ def setup(args, name: str):
     net = build_network(name)
     if args.resume:
         load_checkpoint(net, Path(args.out) / f"{name}.pt")
-    net.to(device).train()
+    net.to(device)
+    params = set_what_moves(net, name, args.moves, args.batchnorm)
     if device.type in ("cpu", "cuda"):
         net.to(memory_format=torch.channels_last)
-    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4, fused=device.type == "cuda")
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-4, fused=device.type == "cuda")
     gen = torch.Generator(device=device).manual_seed(args.seed)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
@@ -278,8 +298,14 @@ def train_loop(args, name: str, net, opt, step_fn, validate_fn, unit: str = "sam
             history.append(entry)
             log(f"[{name}] {entry}")
             checkpoint(args, name, net)
-    final = validate_fn()
+    final = {k: v for k, v in history[-1].items() if k not in ("step", "seconds", "loss", "lr")} \
+        if history and history[-1]["step"] == step else validate_fn()
     extra = extra() if callable(extra) else extra
     record = {"steps": step, unit: samples, "seconds": round(budget.elapsed, 1), "final_validation": final, **(extra or {})}
     finish(args, name, net, history, record)
     log(f"[{name}] done: {step} steps, {samples} {unit}, {final}")
+
+
+def validation_volumes(args, default: int) -> int:
+    """How many volumes a fixed validation set holds (``--val-volumes``, else the script's default)."""
+    return args.val_volumes if args.val_volumes > 0 else default

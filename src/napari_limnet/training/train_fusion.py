@@ -25,6 +25,7 @@ from ..inference.intensity import apply_window, intensity_window
 from ..modeling.fusion_net import distance_features
 from .batch_ops import batch_bbox, crop, framing, union_bbox
 from .common import autocast, common_parser, corrupt_masks, dice_score, setup, train_loop
+from .what_moves import evaluating
 from ..data.synthetic import make_volumes
 from .train_interaction import sample_slices
 
@@ -65,12 +66,10 @@ def make_pairs(vols, gen, per_volume: int, device):
 
 @torch.no_grad()
 def validate(net, val):
-    net.eval()
     x, s, label, weight, d_old, d_new = val
-    with autocast(x.device):
+    with evaluating(net), autocast(x.device):
         p_old = torch.sigmoid(net(x.contiguous(memory_format=torch.channels_last), s).float())
     chosen = torch.where(p_old > 0.5, d_old, d_new)
-    net.train()
     counted = weight > 0
     return {
         "accuracy": float(((p_old > 0.5).float() == label)[counted].float().mean()),

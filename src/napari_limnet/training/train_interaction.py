@@ -20,7 +20,8 @@ from ..inference.clicks import click_maps
 from ..inference.intensity import apply_window, intensity_window
 from .batch_ops import batch_bbox, crop, framing, paste, points_bbox, to_crop_coords, union_bbox
 from .click_simulation import ClickSet, error_click, first_click
-from .common import autocast, common_parser, corrupt_masks, data_record, dice_score, make_bank, seg_loss, setup, train_loop
+from .common import autocast, common_parser, corrupt_masks, data_record, dice_score, make_bank, seg_loss, setup, train_loop, validation_volumes
+from .what_moves import evaluating
 from ..data.synthetic import make_volumes
 
 NAME = "interaction"
@@ -117,7 +118,12 @@ def run_episode(net, img, gt, lab, gen, size, n_extra: int, device):
 @torch.no_grad()
 def validate(net, val, size, device, gen_seed: int = 999):
     """Mean canvas Dice after 1, 3 and 5 simulated clicks on a fixed validation set."""
-    net.eval()
+    with evaluating(net):
+        return _validate(net, val, size, device, gen_seed)
+
+
+@torch.no_grad()
+def _validate(net, val, size, device, gen_seed):
     img, gt, lab = val
     b, h, w = gt.shape
     gen = torch.Generator(device=device).manual_seed(gen_seed)
@@ -138,7 +144,6 @@ def validate(net, val, size, device, gen_seed: int = 999):
         pts, pos, err = error_click(prev, gt, gen)
         clicks.add(pts, pos, err)
         box = reframe(prev, clicks, torch.full((b,), 1.6, device=device))
-    net.train()
     return scores
 
 
@@ -152,12 +157,12 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     net, opt, device, gen = setup(args, NAME)
     val_gen = torch.Generator(device=device).manual_seed(10_000 + args.seed)
-    vv = make_volumes(64, (VOLUME_DEPTH, args.canvas, args.canvas), val_gen, device)
+    vv = make_volumes(validation_volumes(args, 64), (VOLUME_DEPTH, args.canvas, args.canvas), val_gen, device)
     val = sample_slices(vv, val_gen, 4, empty_p=0.0)
     step_fn, bank = make_step(args, net, device, gen)
     val_real = None
     if bank is not None and bank.real is not None:  # a fixed real set: how well the training volumes are fit
-        rv = bank.real.sample(64, (VOLUME_DEPTH, args.canvas, args.canvas), torch.Generator().manual_seed(30_000 + args.seed))
+        rv = bank.real.sample(validation_volumes(args, 64), (VOLUME_DEPTH, args.canvas, args.canvas), torch.Generator().manual_seed(30_000 + args.seed))
         val_real = sample_slices(rv, val_gen, 4, empty_p=0.0)
 
     def validate_all():

@@ -23,7 +23,8 @@ import torch.nn.functional as F
 
 from ..inference.intensity import apply_window, intensity_window
 from .batch_ops import batch_bbox, crop, framing, paste
-from .common import autocast, common_parser, corrupt_masks, data_record, dice_score, make_bank, seg_loss, setup, train_loop
+from .common import autocast, common_parser, corrupt_masks, data_record, dice_score, make_bank, seg_loss, setup, train_loop, validation_volumes
+from .what_moves import evaluating
 from ..data.synthetic import make_volumes
 
 NAME = "propagation"
@@ -114,7 +115,12 @@ def run_clip(net, vols, z, valid, gen, size: int, device, context_jitter: bool, 
 @torch.no_grad()
 def validate(net, val, size, device):
     """Dice over clip frames with stopping applied, mean overshoot and undershoot (slices)."""
-    net.eval()
+    with evaluating(net):
+        return _validate(net, val, size, device)
+
+
+@torch.no_grad()
+def _validate(net, val, size, device):
     vols, z, valid = val
     gen = torch.Generator(device=device).manual_seed(4321)
     _, preds, presence, tgt = run_clip(net, vols, z, valid, gen, size, device, False, train=False)
@@ -128,7 +134,6 @@ def validate(net, val, size, device):
     p_has = final.flatten(2).any(2)
     overshoot = (p_has & ~t_has).sum(1).float().mean()
     undershoot = (~p_has & t_has).sum(1).float().mean()
-    net.train()
     return {"clip_dice": float(dice), "overshoot": float(overshoot), "undershoot": float(undershoot)}
 
 
@@ -143,14 +148,14 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     net, opt, device, gen = setup(args, NAME)
     val_gen = torch.Generator(device=device).manual_seed(20_000 + args.seed)
-    vv = make_volumes(48, (args.depth, args.canvas, args.canvas), val_gen, device)
+    vv = make_volumes(validation_volumes(args, 48), (args.depth, args.canvas, args.canvas), val_gen, device)
     vz, vvalid = sample_clips(vv, val_gen, args.clip + 4)
     val = (vv, vz, vvalid)
 
     step_fn, bank = make_step(args, net, device, gen)
     val_real = None
     if bank is not None and bank.real is not None:  # a fixed real set: how well the training volumes are fit
-        rv = bank.real.sample(48, (args.depth, args.canvas, args.canvas), torch.Generator().manual_seed(40_000 + args.seed))
+        rv = bank.real.sample(validation_volumes(args, 48), (args.depth, args.canvas, args.canvas), torch.Generator().manual_seed(40_000 + args.seed))
         rz, rvalid = sample_clips(rv, val_gen, args.clip + 4)
         val_real = (rv, rz, rvalid)
 

@@ -1,0 +1,145 @@
+"""CPU fine-tuning of the shipped weights: which real/synthetic mix, learning rate and moving parts.
+
+    python benchmarks/cpu_finetune_sweep.py [--seconds 240] [--configs m50 m30 ...] [--out docs/training/cpu_sweep]
+
+Every config resumes both nets from the same starting weights (``--start``, default the shipped
+ones), trains them side by side for ``--seconds`` each (one thread each, ``nice``), holding out
+every third real training structure by object (``--hold-out-every 3``), then the robot scores the
+held-out structures and the synthetic hold-out set (never the dev set) with the fine-tuned
+interaction and propagation nets (fusion as started). A row for the starting weights is scored
+in the same run. Configs already scored in ``<out>/sweep.json`` are skipped, so the sweep resumes
+after a cut.
+
+``--chain NAME --chunks N`` instead continues one config for N more chunks of ``--seconds``,
+each resuming from the previous chunk and scored the same way (the Dice-vs-CPU-hours curve).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+
+#: name -> (real fraction, lr, moves, batchnorm)
+CONFIGS = {
+    "m50": (0.5, 3e-4, "all", "frozen"),
+    "m30": (0.3, 3e-4, "all", "frozen"),
+    "m70": (0.7, 3e-4, "all", "frozen"),
+    "m50_bn_train": (0.5, 3e-4, "all", "train"),
+    "m50_decoders": (0.5, 3e-4, "decoders", "frozen"),
+    "m50_lr1e-4": (0.5, 1e-4, "all", "frozen"),
+    "m50_lr1e-3": (0.5, 1e-3, "all", "frozen"),
+    "m100": (1.0, 3e-4, "all", "frozen"),
+}
+#: CPU-sized batches and banks per net: (batch, bank, refresh batch)
+SIZES = {"interaction": (16, 64, 16), "propagation": (6, 32, 8)}
+
+
+def train_both(folder: Path, config: tuple, seconds: float, hold_out: int, seed: int, log_dir: Path) -> float:
+    """Resume both nets in ``folder`` side by side; returns the wall seconds."""
+    frac, lr, moves, bn = config
+    procs = []
+    t0 = time.time()
+    for net, (batch, bank, refresh) in SIZES.items():
+        cmd = ["nice", "-n", "10", PY, "-m", f"napari_limnet.training.train_{net}", "--resume", "--out", str(folder),
+               "--real", str(ROOT.parent / "shared" / "data" / "train"), "--real-fraction", str(frac), "--lr", str(lr),
+               "--moves", moves, "--batchnorm", bn, "--threads", "1", "--seconds", str(seconds), "--batch", str(batch),
+               "--bank", str(bank), "--refresh-batch", str(refresh), "--refresh-every", "2", "--device", "cpu",
+               "--val-volumes", "8", "--log-every", str(seconds), "--hold-out-every", str(hold_out), "--seed", str(seed)]
+        log = open(log_dir / f"{folder.name}_{net}.log", "a")
+        procs.append(subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT))
+    for p in procs:
+        if p.wait() != 0:
+            raise SystemExit(f"training failed, see {log_dir}")
+    return time.time() - t0
+
+
+def score(weights: Path | None, hold_out: int, synthetic: int, out: Path, name: str) -> dict:
+    """Robot, 6 rounds, on the held-out training structures and the synthetic hold-out."""
+    cmd = [PY, "-m", "napari_limnet.benchmark", "--no-dev", "--synthetic", str(synthetic), "--train-held-out-every",
+           str(hold_out), "--methods", "limnet", "--threads", "2", "--out", str(out / "scores"), "--name", name]
+    if weights is not None:
+        cmd += ["--weights", str(weights)]
+    subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    report = json.loads((out / "scores" / f"{name}.json").read_text())
+    return {g: {"n": s["n"], "dice": s["limnet"]["dice"], "overshoot": s["limnet"]["overshoot"],
+                "undershoot": s["limnet"]["undershoot"]} for g, s in report["summary"].items()}
+
+
+def run_record(folder: Path) -> dict:
+    """Samples and clips of the last run of each net (from the weights' JSON records)."""
+    out = {}
+    for net in SIZES:
+        run = json.loads((folder / f"{net}.json").read_text())["runs"][-1]
+        out[net] = {k: run.get(k) for k in ("steps", "samples", "clips", "seconds", "final_validation", "real_fraction",
+                                            "bank_volumes_generated", "real_structures")}
+    return out
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seconds", type=float, default=240)
+    p.add_argument("--configs", nargs="*", default=list(CONFIGS), choices=list(CONFIGS))
+    p.add_argument("--start", type=Path, default=ROOT / "src" / "napari_limnet" / "weights", help="starting weights")
+    p.add_argument("--hold-out-every", type=int, default=3)
+    p.add_argument("--synthetic", type=int, default=8)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--work", type=Path, default=ROOT / "runs" / "sweep", help="weights of each config (not committed)")
+    p.add_argument("--out", type=Path, default=ROOT / "docs" / "training" / "cpu_sweep")
+    p.add_argument("--chain", default=None, help="continue this config in chunks instead of sweeping")
+    p.add_argument("--chunks", type=int, default=1)
+    args = p.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "logs").mkdir(exist_ok=True)
+    args.work.mkdir(parents=True, exist_ok=True)
+    path = args.out / "sweep.json"
+    sweep = json.loads(path.read_text()) if path.is_file() else {"rows": {}, "chain": []}
+    sweep["setup"] = {"seconds_per_net": args.seconds, "hold_out_every": args.hold_out_every, "seed": args.seed,
+                      "synthetic": args.synthetic, "start": str(args.start), "threads": "1 per net, both nets side by side"}
+
+    def save():
+        path.write_text(json.dumps(sweep, indent=1))
+
+    if "start" not in sweep["rows"]:
+        sweep["rows"]["start"] = {"scores": score(None if args.start == p.get_default("start") else args.start,
+                                                  args.hold_out_every, args.synthetic, args.out, "start")}
+        save()
+    if args.chain:
+        name = args.chain
+        folder = args.work / f"chain_{name}"
+        if not folder.is_dir():
+            shutil.copytree(args.work / name, folder)
+        for _ in range(args.chunks):
+            done = sum(c["seconds_per_net"] for c in sweep["chain"] if c["config"] == name) or args.seconds
+            wall = train_both(folder, CONFIGS[name], args.seconds, args.hold_out_every, args.seed + len(sweep["chain"]) + 1,
+                              args.out / "logs")
+            sweep["chain"].append({"config": name, "seconds_per_net": done + args.seconds, "wall": round(wall, 1),
+                                   "runs": run_record(folder),
+                                   "scores": score(folder, args.hold_out_every, args.synthetic, args.out,
+                                                   f"chain_{name}_{len(sweep['chain'])}")})
+            save()
+            print(name, sweep["chain"][-1]["seconds_per_net"], {g: s["dice"][-1] for g, s in sweep["chain"][-1]["scores"].items()})
+        return
+    for name in args.configs:
+        if name in sweep["rows"]:
+            continue
+        folder = args.work / name
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.copytree(args.start, folder)
+        wall = train_both(folder, CONFIGS[name], args.seconds, args.hold_out_every, args.seed, args.out / "logs")
+        frac, lr, moves, bn = CONFIGS[name]
+        sweep["rows"][name] = {"real_fraction": frac, "lr": lr, "moves": moves, "batchnorm": bn, "wall": round(wall, 1),
+                               "runs": run_record(folder), "scores": score(folder, args.hold_out_every, args.synthetic, args.out, name)}
+        save()
+        print(name, {g: s["dice"][-1] for g, s in sweep["rows"][name]["scores"].items()}, flush=True)
+
+
+if __name__ == "__main__":
+    main()

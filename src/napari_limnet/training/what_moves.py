@@ -1,0 +1,66 @@
+"""Which parts of a network learn during fine-tuning, and switching to eval mode without losing that.
+
+Two independent choices, shared by the training scripts (``--moves``, ``--batchnorm``) and the
+adaptation recipes:
+
+- ``moves``: ``"all"`` parameters, or only the ``"decoders"`` and heads (:data:`DECODER_PREFIXES`);
+- ``batchnorm``: ``"train"`` updates BatchNorm running statistics from every batch, ``"frozen"``
+  keeps the starting weights' statistics (the layers stay in eval mode; their affine weights still
+  learn when they move). Small CPU batches give noisy statistics, and a net whose statistics drift
+  away from the ones its later layers were trained with can collapse.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from torch import nn
+
+#: Parameter-name prefixes that make up the decoders and heads of each net (``moves="decoders"``).
+DECODER_PREFIXES = {
+    "interaction": ("up3.", "up2.", "up1.", "head."),
+    "propagation": ("decoder.", "value_encoder."),
+}
+MOVES = ("all", "decoders")
+BATCHNORM = ("train", "frozen")
+
+
+def train_mode(net: nn.Module, batchnorm: str = "train") -> nn.Module:
+    """``net.train()``, with BatchNorm layers back in eval mode when ``batchnorm == "frozen"``."""
+    if batchnorm not in BATCHNORM:
+        raise ValueError(f"batchnorm must be one of {BATCHNORM}, not {batchnorm!r}")
+    net.train()
+    if batchnorm == "frozen":
+        for m in net.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.eval()
+    return net
+
+
+def set_what_moves(net: nn.Module, name: str, moves: str = "all", batchnorm: str = "train") -> list[nn.Parameter]:
+    """Put ``net`` (the ``name`` network) in training mode per the two choices; returns the
+    parameters that learn (the others get ``requires_grad=False``)."""
+    if moves not in MOVES:
+        raise ValueError(f"moves must be one of {MOVES}, not {moves!r}")
+    if moves == "decoders" and name not in DECODER_PREFIXES:
+        raise ValueError(f"the {name} net has no decoder/head split; use moves='all'")
+    train_mode(net, batchnorm)
+    params = []
+    for pname, p in net.named_parameters():
+        move = moves == "all" or pname.startswith(DECODER_PREFIXES[name])
+        p.requires_grad_(move)
+        if move:
+            params.append(p)
+    return params
+
+
+@contextmanager
+def evaluating(net: nn.Module):
+    """Eval mode inside the block; every module's own mode (e.g. frozen BatchNorm) restored after."""
+    modes = [(m, m.training) for m in net.modules()]
+    net.eval()
+    try:
+        yield net
+    finally:
+        for m, was in modes:
+            m.train(was)

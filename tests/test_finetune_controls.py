@@ -1,0 +1,96 @@
+"""Fine-tuning controls: what moves, frozen BatchNorm statistics, structures held out by object."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from napari_limnet.data.real_volumes import RealVolume, RealVolumes, held_out_structures, structure_labels
+from napari_limnet.modeling.weights import build_network, load_checkpoint
+from napari_limnet.training.what_moves import DECODER_PREFIXES, evaluating, set_what_moves, train_mode
+
+
+def _bn_layers(net):
+    return [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+
+
+def test_frozen_batchnorm_keeps_statistics_through_steps_and_validation():
+    net = build_network("interaction")
+    params = set_what_moves(net, "interaction", "all", "frozen")
+    assert len(params) == len(list(net.parameters()))
+    stats = [m.running_mean.clone() for m in _bn_layers(net)]
+    opt = torch.optim.SGD(params, lr=0.1)
+    x = torch.randn(2, 4, 32, 32) * 3 + 1
+    for _ in range(2):
+        opt.zero_grad()
+        net(x).mean().backward()
+        opt.step()
+        with evaluating(net):  # what the scripts' validation does
+            assert not any(m.training for m in net.modules())
+    assert all(torch.equal(a, m.running_mean) for a, m in zip(stats, _bn_layers(net)))
+    assert net.training and not any(m.training for m in _bn_layers(net)), "frozen BN stays frozen after validation"
+    train_mode(net, "train")
+    net(x)
+    assert not all(torch.equal(a, m.running_mean) for a, m in zip(stats, _bn_layers(net))), "train mode updates them"
+
+
+def test_decoders_only_moves_only_decoder_parameters():
+    net = build_network("propagation")
+    params = set_what_moves(net, "propagation", "decoders", "train")
+    moving = {n for n, p in net.named_parameters() if p.requires_grad}
+    assert moving and len(params) == len(moving) < len(list(net.parameters()))
+    assert all(n.startswith(DECODER_PREFIXES["propagation"]) for n in moving)
+    with pytest.raises(ValueError, match="no decoder"):
+        set_what_moves(build_network("fusion"), "fusion", "decoders")
+    with pytest.raises(ValueError, match="moves must be"):
+        set_what_moves(net, "propagation", "heads")
+
+
+def _volumes():
+    lab = np.zeros((12, 30, 30), np.int16)
+    for i in range(6):
+        lab[2:10, i * 5: i * 5 + 4, 5:25] = i + 1
+    img = lab.astype(np.float32) * 10
+    return [RealVolume("b", img, lab, (1.0, 1.0, 1.0)), RealVolume("a", img.copy(), lab.copy(), (1.0, 1.0, 1.0))]
+
+
+def test_held_out_structures_are_fixed_and_never_targets():
+    vols = _volumes()
+    held = held_out_structures(vols, 3, min_voxels=50)
+    assert held == held_out_structures(list(reversed(vols)), 3, min_voxels=50), "independent of the listing order"
+    assert held == {("a", 2), ("a", 5), ("b", 2), ("b", 5)}
+    assert structure_labels(vols[0], 50) == [1, 2, 3, 4, 5, 6]
+    real = RealVolumes(vols, "cpu", min_voxels=50, exclude=held)
+    assert len(real) == 8
+    trained = {(real.names[s.volume], s.label) for s in real.structures}
+    assert not trained & held and len(trained | held) == 12
+    sample = real.sample(16, (4, 24, 24), torch.Generator().manual_seed(0))
+    for i in range(16):  # held-out labels may appear as neighbours, never as the target
+        ids = torch.unique(sample.labels[i][sample.target[i]]).tolist()
+        assert not {2, 5} & set(ids)
+    with pytest.raises(ValueError, match="k >= 2"):
+        held_out_structures(vols, 1)
+
+
+def test_a_cpu_finetuning_run_with_frozen_statistics_and_held_out_objects(tmp_path):
+    from napari_limnet.data.real_volumes import pack
+    from napari_limnet.modeling.weights import save_checkpoint
+    from napari_limnet.training import train_interaction
+
+    pack(_volumes(), tmp_path / "real.npz")
+    start = build_network("interaction")
+    save_checkpoint(start, tmp_path / "interaction.pt")
+    train_interaction.main(["--resume", "--seconds", "60", "--max-steps", "2", "--canvas", "48", "--size", "32",
+                            "--out", str(tmp_path), "--threads", "1", "--log-every", "1000", "--bank", "8",
+                            "--refresh-batch", "4", "--refresh-every", "1", "--batch", "4", "--real", str(tmp_path / "real.npz"),
+                            "--real-fraction", "0.5", "--batchnorm", "frozen", "--val-volumes", "2", "--hold-out-every", "3"])
+    run = json.loads((tmp_path / "interaction.json").read_text())["runs"][-1]
+    assert run["steps"] == 2 and run["held_out_every"] == 3 and run["real_structures"] == 8
+    assert run["args"]["batchnorm"] == "frozen" and "dice@1" in run["final_validation"]
+    after = build_network("interaction")
+    load_checkpoint(after, tmp_path / "interaction.pt")
+    before, now = start.state_dict(), after.state_dict()
+    assert all(torch.equal(before[k], now[k]) for k in before if "running_" in k)
+    assert any(not torch.equal(before[k], now[k]) for k in before if k.endswith("weight"))
