@@ -20,7 +20,9 @@ from ..inference.clicks import click_maps
 from ..inference.intensity import apply_window, intensity_window
 from .batch_ops import batch_bbox, crop, framing, paste, points_bbox, to_crop_coords, union_bbox
 from .click_simulation import ClickSet, error_click, first_click
-from .common import autocast, common_parser, corrupt_masks, data_record, dice_score, make_bank, seg_loss, setup, train_loop, validation_volumes
+from .common import (
+    autocast, common_parser, corrupt_masks, data_record, dice_score, make_bank, seg_loss, setup, train_loop, validation_volumes,
+)
 from .what_moves import evaluating
 from ..data.synthetic import make_volumes
 
@@ -162,7 +164,8 @@ def main(argv=None):
     step_fn, bank = make_step(args, net, device, gen)
     val_real = None
     if bank is not None and bank.real is not None:  # a fixed real set: how well the training volumes are fit
-        rv = bank.real.sample(validation_volumes(args, 64), (VOLUME_DEPTH, args.canvas, args.canvas), torch.Generator().manual_seed(30_000 + args.seed))
+        n_val = validation_volumes(args, 64)
+        rv = bank.real.sample(n_val, (VOLUME_DEPTH, args.canvas, args.canvas), torch.Generator().manual_seed(30_000 + args.seed))
         val_real = sample_slices(rv, val_gen, 4, empty_p=0.0)
 
     def validate_all():

@@ -23,7 +23,9 @@ import torch.nn.functional as F
 
 from ..inference.intensity import apply_window, intensity_window
 from .batch_ops import batch_bbox, crop, framing, paste
-from .common import autocast, common_parser, corrupt_masks, data_record, dice_score, make_bank, seg_loss, setup, train_loop, validation_volumes
+from .common import (
+    autocast, common_parser, corrupt_masks, data_record, dice_score, make_bank, seg_loss, setup, train_loop, validation_volumes,
+)
 from .what_moves import evaluating
 from ..data.synthetic import make_volumes
 
@@ -155,7 +157,8 @@ def main(argv=None):
     step_fn, bank = make_step(args, net, device, gen)
     val_real = None
     if bank is not None and bank.real is not None:  # a fixed real set: how well the training volumes are fit
-        rv = bank.real.sample(validation_volumes(args, 48), (args.depth, args.canvas, args.canvas), torch.Generator().manual_seed(40_000 + args.seed))
+        n_val = validation_volumes(args, 48)
+        rv = bank.real.sample(n_val, (args.depth, args.canvas, args.canvas), torch.Generator().manual_seed(40_000 + args.seed))
         rz, rvalid = sample_clips(rv, val_gen, args.clip + 4)
         val_real = (rv, rz, rvalid)
 
