@@ -6,7 +6,9 @@ and on a fixed synthetic hold-out set, with, in the same run:
 - ``limnet``: LIM-Net with multi-round result fusion (MRF);
 - ``no_mrf``: the ablation that always takes the new round's mask (its own robot session);
 - ``region_growing``: 3D confidence-connected region growing given the clicks of the
-  ``limnet`` session, round by round.
+  ``limnet`` session, round by round;
+- ``candidate`` (with ``--candidate DIR``): LIM-Net with other weights, side by side with the
+  shipped ones, and the shipping check of :func:`shipping_check`.
 
 Prints mean Dice per round (r1..r6) and seconds per round per group, the overshoot (slices
 predicted beyond the true z-extent) after round 1, and writes a JSON file and a PNG plot.
@@ -42,7 +44,7 @@ VARIANTS = {
 #: Rows whose round 1 is another prompt on the robot's first slice (rounds 2-6 click as usual).
 FIRST_PROMPTS = {"box_r1": "box", "mask_r1": "mask"}
 METHODS = ("limnet", "previous_stopping", "no_valley", "no_leak_cut", "core_erase", "trim_spread", "no_mrf",
-           "box_r1", "mask_r1", "region_growing")
+           "box_r1", "mask_r1", "region_growing", "candidate")
 DEFAULT_METHODS = ("limnet", "previous_stopping", "no_mrf", "region_growing")
 #: How many of the least confident slices the "go to the slice that needs you" hit rate looks at.
 CONFIDENCE_TOP = 3
@@ -103,12 +105,20 @@ def run_variant(case: Case, rounds: int, models, precision: str, variant: str, s
     return out, s
 
 
-def evaluate_case(case: Case, rounds: int, methods, models=None, precision: str = "fp32", seed: int = 0) -> dict:
-    """All methods on one case: per-method Dice, seconds and over/undershoot per round."""
+def evaluate_case(case: Case, rounds: int, methods, models=None, precision: str = "fp32", seed: int = 0,
+                  candidate_models=None) -> dict:
+    """All methods on one case: per-method Dice, seconds and over/undershoot per round.
+
+    ``candidate_models``: the weights of the ``candidate`` method (plain LIM-Net otherwise)."""
     out = {"name": case.name, "group": case.group}
     session = None
     for m in methods:
-        if m in VARIANTS or m in FIRST_PROMPTS:
+        if m == "candidate":
+            if candidate_models is None:
+                raise ValueError("the candidate method needs candidate_models (--candidate DIR)")
+            result, _ = run_variant(case, rounds, candidate_models, precision, "limnet", seed)
+            out[m] = {k: v for k, v in result.items() if k not in ("confidence", "strip_r1")}
+        elif m in VARIANTS or m in FIRST_PROMPTS:
             out[m], s = run_variant(case, rounds, models, precision, m, seed)
             if m == "limnet":
                 session = s
@@ -189,6 +199,32 @@ def summarise(results: list[dict], methods) -> dict:
     return summary
 
 
+#: A candidate set of weights replaces the shipped one only if, in one run against it, ...
+SHIP_TOLERANCE = 0.01
+
+
+def shipping_check(summary: dict, old: str = "limnet", new: str = "candidate", tolerance: float = SHIP_TOLERANCE) -> dict:
+    """The rule for shipping new weights, from one benchmark run with both: the all-real mean at the
+    last round improves; no group is lower at any round by more than ``tolerance``; every mean
+    curve of the candidate is non-decreasing over rounds. Returns each test and ``ship``."""
+    groups = [g for g in summary if old in summary[g] and new in summary[g]]
+    if "all_real" not in groups:
+        raise ValueError("the shipping check needs the real dev cases in the run (all_real)")
+    worst = {g: round(min(b - a for a, b in zip(summary[g][old]["dice"], summary[g][new]["dice"])), 4) for g in groups}
+    drops = {g: round(min(b - a for a, b in zip(d[:-1], d[1:])), 4) for g in groups for d in [summary[g][new]["dice"]]}
+    gain = round(summary["all_real"][new]["dice"][-1] - summary["all_real"][old]["dice"][-1], 4)
+    out = {
+        "all_real_last_round_gain": gain,
+        "worst_round_change_per_group": worst,
+        "largest_round_to_round_drop_per_group": drops,
+        "improves_all_real": gain > 0,
+        "no_group_lower": all(v >= -tolerance for v in worst.values()),
+        "curves_non_decreasing": all(v >= 0 for v in drops.values()),
+    }
+    out["ship"] = out["improves_all_real"] and out["no_group_lower"] and out["curves_non_decreasing"]
+    return out
+
+
 def print_table(summary: dict, methods) -> None:
     print(f"{'group':<16}{'method':<18}" + "".join(f"{'r' + str(i + 1):>7}" for i in range(6)) + f"{'s/round':>9}{'n':>4}")
     for g, entry in summary.items():
@@ -223,7 +259,7 @@ def plot(summary: dict, methods, path: Path) -> None:
               "no_leak_cut": ("tab:purple", ":+"), "core_erase": ("tab:cyan", ":d"),
               "trim_spread": ("tab:brown", "-.*"), "no_mrf": ("tab:orange", "--s"),
               "box_r1": ("tab:red", "-D"), "mask_r1": ("black", "-P"),
-              "region_growing": ("tab:gray", ":^")}
+              "region_growing": ("tab:gray", ":^"), "candidate": ("tab:pink", "-h")}
     for ax, g in zip(axes[0], groups):
         for m in methods:
             if m in summary[g]:
@@ -257,6 +293,8 @@ def main(argv=None) -> dict:
                    help="add no_valley / no_leak_cut / core_erase for the stopping ablations")
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"])
     p.add_argument("--weights", default=None, help="folder with interaction/propagation/fusion .pt (default: shipped)")
+    p.add_argument("--candidate", default=None,
+                   help="folder of candidate weights: adds the 'candidate' method and the shipping check against 'limnet'")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--out", default="bench_out", help="folder for <name>.json and <name>.png")
     p.add_argument("--name", default="benchmark", help="file stem of the report and plot")
@@ -270,6 +308,13 @@ def main(argv=None) -> dict:
         from .modeling.weights import LimNetModels
 
         models = LimNetModels.load("cpu", args.weights)
+    candidate_models = None
+    if args.candidate:
+        from .modeling.weights import LimNetModels
+
+        candidate_models = LimNetModels.load("cpu", args.candidate)
+        if "candidate" not in args.methods:
+            args.methods = [*args.methods, "candidate"]
     cases = [] if args.no_dev else load_dev_cases(args.data, args.cases)
     if args.synthetic:
         cases += synthetic_holdout(args.synthetic)
@@ -278,7 +323,7 @@ def main(argv=None) -> dict:
     results = []
     t0 = time.time()
     for case in cases:
-        r = evaluate_case(case, args.rounds, args.methods, models, args.precision)
+        r = evaluate_case(case, args.rounds, args.methods, models, args.precision, candidate_models=candidate_models)
         results.append(r)
         line = "  ".join(f"{m}={r[m]['dice'][-1]:.3f}" for m in args.methods if m in r)
         r1 = r["limnet"]["dice"][0] if "limnet" in r else float("nan")
@@ -296,6 +341,10 @@ def main(argv=None) -> dict:
         "summary": summary,
         "cases": results,
     }
+    if candidate_models is not None and "limnet" in args.methods:
+        report["candidate"] = {"weights": str(args.candidate), **shipping_check(summary)} if "all_real" in summary else {
+            "weights": str(args.candidate)}
+        print("\nshipping check:", json.dumps(report["candidate"]))
     (out / f"{args.name}.json").write_text(json.dumps(report, indent=1))
     plot(summary, args.methods, out / f"{args.name}.png")
     print(f"\nwrote {out / (args.name + '.json')} and {out / (args.name + '.png')}")
