@@ -94,3 +94,18 @@ def test_a_cpu_finetuning_run_with_frozen_statistics_and_held_out_objects(tmp_pa
     before, now = start.state_dict(), after.state_dict()
     assert all(torch.equal(before[k], now[k]) for k in before if "running_" in k)
     assert any(not torch.equal(before[k], now[k]) for k in before if k.endswith("weight"))
+
+
+def test_training_cases_split_into_held_out_and_trained_structures():
+    from napari_limnet.data.real_volumes import default_train_dir
+    from napari_limnet.evaluation.cases import load_train_cases
+
+    if not (default_train_dir() / "train_cases.json").is_file():
+        pytest.skip("../shared/data/train is not here")
+    every = {c.name for c in load_train_cases(None)}
+    held = {c.name for c in load_train_cases(None, held_out_every=3)}
+    rest = {c.name for c in load_train_cases(None, held_out_every=3, held_out="exclude")}
+    assert held and rest and not held & rest and held | rest == every
+    assert len({n.rsplit("_", 1)[0] for n in held}) >= 5, "held-out structures spread over the volumes"
+    with pytest.raises(ValueError, match="held_out"):
+        load_train_cases(None, held_out_every=3, held_out="some")

@@ -114,15 +114,19 @@ def synthetic_holdout(n: int = 8, seed: int = 777, shape=(40, 128, 128)) -> list
     return cases
 
 
-def load_train_cases(max_cases: int | None = 40, min_voxels: int = 500, min_slices: int = 5, held_out_every: int = 0) -> list[Case]:
+def load_train_cases(max_cases: int | None = 40, min_voxels: int = 500, min_slices: int = 5, held_out_every: int = 0,
+                     held_out: str = "only") -> list[Case]:
     """Structures of the real *training* volumes (``../shared/data/train``) as cases, group "train".
 
     For choosing rules and thresholds (stopping, leak cuts) on data the networks may see, never on
     the dev set. Structures with at least ``min_voxels`` voxels over ``min_slices`` slices, in a
     fixed order, every k-th one to keep at most ``max_cases`` spread over all volumes.
-    ``held_out_every``: only the structures a training run with ``--hold-out-every`` of the same
-    value never trained on (:func:`~napari_limnet.data.real_volumes.held_out_structures`).
+    ``held_out_every``: with ``held_out="only"``, only the structures a training run with
+    ``--hold-out-every`` of the same value never trained on
+    (:func:`~napari_limnet.data.real_volumes.held_out_structures`); with ``"exclude"``, all but those.
     """
+    if held_out not in ("only", "exclude"):
+        raise ValueError(f"held_out must be 'only' or 'exclude', not {held_out!r}")
     from ..data.real_volumes import held_out_structures, load_real_volumes
 
     cases = []
@@ -132,7 +136,7 @@ def load_train_cases(max_cases: int | None = 40, min_voxels: int = 500, min_slic
         image = np.ascontiguousarray(v.image)
         image.setflags(write=False)
         for lab in np.unique(v.labels):
-            if lab == 0 or (keep is not None and (v.name, int(lab)) not in keep):
+            if lab == 0 or (keep is not None and ((v.name, int(lab)) in keep) != (held_out == "only")):
                 continue
             truth = v.labels == lab
             if truth.sum() < min_voxels or truth.any(axis=(1, 2)).sum() < min_slices:

@@ -40,14 +40,15 @@ def _synthetic_sessions(seed: int, shape):
             yield case, {"fusion": "mrf" if i % 2 else "new"}
 
 
-def _real_sessions(part: int, parts: int):
-    """Every ``parts``-th structure of the real training volumes (from ``part``), four sessions each."""
+def _real_sessions(part: int, parts: int, hold_out_every: int = 0):
+    """Every ``parts``-th structure of the real training volumes (from ``part``), four sessions each;
+    without the structures a ``--hold-out-every`` run holds out."""
     from dataclasses import replace
 
     from ..evaluation.cases import load_train_cases
     from ..inference.stopping import StoppingConfig
 
-    cases = load_train_cases(max_cases=None)[part::parts]
+    cases = load_train_cases(max_cases=None, held_out_every=hold_out_every, held_out="exclude")[part::parts]
     for case in cases:
         for fusion in ("mrf", "new"):
             for trims in (False, True):
@@ -55,8 +56,9 @@ def _real_sessions(part: int, parts: int):
 
 
 def record_sessions(seconds: float, seed: int, shape=(32, 128, 128), rounds: int = 6,
-                    real: tuple[int, int] | None = None) -> dict[str, np.ndarray]:
-    """Run robot sessions for ``seconds`` (or until the real structures are done); returns arrays
+                    real: tuple[int, int] | None = None, models=None, hold_out_every: int = 0) -> dict[str, np.ndarray]:
+    """Run robot sessions for ``seconds`` (or until the real structures are done) with ``models``
+    (default: the shipped nets); returns arrays
     x (N, 3, S, S) float16, scalars (N, 4), dice_old, dice_new, the case name of each choice and of
     each session."""
     xs, scalars, d_old, d_new, names = [], [], [], [], []
@@ -78,10 +80,10 @@ def record_sessions(seconds: float, seed: int, shape=(32, 128, 128), rounds: int
         return keep_old(runner, source, spacing_yx, choices, config)
 
     start, sessions = time.time(), []
-    for case, kwargs in (_real_sessions(*real) if real is not None else _synthetic_sessions(seed, shape)):
+    for case, kwargs in (_real_sessions(*real, hold_out_every) if real is not None else _synthetic_sessions(seed, shape)):
         if time.time() - start >= seconds:
             break
-        ctrl = LimNetController(case.image, spacing=case.spacing, **kwargs)
+        ctrl = LimNetController(case.image, spacing=case.spacing, models=models, **kwargs)
         ctrl.fusion_scorer = recording_keep_old  # the controller's hook: every MRF choice is recorded
         truth_ref["truth"], truth_ref["name"] = case.truth, case.name
         run_session(ctrl.interact, case.truth, rounds)
@@ -103,12 +105,21 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=5_000_000, help="first synthetic seed (hold-out seeds are 777000+)")
     p.add_argument("--real", default=None, metavar="K/N",
                    help="record on every N-th structure of the real training volumes, starting at K")
+    p.add_argument("--weights", type=Path, default=None,
+                   help="folder with the interaction/propagation/fusion nets to record (default: shipped)")
+    p.add_argument("--hold-out-every", type=int, default=0,
+                   help="with --real: skip the structures a training run with this --hold-out-every held out")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     real = tuple(int(v) for v in args.real.split("/")) if args.real else None
-    data = record_sessions(args.seconds, args.seed, real=real)
+    models = None
+    if args.weights is not None:
+        from ..modeling.weights import LimNetModels
+
+        models = LimNetModels.load("cpu", args.weights)
+    data = record_sessions(args.seconds, args.seed, real=real, models=models, hold_out_every=args.hold_out_every)
     np.savez_compressed(args.out, **data)
     print(f"wrote {args.out}")
 
