@@ -37,6 +37,8 @@ CONFIGS = {
     "m50_lr1e-4": (0.5, 1e-4, "all", "frozen"),
     "m50_lr1e-3": (0.5, 1e-3, "all", "frozen"),
     "m100": (1.0, 3e-4, "all", "frozen"),
+    "m70_decoders": (0.7, 3e-4, "decoders", "frozen"),
+    "m100_decoders": (1.0, 3e-4, "decoders", "frozen"),
 }
 #: CPU-sized batches and banks per net: (batch, bank, refresh batch)
 SIZES = {"interaction": (16, 64, 16), "propagation": (6, 32, 8)}
@@ -83,6 +85,40 @@ def run_record(folder: Path) -> dict:
     return out
 
 
+def plot(sweep: dict, path: Path) -> None:
+    """Left: round-6 Dice of every config against the start. Right: the chained run, Dice against
+    CPU-hours (both nets' training seconds, one thread each)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = sorted({g for r in sweep["rows"].values() for g in r["scores"]})
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.6))
+    names = list(sweep["rows"])
+    for k, g in enumerate(groups):
+        a.bar([i + 0.4 * k for i in range(len(names))], [sweep["rows"][n]["scores"][g]["dice"][-1] for n in names], 0.4, label=g)
+    a.set_xticks([i + 0.2 for i in range(len(names))], names, rotation=30, ha="right", fontsize=8)
+    a.set_ylabel("round-6 Dice (robot)")
+    a.set_title(f"{sweep['setup']['seconds_per_net']:.0f} s per net from the start weights")
+    a.legend(fontsize=8)
+    a.grid(axis="y", alpha=0.3)
+    if sweep["chain"]:
+        for g in groups:
+            xs = [0.0] + [2 * c["seconds_per_net"] / 3600 for c in sweep["chain"]]
+            for r, style in ((0, "--o"), (5, "-o")):
+                ys = [sweep["rows"]["start"]["scores"][g]["dice"][r]] + [c["scores"][g]["dice"][r] for c in sweep["chain"]]
+                b.plot(xs, ys, style, label=f"{g} r{r + 1}", ms=4)
+        b.set_xlabel(f"CPU-hours of fine-tuning ({sweep['chain'][0]['config']}, 1 thread per net)")
+        b.set_ylabel("Dice (robot)")
+        b.set_title("held-out training structures and synthetic hold-out")
+        b.legend(fontsize=8)
+        b.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=float, default=240)
@@ -95,22 +131,40 @@ def main(argv=None) -> None:
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "training" / "cpu_sweep")
     p.add_argument("--chain", default=None, help="continue this config in chunks instead of sweeping")
     p.add_argument("--chunks", type=int, default=1)
+    p.add_argument("--plot-only", action="store_true", help="redraw sweep.png from sweep.json")
+    p.add_argument("--only-net", nargs="*", default=[], metavar="CONFIG:NET",
+                   help="also score the start weights with one fine-tuned net of a config swapped in (e.g. m50:propagation)")
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "logs").mkdir(exist_ok=True)
     args.work.mkdir(parents=True, exist_ok=True)
     path = args.out / "sweep.json"
     sweep = json.loads(path.read_text()) if path.is_file() else {"rows": {}, "chain": []}
+    if args.plot_only:
+        return plot(sweep, args.out / "sweep.png")
     sweep["setup"] = {"seconds_per_net": args.seconds, "hold_out_every": args.hold_out_every, "seed": args.seed,
                       "synthetic": args.synthetic, "start": str(args.start), "threads": "1 per net, both nets side by side"}
 
     def save():
         path.write_text(json.dumps(sweep, indent=1))
+        plot(sweep, args.out / "sweep.png")
 
     if "start" not in sweep["rows"]:
         sweep["rows"]["start"] = {"scores": score(None if args.start == p.get_default("start") else args.start,
                                                   args.hold_out_every, args.synthetic, args.out, "start")}
         save()
+    for combo in args.only_net:
+        if combo in sweep["rows"]:
+            continue
+        name, net = combo.split(":")
+        folder = args.work / f"{name}_{net}_only"
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.copytree(args.start, folder)
+        shutil.copy2(args.work / name / f"{net}.pt", folder / f"{net}.pt")
+        sweep["rows"][combo] = {**{k: v for k, v in sweep["rows"][name].items() if k != "scores"}, "only_net": net,
+                                "scores": score(folder, args.hold_out_every, args.synthetic, args.out, combo.replace(":", "_"))}
+        save()
+        print(combo, {g: s["dice"][-1] for g, s in sweep["rows"][combo]["scores"].items()}, flush=True)
     if args.chain:
         name = args.chain
         folder = args.work / f"chain_{name}"
