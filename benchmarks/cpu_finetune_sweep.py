@@ -101,7 +101,7 @@ def plot(sweep: dict, path: Path) -> None:
     a.set_xticks([i + 0.2 for i in range(len(names))], names, rotation=30, ha="right", fontsize=8)
     a.set_ylabel("round-6 Dice (robot)")
     a.set_title(f"{sweep['setup']['seconds_per_net']:.0f} s per net from the start weights")
-    a.legend(fontsize=8)
+    a.legend(fontsize=8, loc="lower left")
     a.grid(axis="y", alpha=0.3)
     if sweep["chain"]:
         for g in groups:
@@ -119,6 +119,28 @@ def plot(sweep: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def markdown_table(sweep: dict) -> str:
+    """One row per config: its settings, data seen, and per group r1 / r6 / mean over rounds (+ r1 over/undershoot)."""
+    groups = sorted({g for r in sweep["rows"].values() for g in r["scores"]})
+    head = "| config | real share | lr | moves | BN statistics | samples / clips | " + " | ".join(
+        f"{g} r1 / r6 / mean | {g} r1 over / under" for g in groups) + " |"
+    lines = [head, "|" + "---|" * (6 + 2 * len(groups))]
+    for name, r in sweep["rows"].items():
+        runs = r.get("runs", {})
+        seen = f"{runs['interaction']['samples']} / {runs['propagation']['clips']}" if runs else "-"
+        settings = [str(r.get(k, "-")) for k in ("real_fraction", "lr", "moves", "batchnorm")]
+        if r.get("only_net"):
+            settings[2] = f"{r['only_net']} net only"
+        cells = []
+        for g in groups:
+            sc = r["scores"][g]
+            d = sc["dice"]
+            cells.append(f"{d[0]:.3f} / {d[-1]:.3f} / {sum(d) / len(d):.3f}")
+            cells.append(f"{sc['overshoot'][0]:.1f} / {sc['undershoot'][0]:.1f}")
+        lines.append(f"| {name} | " + " | ".join(settings) + f" | {seen} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=float, default=240)
@@ -131,7 +153,7 @@ def main(argv=None) -> None:
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "training" / "cpu_sweep")
     p.add_argument("--chain", default=None, help="continue this config in chunks instead of sweeping")
     p.add_argument("--chunks", type=int, default=1)
-    p.add_argument("--plot-only", action="store_true", help="redraw sweep.png from sweep.json")
+    p.add_argument("--plot-only", action="store_true", help="redraw sweep.png from sweep.json and print the table")
     p.add_argument("--only-net", nargs="*", default=[], metavar="CONFIG:NET",
                    help="also score the start weights with one fine-tuned net of a config swapped in (e.g. m50:propagation)")
     args = p.parse_args(argv)
@@ -141,9 +163,11 @@ def main(argv=None) -> None:
     path = args.out / "sweep.json"
     sweep = json.loads(path.read_text()) if path.is_file() else {"rows": {}, "chain": []}
     if args.plot_only:
+        print(markdown_table(sweep))
         return plot(sweep, args.out / "sweep.png")
-    sweep["setup"] = {"seconds_per_net": args.seconds, "hold_out_every": args.hold_out_every, "seed": args.seed,
-                      "synthetic": args.synthetic, "start": str(args.start), "threads": "1 per net, both nets side by side"}
+    setup = {"seconds_per_net": args.seconds, "hold_out_every": args.hold_out_every, "seed": args.seed,
+             "synthetic": args.synthetic, "start": str(args.start), "threads": "1 per net, both nets side by side"}
+    sweep["chain_setup" if args.chain else "setup"] = setup
 
     def save():
         path.write_text(json.dumps(sweep, indent=1))
@@ -171,7 +195,8 @@ def main(argv=None) -> None:
         if not folder.is_dir():
             shutil.copytree(args.work / name, folder)
         for _ in range(args.chunks):
-            done = sum(c["seconds_per_net"] for c in sweep["chain"] if c["config"] == name) or args.seconds
+            mine = [c for c in sweep["chain"] if c["config"] == name]
+            done = mine[-1]["seconds_per_net"] if mine else sweep["rows"][name]["seconds_per_net"]
             wall = train_both(folder, CONFIGS[name], args.seconds, args.hold_out_every, args.seed + len(sweep["chain"]) + 1,
                               args.out / "logs")
             sweep["chain"].append({"config": name, "seconds_per_net": done + args.seconds, "wall": round(wall, 1),
@@ -189,7 +214,8 @@ def main(argv=None) -> None:
         shutil.copytree(args.start, folder)
         wall = train_both(folder, CONFIGS[name], args.seconds, args.hold_out_every, args.seed, args.out / "logs")
         frac, lr, moves, bn = CONFIGS[name]
-        sweep["rows"][name] = {"real_fraction": frac, "lr": lr, "moves": moves, "batchnorm": bn, "wall": round(wall, 1),
+        sweep["rows"][name] = {"real_fraction": frac, "lr": lr, "moves": moves, "batchnorm": bn, "seconds_per_net": args.seconds,
+                               "wall": round(wall, 1),
                                "runs": run_record(folder), "scores": score(folder, args.hold_out_every, args.synthetic, args.out, name)}
         save()
         print(name, {g: s["dice"][-1] for g, s in sweep["rows"][name]["scores"].items()}, flush=True)
