@@ -104,10 +104,13 @@ def plot(sweep: dict, path: Path) -> None:
     a.legend(fontsize=8, loc="lower left")
     a.grid(axis="y", alpha=0.3)
     if sweep["chain"]:
+        first = sweep["rows"][sweep["chain"][0]["config"]]
+        points = [(0.0, sweep["rows"]["start"]["scores"]), (first["seconds_per_net"], first["scores"])] + [
+            (c["seconds_per_net"], c["scores"]) for c in sweep["chain"]]
         for g in groups:
-            xs = [0.0] + [2 * c["seconds_per_net"] / 3600 for c in sweep["chain"]]
+            xs = [2 * sec / 3600 for sec, _ in points]
             for r, style in ((0, "--o"), (5, "-o")):
-                ys = [sweep["rows"]["start"]["scores"][g]["dice"][r]] + [c["scores"][g]["dice"][r] for c in sweep["chain"]]
+                ys = [sc[g]["dice"][r] for _, sc in points]
                 b.plot(xs, ys, style, label=f"{g} r{r + 1}", ms=4)
         b.set_xlabel(f"CPU-hours of fine-tuning ({sweep['chain'][0]['config']}, 1 thread per net)")
         b.set_ylabel("Dice (robot)")
