@@ -123,11 +123,14 @@ def plot(sweep: dict, path: Path) -> None:
 
 
 def markdown_table(sweep: dict) -> str:
-    """One row per config: its settings, data seen, and per group r1 / r6 / mean over rounds (+ r1 over/undershoot)."""
+    """One row per config: its settings, data seen, per group r1 / r6 / mean over rounds (+ r1
+    over/undershoot), the worst per-round change against the start, and whether the shipping rule
+    applied to these proxy groups (none lower at any round by > 0.01, curves non-decreasing) passes."""
     groups = sorted({g for r in sweep["rows"].values() for g in r["scores"]})
     head = "| config | real share | lr | moves | BN statistics | samples / clips | " + " | ".join(
-        f"{g} r1 / r6 / mean | {g} r1 over / under" for g in groups) + " |"
-    lines = [head, "|" + "---|" * (6 + 2 * len(groups))]
+        f"{g} r1 / r6 / mean | {g} r1 over / under" for g in groups) + " | worst round vs start | proxy rule |"
+    lines = [head, "|" + "---|" * (8 + 2 * len(groups))]
+    start = sweep["rows"]["start"]["scores"]
     for name, r in sweep["rows"].items():
         runs = r.get("runs", {})
         seen = f"{runs['interaction']['samples']} / {runs['propagation']['clips']}" if runs else "-"
@@ -140,7 +143,11 @@ def markdown_table(sweep: dict) -> str:
             d = sc["dice"]
             cells.append(f"{d[0]:.3f} / {d[-1]:.3f} / {sum(d) / len(d):.3f}")
             cells.append(f"{sc['overshoot'][0]:.1f} / {sc['undershoot'][0]:.1f}")
-        lines.append(f"| {name} | " + " | ".join(settings) + f" | {seen} | " + " | ".join(cells) + " |")
+        worst = {g: min(b - a for a, b in zip(start[g]["dice"], r["scores"][g]["dice"])) for g in groups}
+        rising = all(min(b - a for a, b in zip(d[:-1], d[1:])) >= 0 for d in (r["scores"][g]["dice"] for g in groups))
+        passes = name != "start" and all(v >= -0.01 for v in worst.values()) and rising
+        lines.append(f"| {name} | " + " | ".join(settings) + f" | {seen} | " + " | ".join(cells) + " | "
+                     + " / ".join(f"{worst[g]:+.3f}" for g in groups) + f" | {'passes' if passes else '-'} |")
     return "\n".join(lines)
 
 
