@@ -39,6 +39,7 @@ CONFIGS = {
     "m100": (1.0, 3e-4, "all", "frozen"),
     "m70_decoders": (0.7, 3e-4, "decoders", "frozen"),
     "m100_decoders": (1.0, 3e-4, "decoders", "frozen"),
+    "m50_decoders_lr1e-4": (0.5, 1e-4, "decoders", "frozen"),
 }
 #: CPU-sized batches and banks per net: (batch, bank, refresh batch)
 SIZES = {"interaction": (16, 64, 16), "propagation": (6, 32, 8)}
