@@ -30,12 +30,24 @@ def _fmt_extent(entry: dict, round_index: int) -> str:
     return f"{entry['overshoot'][round_index]:.1f} / {entry['undershoot'][round_index]:.1f}"
 
 
-def benchmark_table(reports: list[dict]) -> str:
-    lines = ["| group (n) | method | r1 | r2 | r3 | r4 | r5 | r6 | s/round | over / under r1 | over / under r6 |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+def _merged_summary(reports: list[dict]) -> dict:
+    """The reports' per-group summaries in one dict (a later report's group wins)."""
     summary = {}
     for rep in reports:
         summary.update(rep["summary"])
+    return summary
+
+
+def _dice_row(head: str, label: str, entry: dict, middle: str = "") -> str:
+    """| head | label | r1..r6 | [middle |] over / under r1 | over / under r6 |"""
+    cells = " | ".join(f"{v:.3f}" for v in entry["dice"]) + (f" | {middle}" if middle else "")
+    return f"| {head} | {label} | {cells} | {_fmt_extent(entry, 0)} | {_fmt_extent(entry, -1)} |"
+
+
+def benchmark_table(reports: list[dict]) -> str:
+    lines = ["| group (n) | method | r1 | r2 | r3 | r4 | r5 | r6 | s/round | over / under r1 | over / under r6 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    summary = _merged_summary(reports)
     for g in GROUPS:
         e = summary.get(g)
         if not e:
@@ -45,9 +57,7 @@ def benchmark_table(reports: list[dict]) -> str:
             if m not in e:
                 continue
             head = f"{NAMES[g]} ({e['n']})" if first else ""
-            d = e[m]
-            lines.append(f"| {head} | {label} | " + " | ".join(f"{v:.3f}" for v in d["dice"])
-                         + f" | {d['seconds_per_round']:.2f} | {_fmt_extent(d, 0)} | {_fmt_extent(d, -1)} |")
+            lines.append(_dice_row(head, label, e[m], f"{e[m]['seconds_per_round']:.2f}"))
             first = False
     r0 = reports[0]
     return "\n".join(lines) + (f"\n\n*{r0['threads']} CPU thread(s), {r0['precision']}, "
@@ -76,18 +86,13 @@ def prompts_table(reports: list[dict]) -> str:
     """Round 1 as one click, the true box or the true 2D mask of the robot's slice (rounds 2-6 click)."""
     lines = ["| group (n) | round 1 prompt | r1 | r2 | r3 | r4 | r5 | r6 | over / under r1 | over / under r6 |",
              "|---|---|---|---|---|---|---|---|---|---|"]
-    summary = {}
-    for rep in reports:
-        summary.update(rep["summary"])
+    summary = _merged_summary(reports)
     for g in GROUPS:
         e = summary.get(g)
         if not e or not all(m in e for m in PROMPTS):
             continue
         for i, (m, label) in enumerate(PROMPTS.items()):
-            d = e[m]
-            head = f"{NAMES[g]} ({e['n']})" if i == 0 else ""
-            lines.append(f"| {head} | {label} | "
-                         + " | ".join(f"{v:.3f}" for v in d["dice"]) + f" | {_fmt_extent(d, 0)} | {_fmt_extent(d, -1)} |")
+            lines.append(_dice_row(f"{NAMES[g]} ({e['n']})" if i == 0 else "", label, e[m]))
     return "\n".join(lines)
 
 

@@ -303,18 +303,12 @@ def main(argv=None) -> dict:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    models = None
-    if args.weights:
-        from .modeling.weights import LimNetModels
+    from .modeling.weights import LimNetModels
 
-        models = LimNetModels.load("cpu", args.weights)
-    candidate_models = None
-    if args.candidate:
-        from .modeling.weights import LimNetModels
-
-        candidate_models = LimNetModels.load("cpu", args.candidate)
-        if "candidate" not in args.methods:
-            args.methods = [*args.methods, "candidate"]
+    models = LimNetModels.load("cpu", args.weights) if args.weights else None
+    candidate_models = LimNetModels.load("cpu", args.candidate) if args.candidate else None
+    if candidate_models is not None and "candidate" not in args.methods:
+        args.methods = [*args.methods, "candidate"]
     cases = [] if args.no_dev else load_dev_cases(args.data, args.cases)
     if args.synthetic:
         cases += synthetic_holdout(args.synthetic)
@@ -342,8 +336,7 @@ def main(argv=None) -> dict:
         "cases": results,
     }
     if candidate_models is not None and "limnet" in args.methods:
-        report["candidate"] = {"weights": str(args.candidate), **shipping_check(summary)} if "all_real" in summary else {
-            "weights": str(args.candidate)}
+        report["candidate"] = {"weights": str(args.candidate), **(shipping_check(summary) if "all_real" in summary else {})}
         print("\nshipping check:", json.dumps(report["candidate"]))
     (out / f"{args.name}.json").write_text(json.dumps(report, indent=1))
     plot(summary, args.methods, out / f"{args.name}.png")

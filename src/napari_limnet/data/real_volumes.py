@@ -173,11 +173,11 @@ class RealVolumes:
             lab_arr = np.asarray(v.labels)
             if lab_arr.size and lab_arr.min() < 0:
                 raise ValueError(f"{v.name}: labels must not be negative")
-            counts = label_counts(lab_arr)
             boxes = ndimage.find_objects(lab_arr)  # bounding boxes, one pass
-            for lab, box in enumerate(boxes, start=1):
-                if box is None or counts[lab] < min_voxels or (v.name, lab) in exclude:
+            for lab in structure_labels(v, min_voxels):  # the rule held_out_structures uses too
+                if (v.name, lab) in exclude:
                     continue
+                box = boxes[lab - 1]
                 lo_i = np.array([s.start for s in box], dtype=np.float64)
                 hi_i = np.array([s.stop - 1 for s in box], dtype=np.float64)
                 self.structures.append(_Structure(i, int(lab), np.stack([lo_i * spacing, (hi_i + 1) * spacing], 1)))

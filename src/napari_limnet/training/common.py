@@ -287,6 +287,7 @@ def train_loop(args, name: str, net, opt, step_fn, validate_fn, unit: str = "sam
     """
     budget = TimeBudget(args.seconds, args.lr)
     history, step, samples, last_log = [], 0, 0, 0.0
+    validated_at, metrics = None, {}  # the step of the latest validation and its metrics
     log(f"{name}: {sum(p.numel() for p in net.parameters())} parameters on {args.device}, {args.seconds:.0f}s")
     while not budget.done() and not (args.max_steps and step >= args.max_steps):
         loss, n = train_step(net, opt, step_fn, step, budget.lr())
@@ -294,12 +295,12 @@ def train_loop(args, name: str, net, opt, step_fn, validate_fn, unit: str = "sam
         samples += n
         if budget.elapsed - last_log >= args.log_every or budget.done():
             last_log = budget.elapsed
-            entry = {"step": step, "seconds": round(budget.elapsed, 1), "loss": float(loss.detach()), "lr": budget.lr(), **validate_fn()}
+            validated_at, metrics = step, validate_fn()
+            entry = {"step": step, "seconds": round(budget.elapsed, 1), "loss": float(loss.detach()), "lr": budget.lr(), **metrics}
             history.append(entry)
             log(f"[{name}] {entry}")
             checkpoint(args, name, net)
-    final = {k: v for k, v in history[-1].items() if k not in ("step", "seconds", "loss", "lr")} \
-        if history and history[-1]["step"] == step else validate_fn()
+    final = metrics if validated_at == step else validate_fn()  # the weights did not change since the last one
     extra = extra() if callable(extra) else extra
     record = {"steps": step, unit: samples, "seconds": round(budget.elapsed, 1), "final_validation": final, **(extra or {})}
     finish(args, name, net, history, record)
