@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -377,3 +379,36 @@ def test_a_device_error_keeps_the_state_and_offers_the_cpu(annotator, qtbot, mon
     widget.rerun_on_cpu()  # a fresh runner on the CPU, and the round again
     qtbot.waitUntil(lambda: not widget.busy, timeout=60000)
     assert sess.controller.n_rounds == rounds + 1 and not widget.rerun_cpu_button.isVisible()
+
+
+def test_a_late_preview_never_paints_over_a_round(annotator, qtbot, monkeypatch):
+    """A preview worker that returns after a round (here: a failed one) is dropped, not shown."""
+    viewer, widget, image, s = annotator
+    z, y, x = s.click
+    sess, state, shown = one_round_done(annotator, qtbot)
+    release, calls = threading.Event(), []
+    real_preview = sess.preview
+
+    def slow_first_preview(*a, **k):
+        calls.append(threading.current_thread().name)
+        if len(calls) == 1:  # the preview worker of the click: held until the round is over
+            assert release.wait(30)
+        return real_preview(*a, **k)
+
+    monkeypatch.setattr(sess, "preview", slow_first_preview)
+    monkeypatch.setattr("napari_limnet.widget.round_queue.show_error", lambda msg: None)
+    monkeypatch.setattr("napari_limnet.controller.propagate", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
+    add_click(viewer, widget, z + 2, y, x)
+    qtbot.waitUntil(lambda: len(calls) == 1, timeout=20000)
+    run_round(qtbot, widget)
+    np.testing.assert_array_equal(viewer.layers["ct current object"].data, shown)
+    painted, show_preview = [], widget._show_preview
+    monkeypatch.setattr(widget, "_show_preview", lambda zz, m: (painted.append(zz), show_preview(zz, m)))
+    release.set()
+    qtbot.waitUntil(lambda: widget._preview_worker is None, timeout=20000)
+    qtbot.wait(50)
+    assert painted == [], "the stale preview was dropped"
+    np.testing.assert_array_equal(viewer.layers["ct current object"].data, shown)
+    # a preview asked for now (nothing after it) is shown
+    add_click(viewer, widget, z + 3, y, x)
+    qtbot.waitUntil(lambda: painted == [z + 3], timeout=20000)

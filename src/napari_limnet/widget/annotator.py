@@ -49,7 +49,7 @@ class _Relay(QObject):
 
     progress = Signal(int, int, str)
     learn_progress = Signal(int, int, str)
-    preview = Signal(object, int, object)  # (session, z, (Y, X) mask) computed in a worker
+    preview = Signal(object, int, object, int)  # (session, z, (Y, X) mask, display epoch) computed in a worker
 
 
 class LimNetWidget(PanelMixin, ImageMixin, RoundsMixin, ObjectsMixin, FilesMixin, DeviceMixin, NavigationMixin,
@@ -77,6 +77,9 @@ class LimNetWidget(PanelMixin, ImageMixin, RoundsMixin, ObjectsMixin, FilesMixin
         self._relay.preview.connect(self._on_preview_ready)
         self._preview_worker = None
         self._preview_next: tuple | None = None  # the latest preview asked for while one runs
+        # Bumped whenever a round starts or a result is shown: a preview asked for before that is stale
+        # (it would paint an old click over the round's result, or over the next object) and is dropped.
+        self._display_epoch = 0
         self.warming = False
         self._failed_round: tuple | None = None
         self._device_ok = {"cpu"}

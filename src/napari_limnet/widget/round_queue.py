@@ -86,16 +86,20 @@ class RoundsMixin:
         if self.auto_check.isChecked():
             self._start_round(z, pos, neg)
         else:
-            self._start_preview(sess, z, pos, neg)
+            self._start_preview(sess, z, pos, neg, self._display_epoch)
 
-    def _start_preview(self, sess, z, pos, neg) -> None:
-        """Compute the 2D prompt mask of slice z in a worker and show it (never on the UI thread)."""
+    def _start_preview(self, sess, z, pos, neg, epoch: int) -> None:
+        """Compute the 2D prompt mask of slice z in a worker and show it (never on the UI thread).
+
+        ``epoch``: the display epoch the preview was asked for under; it is shown only if no round
+        started and no result was shown since.
+        """
         if self._preview_worker is not None:
-            self._preview_next = (sess, z, pos, neg)
+            self._preview_next = (sess, z, pos, neg, epoch)
             return
 
         def job():
-            return sess, z, sess.preview(z, pos, neg)
+            return sess, z, sess.preview(z, pos, neg), epoch
 
         worker = create_worker(job, _start_thread=False, _ignore_errors=True)
         worker.returned.connect(lambda result: self._on_preview_ready(*result))
@@ -110,10 +114,12 @@ class RoundsMixin:
             nxt, self._preview_next = self._preview_next, None
             self._start_preview(*nxt)
 
-    def _on_preview_ready(self, sess, z: int, mask2d) -> None:
+    def _on_preview_ready(self, sess, z: int, mask2d, epoch: int) -> None:
         """Show a preview computed in a worker, if it still belongs to what is on screen."""
         if not self._usable() or self._layers is None or self._sessions.get(self._lead()) is not sess:
             return
+        if epoch != self._display_epoch:
+            return  # a round started or a result was shown after it was asked for
         self._show_preview(z, mask2d)
 
     def segment(self) -> None:
@@ -154,10 +160,12 @@ class RoundsMixin:
         token = threading.Event()  # this round's own cancel flag: a cancel before it starts is not lost
         self._round_token = token
         relay = self._relay
+        self._display_epoch += 1  # previews asked for before this round are stale
+        epoch = self._display_epoch
 
         def job():
             if "mask" not in prompts:  # the 2D prompt first, shown at once; the round reuses it
-                relay.preview.emit(sess, z, sess.preview(z, pos, neg, **prompts))
+                relay.preview.emit(sess, z, sess.preview(z, pos, neg, **prompts), epoch)
             return sess.run_round(z, pos, neg, progress=relay.progress.emit, should_cancel=token.is_set, **prompts)
 
         worker = create_worker(job, _start_thread=False, _ignore_errors=True)
@@ -253,6 +261,7 @@ class RoundsMixin:
         self._layers.current().refresh()
 
     def _show_current(self, sess: "AnnotationSession", lead) -> None:
+        self._display_epoch += 1  # a preview still in flight belongs to what was on screen before
         data = self._layers.current_data
         target = data[lead] if lead else data
         new = set(sess.nonempty_slices())
