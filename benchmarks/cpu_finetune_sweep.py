@@ -10,6 +10,10 @@ interaction and propagation nets (fusion as started). A row for the starting wei
 in the same run. Configs already scored in ``<out>/sweep.json`` are skipped, so the sweep resumes
 after a cut.
 
+``--interpolate CONFIG:ALPHA ...`` also scores weight-space interpolations between the start and
+a trained config (``(1 - alpha) * start + alpha * config`` for the interaction and propagation
+nets, :mod:`napari_limnet.training.interpolate_weights`): no training, the same scoring.
+
 ``--chain NAME --chunks N`` instead continues one config for N more chunks of ``--seconds``,
 each resuming from the previous chunk and scored the same way (the Dice-vs-CPU-hours curve).
 """
@@ -23,6 +27,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from napari_limnet.training.interpolate_weights import interpolate_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -40,6 +46,9 @@ CONFIGS = {
     "m70_decoders": (0.7, 3e-4, "decoders", "frozen"),
     "m100_decoders": (1.0, 3e-4, "decoders", "frozen"),
     "m50_decoders_lr1e-4": (0.5, 1e-4, "decoders", "frozen"),
+    "m0_decoders": (0.0, 3e-4, "decoders", "frozen"),  # control: the CPU regime on synthetic data alone
+    "m0_decoders_lr3e-5": (0.0, 3e-5, "decoders", "frozen"),
+    "m50_decoders_lr3e-5": (0.5, 3e-5, "decoders", "frozen"),
 }
 #: CPU-sized batches and banks per net: (batch, bank, refresh batch)
 SIZES = {"interaction": (16, 64, 16), "propagation": (6, 32, 8)}
@@ -138,6 +147,8 @@ def markdown_table(sweep: dict) -> str:
         settings = [str(r.get(k, "-")) for k in ("real_fraction", "lr", "moves", "batchnorm")]
         if r.get("only_net"):
             settings[2] = f"{r['only_net']} net only"
+        if r.get("alpha") is not None:
+            settings[2] += f", alpha {r['alpha']:g} toward it"
         cells = []
         for g in groups:
             sc = r["scores"][g]
@@ -167,6 +178,8 @@ def main(argv=None) -> None:
     p.add_argument("--plot-only", action="store_true", help="redraw sweep.png from sweep.json and print the table")
     p.add_argument("--only-net", nargs="*", default=[], metavar="CONFIG:NET",
                    help="also score the start weights with one fine-tuned net of a config swapped in (e.g. m50:propagation)")
+    p.add_argument("--interpolate", nargs="*", default=[], metavar="CONFIG:ALPHA",
+                   help="also score (1 - alpha) * start + alpha * CONFIG (interaction and propagation nets)")
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "logs").mkdir(exist_ok=True)
@@ -198,6 +211,17 @@ def main(argv=None) -> None:
         shutil.copy2(args.work / name / f"{net}.pt", folder / f"{net}.pt")
         sweep["rows"][combo] = {**{k: v for k, v in sweep["rows"][name].items() if k != "scores"}, "only_net": net,
                                 "scores": score(folder, args.hold_out_every, args.synthetic, args.out, combo.replace(":", "_"))}
+        save()
+        print(combo, {g: s["dice"][-1] for g, s in sweep["rows"][combo]["scores"].items()}, flush=True)
+    for combo in args.interpolate:
+        if combo in sweep["rows"]:
+            continue
+        name, alpha = combo.split(":")
+        folder = args.work / f"{name}_alpha{alpha}"
+        shutil.rmtree(folder, ignore_errors=True)
+        interpolate_weights(args.start, args.work / name, float(alpha), folder, ("interaction", "propagation"))
+        sweep["rows"][combo] = {**{k: v for k, v in sweep["rows"][name].items() if k != "scores"}, "alpha": float(alpha),
+                                "scores": score(folder, args.hold_out_every, args.synthetic, args.out, combo.replace(":", "_alpha"))}
         save()
         print(combo, {g: s["dice"][-1] for g, s in sweep["rows"][combo]["scores"].items()}, flush=True)
     if args.chain:

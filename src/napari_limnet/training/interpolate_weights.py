@@ -1,0 +1,114 @@
+"""Weight-space interpolation between two sets of LIM-Net weights (WiSE-FT style).
+
+``theta = (1 - alpha) * theta_start + alpha * theta_end`` for every floating-point tensor of a
+network's state dict (weights, biases, BatchNorm running statistics); integer buffers
+(``num_batches_tracked``) are taken from ``start``. ``alpha = 0`` gives ``start`` (the shipped
+nets), ``alpha = 1`` gives ``end`` (a fine-tuned run of the same architecture). Interpolating a
+fine-tuned net back toward the one it started from is known to keep most of the fine-tuning gain
+on the new data while giving back less on the old (Wortsman et al., "Robust fine-tuning of
+zero-shot models", CVPR 2022). Both ends must share one architecture and, for this to be
+meaningful, one starting point (``end`` fine-tuned from ``start``).
+
+Command line::
+
+    python -m napari_limnet.training.interpolate_weights --start src/napari_limnet/weights \\
+        --end runs/sweep/m100_decoders --alpha 0.5 --out runs/wise/m100_decoders_a0.5
+
+writes ``<out>/<name>.pt`` and ``<out>/<name>.json`` (the start's training record plus one
+entry naming both ends, alpha and the end's runs) for each module asked for; modules not asked
+for are copied from ``start`` unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import torch
+
+from ..modeling.weights import MODULE_NAMES
+
+
+def interpolate_state(start: dict, end: dict, alpha: float) -> dict:
+    """``(1 - alpha) * start + alpha * end`` over floating tensors; integer tensors from ``start``.
+
+    Raises ValueError when the two state dicts do not hold the same keys and shapes.
+    """
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
+    if start.keys() != end.keys():
+        diff = sorted(set(start) ^ set(end))[:5]
+        raise ValueError(f"the two weight sets are different architectures (keys differ, e.g. {diff})")
+    out = {}
+    for key, a in start.items():
+        b = end[key]
+        if a.shape != b.shape:
+            raise ValueError(f"{key}: shapes differ, {tuple(a.shape)} vs {tuple(b.shape)}")
+        out[key] = torch.lerp(a.float(), b.float(), alpha) if a.is_floating_point() else a.clone()
+    return out
+
+
+def _load(path: Path) -> dict:
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        raise ValueError(f"{path} is not a LIM-Net checkpoint (no 'state_dict')")
+    return ckpt["state_dict"]
+
+
+def _record(folder: Path, name: str) -> dict:
+    path = folder / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else {"runs": []}
+
+
+def interpolate_weights(start: Path, end: Path, alpha: float, out: Path, modules=MODULE_NAMES) -> list[Path]:
+    """Write interpolated ``<module>.pt`` + ``.json`` into ``out``; returns the weight paths written."""
+    start, end, out = Path(start), Path(end), Path(out)
+    unknown = set(modules) - set(MODULE_NAMES)
+    if unknown:
+        raise ValueError(f"unknown modules {sorted(unknown)}; expected some of {MODULE_NAMES}")
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in MODULE_NAMES:
+        target = out / f"{name}.pt"
+        if name not in modules:
+            if (start / f"{name}.pt").resolve() != target.resolve():
+                shutil.copyfile(start / f"{name}.pt", target)
+                if (start / f"{name}.json").is_file():
+                    shutil.copyfile(start / f"{name}.json", out / f"{name}.json")
+            continue
+        state = interpolate_state(_load(start / f"{name}.pt"), _load(end / f"{name}.pt"), alpha)
+        torch.save({"state_dict": state}, target)
+        start_rec, end_rec = _record(start, name), _record(end, name)
+        n_start = len(start_rec.get("runs", []))
+        record = dict(start_rec, module=name)
+        record["runs"] = list(start_rec.get("runs", [])) + [{
+            "command": " ".join([Path(sys.executable).name, "-m", "napari_limnet.training.interpolate_weights"] + sys.argv[1:]),
+            "kind": "weight interpolation: (1 - alpha) * start + alpha * end",
+            "alpha": alpha,
+            "start": str(start),
+            "end": str(end),
+            # the end's runs after those it shares with the start: the fine-tuning being interpolated
+            "end_runs": end_rec.get("runs", [])[n_start:],
+        }]
+        (out / f"{name}.json").write_text(json.dumps(record, indent=1))
+        written.append(target)
+    return written
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--start", required=True, type=Path, help="weights folder alpha = 0 gives (the shipped nets)")
+    parser.add_argument("--end", required=True, type=Path, help="weights folder alpha = 1 gives (a fine-tuned run)")
+    parser.add_argument("--alpha", required=True, type=float)
+    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--modules", nargs="+", default=list(MODULE_NAMES), choices=MODULE_NAMES)
+    args = parser.parse_args(argv)
+    for path in interpolate_weights(args.start, args.end, args.alpha, args.out, args.modules):
+        print(path)
+
+
+if __name__ == "__main__":
+    main()
