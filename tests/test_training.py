@@ -167,3 +167,24 @@ def test_depth_map_and_dilation_match_the_max_pool_reference():
         step = F.max_pool2d(grown.float().unsqueeze(1), 3, 1, 1)[:, 0] > 0.5
         grown = torch.where((radius >= r).view(-1, 1, 1), step, grown)
     assert torch.equal(dilate(mask, radius, 8), grown)
+
+
+def test_episode_mix_options_set_refine_and_empty_shares():
+    """--refine-p sets the share of samples that start from a wrong mask, --empty-p the empty slices."""
+    from napari_limnet.training.train_interaction import VOLUME_DEPTH, build_parser, initial_state, sample_slices
+
+    args = build_parser().parse_args(["--out", "/tmp/unused", "--refine-p", "0.6", "--empty-p", "0.25"])
+    assert (args.refine_p, args.empty_p) == (0.6, 0.25)
+    gen = torch.Generator().manual_seed(0)
+    vols = make_volumes(16, (VOLUME_DEPTH, 96, 96), gen, "cpu")
+    shares = {}
+    for empty_p in (0.0, 0.05, 0.5):
+        _, gt, _ = sample_slices(vols, torch.Generator().manual_seed(1), 8, empty_p=empty_p)
+        shares[empty_p] = float((~gt.flatten(1).any(1)).float().mean())
+    # only volumes with an empty slice can give one, so the share is at most empty_p
+    assert shares[0.0] == 0.0 and shares[0.05] < shares[0.5] <= 0.5
+    img, gt, lab = sample_slices(vols, torch.Generator().manual_seed(1), 8, empty_p=0.0)
+    for refine_p, low, high in ((0.0, 0.0, 0.0), (1.0, 0.75, 1.0)):  # some corruptions erase the mask
+        _, prev, _ = initial_state(img, gt, lab, torch.Generator().manual_seed(2), 64, refine_p)
+        started_wrong = float(prev.flatten(1).any(1).float().mean())
+        assert low <= started_wrong <= high, (refine_p, started_wrong)

@@ -30,9 +30,13 @@ NAME = "interaction"
 FIRST_SIDE = 64.0
 #: Slices per generated volume (slices are then sampled from the volumes).
 VOLUME_DEPTH = 6
+#: Share of samples that start from a wrong previous mask and a corrective click (the rest start
+#: from one positive click), and share of slices taken where the target is absent.
+REFINE_P = 0.35
+EMPTY_P = 0.05
 
 
-def sample_slices(vols, gen, per_volume: int, min_area: int = 8, empty_p: float = 0.05):
+def sample_slices(vols, gen, per_volume: int, min_area: int = 8, empty_p: float = EMPTY_P):
     """Slices through the targets: (image, target, labels), each (B, H, W)."""
     area = vols.target.flatten(2).sum(2)  # (Bv, D)
     has = (area >= min_area).float()
@@ -68,13 +72,13 @@ def reframe(mask, clicks: ClickSet, context):
     return framing(bb, context)
 
 
-def initial_state(img, gt, lab, gen, size):
+def initial_state(img, gt, lab, gen, size, refine_p: float = REFINE_P):
     """Clicks, previous mask and crop box for the first pass of each sample."""
     b, h, w = gt.shape
     dev = gt.device
     rnd = lambda *s: torch.rand(*s, generator=gen, device=dev)  # noqa: E731
     empty = ~gt.flatten(1).any(1)
-    refine = (rnd(b) < 0.35) | empty
+    refine = (rnd(b) < refine_p) | empty
     kind = torch.where(empty, 3, torch.randint(0, 6, (b,), generator=gen, device=dev))
     prev = corrupt_masks(gt, lab, gen, 0.2 + 0.8 * rnd(b), kind) & refine.view(b, 1, 1)
     fc = first_click(gt, gen)
@@ -98,10 +102,10 @@ def initial_state(img, gt, lab, gen, size):
     return clicks, prev, box
 
 
-def run_episode(net, img, gt, lab, gen, size, n_extra: int, device):
+def run_episode(net, img, gt, lab, gen, size, n_extra: int, device, refine_p: float = REFINE_P):
     """Simulate clicks without gradient; return the final pass's input, crop target and box."""
     b, h, w = gt.shape
-    clicks, prev, box = initial_state(img, gt, lab, gen, size)
+    clicks, prev, box = initial_state(img, gt, lab, gen, size, refine_p)
     for _ in range(n_extra):
         with torch.no_grad(), autocast(device):
             logits = net(net_input(img, box, clicks, prev, size).contiguous(memory_format=torch.channels_last))
@@ -152,6 +156,9 @@ def _validate(net, val, size, device, gen_seed):
 def build_parser():
     parser = common_parser(__doc__, seconds=600, batch=96, lr=2e-3)
     parser.add_argument("--per-volume", type=int, default=4, help="slices taken from each generated volume")
+    parser.add_argument("--refine-p", type=float, default=REFINE_P,
+                        help="share of samples starting from a wrong previous mask and a corrective click")
+    parser.add_argument("--empty-p", type=float, default=EMPTY_P, help="share of slices where the target is absent")
     return parser
 
 
@@ -196,10 +203,10 @@ def make_step(args, net, device, gen, bank=None):
                 if step > 0 and step % args.refresh_every == 0:
                     bank.refresh()
                 vols = bank.draw(n_vol, reverse_z=False)
-            img, gt, lab = sample_slices(vols, gen, args.per_volume)
+            img, gt, lab = sample_slices(vols, gen, args.per_volume, empty_p=args.empty_p)
         n_extra = int(torch.multinomial(torch.tensor([0.35, 0.25, 0.2, 0.2]), 1, generator=extra_clicks).item())
         with torch.profiler.record_function("clicks"):
-            x, target, _ = run_episode(net, img, gt, lab, gen, args.size, n_extra, device)
+            x, target, _ = run_episode(net, img, gt, lab, gen, args.size, n_extra, device, args.refine_p)
         with torch.profiler.record_function("forward"), autocast(device):
             logits = net(x.contiguous(memory_format=torch.channels_last))
             loss = seg_loss(logits, target)
