@@ -33,7 +33,7 @@ from napari_limnet.training.interpolate_weights import interpolate_weights
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 
-#: name -> (real fraction, lr, moves, batchnorm)
+#: name -> (real fraction, lr, moves, batchnorm[, optimizer]); the optimizer is AdamW unless named
 CONFIGS = {
     "m50": (0.5, 3e-4, "all", "frozen"),
     "m30": (0.3, 3e-4, "all", "frozen"),
@@ -49,6 +49,10 @@ CONFIGS = {
     "m0_decoders": (0.0, 3e-4, "decoders", "frozen"),  # control: the CPU regime on synthetic data alone
     "m0_decoders_lr3e-5": (0.0, 3e-5, "decoders", "frozen"),
     "m50_decoders_lr3e-5": (0.5, 3e-5, "decoders", "frozen"),
+    # momentum SGD steps in proportion to the gradient; AdamW's ~lr per weight moved the interaction
+    # net's correction rounds even on synthetic data (interaction_regime.md)
+    "m70_decoders_sgd": (0.7, 1e-2, "decoders", "frozen", "sgd"),
+    "m100_decoders_sgd": (1.0, 1e-2, "decoders", "frozen", "sgd"),
 }
 #: CPU-sized batches and banks per net: (batch, bank, refresh batch)
 SIZES = {"interaction": (16, 64, 16), "propagation": (6, 32, 8)}
@@ -56,13 +60,15 @@ SIZES = {"interaction": (16, 64, 16), "propagation": (6, 32, 8)}
 
 def train_both(folder: Path, config: tuple, seconds: float, hold_out: int, seed: int, log_dir: Path) -> float:
     """Resume both nets in ``folder`` side by side; returns the wall seconds."""
-    frac, lr, moves, bn = config
+    frac, lr, moves, bn = config[:4]
+    optimizer = config[4] if len(config) > 4 else "adamw"
     procs = []
     t0 = time.time()
     for net, (batch, bank, refresh) in SIZES.items():
         cmd = ["nice", "-n", "10", PY, "-m", f"napari_limnet.training.train_{net}", "--resume", "--out", str(folder),
                "--real", str(ROOT.parent / "shared" / "data" / "train"), "--real-fraction", str(frac), "--lr", str(lr),
-               "--moves", moves, "--batchnorm", bn, "--threads", "1", "--seconds", str(seconds), "--batch", str(batch),
+               "--moves", moves, "--batchnorm", bn, "--optimizer", optimizer, "--threads", "1", "--seconds", str(seconds),
+               "--batch", str(batch),
                "--bank", str(bank), "--refresh-batch", str(refresh), "--refresh-every", "2", "--device", "cpu",
                "--val-volumes", "8", "--log-every", str(seconds), "--hold-out-every", str(hold_out), "--seed", str(seed)]
         log = open(log_dir / f"{folder.name}_{net}.log", "a")
@@ -248,8 +254,10 @@ def main(argv=None) -> None:
         shutil.rmtree(folder, ignore_errors=True)
         shutil.copytree(args.start, folder)
         wall = train_both(folder, CONFIGS[name], args.seconds, args.hold_out_every, args.seed, args.out / "logs")
-        frac, lr, moves, bn = CONFIGS[name]
-        sweep["rows"][name] = {"real_fraction": frac, "lr": lr, "moves": moves, "batchnorm": bn, "seconds_per_net": args.seconds,
+        frac, lr, moves, bn = CONFIGS[name][:4]
+        optimizer = CONFIGS[name][4] if len(CONFIGS[name]) > 4 else "adamw"
+        sweep["rows"][name] = {"real_fraction": frac, "lr": lr, "moves": moves, "batchnorm": bn, "optimizer": optimizer,
+                               "seconds_per_net": args.seconds,
                                "wall": round(wall, 1),
                                "runs": run_record(folder), "scores": score(folder, args.hold_out_every, args.synthetic, args.out, name)}
         save()

@@ -109,3 +109,23 @@ def test_training_cases_split_into_held_out_and_trained_structures():
     assert len({n.rsplit("_", 1)[0] for n in held}) >= 5, "held-out structures spread over the volumes"
     with pytest.raises(ValueError, match="held_out"):
         load_train_cases(None, held_out_every=3, held_out="some")
+
+
+def test_optimizer_and_precision_options(tmp_path):
+    """--optimizer sgd gives momentum SGD over the moving parameters; --precision fp32 turns autocast off."""
+    from napari_limnet.training import common
+    from napari_limnet.training.train_interaction import build_parser
+
+    try:
+        for optimizer, precision, kind, bf16 in (("sgd", "fp32", torch.optim.SGD, False), ("adamw", "bf16", torch.optim.AdamW, True)):
+            args = build_parser().parse_args(["--out", str(tmp_path), "--device", "cpu", "--moves", "decoders",
+                                              "--optimizer", optimizer, "--precision", precision])
+            net, opt, device, _ = common.setup(args, "interaction")
+            assert isinstance(opt, kind)
+            moving = {id(p) for group in opt.param_groups for p in group["params"]}
+            assert moving == {id(p) for p in net.parameters() if p.requires_grad} and len(moving) < len(list(net.parameters()))
+            with common.autocast(device):
+                y = torch.nn.functional.linear(torch.randn(2, 3), torch.randn(4, 3))
+            assert (y.dtype == torch.bfloat16) == bf16
+    finally:
+        common._PRECISION["bf16"] = True

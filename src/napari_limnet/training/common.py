@@ -138,6 +138,8 @@ def common_parser(description: str, seconds: float, batch: int, lr: float) -> ar
     p.add_argument("--moves", choices=MOVES, default="all", help="parameters that learn: all, or decoders and heads only")
     p.add_argument("--batchnorm", choices=BATCHNORM, default="train",
                    help="'frozen' keeps the starting weights' BatchNorm running statistics (fine-tuning with small batches)")
+    p.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw", help="sgd: momentum 0.9, no weight decay")
+    p.add_argument("--precision", choices=("bf16", "fp32"), default="bf16", help="autocast of forward passes")
     p.add_argument("--val-volumes", type=int, default=0,
                    help="volumes in each fixed validation set (0 = the script's default; CPU runs want a few)")
     p.add_argument("--hold-out-every", type=int, default=0,
@@ -205,16 +207,24 @@ def setup(args, name: str):
     params = set_what_moves(net, name, args.moves, args.batchnorm)
     if device.type in ("cpu", "cuda"):
         net.to(memory_format=torch.channels_last)
-    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-4, fused=device.type == "cuda")
+    if args.optimizer == "sgd":  # steps in proportion to the gradient (AdamW's first steps are ~lr per weight)
+        opt = torch.optim.SGD(params, lr=args.lr, momentum=0.9)
+    else:
+        opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-4, fused=device.type == "cuda")
+    _PRECISION["bf16"] = args.precision == "bf16"
     gen = torch.Generator(device=device).manual_seed(args.seed)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     return net, opt, device, gen
 
 
+#: ``--precision`` of the running training script (bf16 autocast unless a run asked for fp32).
+_PRECISION = {"bf16": True}
+
+
 def autocast(device: torch.device):
-    """bf16 autocast on CUDA and CPU (halves step time on CPUs with AVX512-BF16 / AMX)."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type in ("cuda", "cpu"))
+    """bf16 autocast on CUDA and CPU (halves step time on CPUs with AVX512-BF16 / AMX); off for ``--precision fp32``."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=_PRECISION["bf16"] and device.type in ("cuda", "cpu"))
 
 
 def checkpoint(args, name: str, net) -> None:
