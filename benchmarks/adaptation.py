@@ -47,6 +47,7 @@ VARIANTS = {
     "intensity_full": {"intensity_strength": 1.0},
     "lr_1e-3": {"lr": 1e-3},
     "lr_1e-4": {"lr": 1e-4},
+    "sgd": {"optimizer": "sgd", "lr": 1e-2},
 }
 
 

@@ -186,3 +186,16 @@ def test_learn_with_report_holds_out_objects(nuc):
     assert models.info["adaptation"]["objects"] == [1, 2]
     single, rep1 = learn_with_report(s.image, np.where(labels == 1, 1, 0), s.spacing, seconds=60, steps=FEW)
     assert not rep1.measured and not rep1.helps and "nothing could be held out" in rep1.text()
+
+
+def test_sgd_recipe_moves_weights_and_bad_optimizers_are_refused(nuc):
+    from napari_limnet.adaptation import AdaptRecipe
+
+    with pytest.raises(ValueError, match="optimizer"):
+        AdaptRecipe(optimizer="adam")
+    s, labels = nuc
+    before = state_of(shipped_models("cpu").interaction)
+    models = adapt(s.image, np.where(labels <= 2, labels, 0), s.spacing, seconds=60, seed=0, steps=FEW,
+                   recipe=AdaptRecipe(optimizer="sgd", lr=1e-2))
+    moved = [k for k, v in models.interaction.state_dict().items() if v.is_floating_point() and not torch.equal(v, before[k])]
+    assert moved and models.info["adaptation"]["recipe"]["optimizer"] == "sgd"

@@ -73,7 +73,10 @@ class _NetTrainer:
         self.net = copy.deepcopy(base_net).cpu()
         params = set_what_moves(self.net, name, recipe.moves, recipe.batchnorm)
         self.params = params
-        self.opt = torch.optim.AdamW(params, lr=recipe.lr, weight_decay=1e-4)
+        if recipe.optimizer == "sgd":
+            self.opt = torch.optim.SGD(params, lr=recipe.lr, momentum=0.9)
+        else:
+            self.opt = torch.optim.AdamW(params, lr=recipe.lr, weight_decay=1e-4)
         gen = torch.Generator().manual_seed(seed)
         bank = VolumeBank(size, shape, "cpu", gen, refresh, structures, recipe.user_fraction)
         self.step_fn, self.bank = module.make_step(args, self.net, torch.device("cpu"), gen, bank=bank)

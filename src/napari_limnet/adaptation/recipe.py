@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass
 
 from ..training.what_moves import BATCHNORM, MOVES
 
+OPTIMIZERS = ("adamw", "sgd")
+
 
 @dataclass(frozen=True)
 class AdaptRecipe:
@@ -30,6 +32,8 @@ class AdaptRecipe:
         annotates); the rest is split between y and x (more views of the same objects).
     intensity_strength: random intensity changes of the user's canvases (1 = as in training).
     interaction_batch, propagation_batch: samples per step (CPU-sized).
+    optimizer: 'adamw', or 'sgd' (momentum 0.9; steps in proportion to the gradient, where a fresh
+        AdamW moves every weight by about lr: docs/training/cpu_sweep_2026-11-30/interaction_regime.md).
     """
 
     lr: float = 3e-4
@@ -41,12 +45,15 @@ class AdaptRecipe:
     intensity_strength: float = 0.3
     interaction_batch: int = 16
     propagation_batch: int = 6
+    optimizer: str = "adamw"
 
     def __post_init__(self):
         if self.moves not in MOVES:
             raise ValueError(f"moves must be 'all' or 'decoders', not {self.moves!r}")
         if self.batchnorm not in BATCHNORM:
             raise ValueError(f"batchnorm must be 'frozen' or 'train', not {self.batchnorm!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, not {self.optimizer!r}")
         for name in ("user_fraction", "propagation_share", "native_axis"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], not {getattr(self, name)}")
