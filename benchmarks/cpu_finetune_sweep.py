@@ -54,14 +54,20 @@ CONFIGS = {
     "m70_decoders_sgd": (0.7, 1e-2, "decoders", "frozen", "sgd"),
     "m100_decoders_sgd": (1.0, 1e-2, "decoders", "frozen", "sgd"),
 }
+
+
+def settings(config: tuple) -> tuple:
+    """(real fraction, lr, moves, batchnorm, optimizer) of a CONFIGS entry (AdamW when not named)."""
+    return (*config[:4], config[4] if len(config) > 4 else "adamw")
+
+
 #: CPU-sized batches and banks per net: (batch, bank, refresh batch)
 SIZES = {"interaction": (16, 64, 16), "propagation": (6, 32, 8)}
 
 
 def train_both(folder: Path, config: tuple, seconds: float, hold_out: int, seed: int, log_dir: Path) -> float:
     """Resume both nets in ``folder`` side by side; returns the wall seconds."""
-    frac, lr, moves, bn = config[:4]
-    optimizer = config[4] if len(config) > 4 else "adamw"
+    frac, lr, moves, bn, optimizer = settings(config)
     procs = []
     t0 = time.time()
     for net, (batch, bank, refresh) in SIZES.items():
@@ -207,29 +213,26 @@ def main(argv=None) -> None:
         sweep["rows"]["start"] = {"scores": score(None if args.start == p.get_default("start") else args.start,
                                                   args.hold_out_every, args.synthetic, args.out, "start")}
         save()
-    for combo in args.only_net:
-        if combo in sweep["rows"]:
-            continue
+    def add_derived_row(combo: str, folder: Path, extra: dict, report: str) -> None:
+        """Score ``folder`` (weights derived from the config named before the colon) as row ``combo``."""
+        base = {k: v for k, v in sweep["rows"][combo.split(":")[0]].items() if k != "scores"}
+        sweep["rows"][combo] = {**base, **extra, "scores": score(folder, args.hold_out_every, args.synthetic, args.out, report)}
+        save()
+        print(combo, {g: s["dice"][-1] for g, s in sweep["rows"][combo]["scores"].items()}, flush=True)
+
+    for combo in (c for c in args.only_net if c not in sweep["rows"]):
         name, net = combo.split(":")
         folder = args.work / f"{name}_{net}_only"
         shutil.rmtree(folder, ignore_errors=True)
         shutil.copytree(args.start, folder)
         shutil.copy2(args.work / name / f"{net}.pt", folder / f"{net}.pt")
-        sweep["rows"][combo] = {**{k: v for k, v in sweep["rows"][name].items() if k != "scores"}, "only_net": net,
-                                "scores": score(folder, args.hold_out_every, args.synthetic, args.out, combo.replace(":", "_"))}
-        save()
-        print(combo, {g: s["dice"][-1] for g, s in sweep["rows"][combo]["scores"].items()}, flush=True)
-    for combo in args.interpolate:
-        if combo in sweep["rows"]:
-            continue
+        add_derived_row(combo, folder, {"only_net": net}, combo.replace(":", "_"))
+    for combo in (c for c in args.interpolate if c not in sweep["rows"]):
         name, alpha = combo.split(":")
         folder = args.work / f"{name}_alpha{alpha}"
         shutil.rmtree(folder, ignore_errors=True)
         interpolate_weights(args.start, args.work / name, float(alpha), folder, ("interaction", "propagation"))
-        sweep["rows"][combo] = {**{k: v for k, v in sweep["rows"][name].items() if k != "scores"}, "alpha": float(alpha),
-                                "scores": score(folder, args.hold_out_every, args.synthetic, args.out, combo.replace(":", "_alpha"))}
-        save()
-        print(combo, {g: s["dice"][-1] for g, s in sweep["rows"][combo]["scores"].items()}, flush=True)
+        add_derived_row(combo, folder, {"alpha": float(alpha)}, combo.replace(":", "_alpha"))
     if args.chain:
         name = args.chain
         folder = args.work / f"chain_{name}"
@@ -254,8 +257,7 @@ def main(argv=None) -> None:
         shutil.rmtree(folder, ignore_errors=True)
         shutil.copytree(args.start, folder)
         wall = train_both(folder, CONFIGS[name], args.seconds, args.hold_out_every, args.seed, args.out / "logs")
-        frac, lr, moves, bn = CONFIGS[name][:4]
-        optimizer = CONFIGS[name][4] if len(CONFIGS[name]) > 4 else "adamw"
+        frac, lr, moves, bn, optimizer = settings(CONFIGS[name])
         sweep["rows"][name] = {"real_fraction": frac, "lr": lr, "moves": moves, "batchnorm": bn, "optimizer": optimizer,
                                "seconds_per_net": args.seconds,
                                "wall": round(wall, 1),

@@ -25,10 +25,9 @@ from pathlib import Path
 
 import torch
 
+from cpu_finetune_sweep import ROOT, score  # this folder is on sys.path when run as a script
 from napari_limnet.modeling.weights import shipped_weights_dir
 from napari_limnet.training.what_moves import DECODER_PREFIXES
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def perturb(start: Path, out: Path, relative: float, seed: int) -> None:
@@ -43,10 +42,6 @@ def perturb(start: Path, out: Path, relative: float, seed: int) -> None:
             if key.startswith(prefixes) and value.is_floating_point() and "running_" not in key and value.numel() > 1:
                 state[key] = value + torch.randn(value.shape, generator=gen) * value.std() * relative
         torch.save({"state_dict": state}, out / f"{net}.pt")
-
-
-def run(cmd: list[str]) -> None:
-    subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
 
 
 def main(argv=None) -> None:
@@ -64,22 +59,18 @@ def main(argv=None) -> None:
     result = json.loads(path.read_text()) if path.is_file() else {"rows": {}}
     result["setup"] = {"relative": args.relative, "hold_out_every": args.hold_out_every, "synthetic": args.synthetic,
                        "perturbed": {k: list(v) for k, v in DECODER_PREFIXES.items()}}
-    py = sys.executable
     for seed in args.seeds:
         key = f"seed{seed}_rel{args.relative:g}"
         row = result["rows"].get(key, {})
         folder = args.work / key
         if "proxy" not in row or (args.dev and "dev" not in row):
             perturb(shipped_weights_dir(), folder, args.relative, seed)
-        if "proxy" not in row:
-            run([py, "-m", "napari_limnet.benchmark", "--no-dev", "--synthetic", str(args.synthetic), "--train-held-out-every",
-                 str(args.hold_out_every), "--methods", "limnet", "--threads", "2", "--out", str(args.out / "scores"),
-                 "--name", key, "--weights", str(folder)])
-            report = json.loads((args.out / "scores" / f"{key}.json").read_text())
-            row["proxy"] = {g: s["limnet"]["dice"] for g, s in report["summary"].items()}
+        if "proxy" not in row:  # scored exactly as the CPU sweep scores a config
+            row["proxy"] = {g: sc["dice"] for g, sc in score(folder, args.hold_out_every, args.synthetic, args.out, key).items()}
         if args.dev and "dev" not in row:
-            run([py, "-m", "napari_limnet.benchmark", "--methods", "limnet", "--candidate", str(folder), "--threads", "2",
-                 "--out", str(args.out / "scores"), "--name", f"dev_{key}"])
+            subprocess.run([sys.executable, "-m", "napari_limnet.benchmark", "--methods", "limnet", "--candidate", str(folder),
+                            "--threads", "2", "--out", str(args.out / "scores"), "--name", f"dev_{key}"],
+                           cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
             report = json.loads((args.out / "scores" / f"dev_{key}.json").read_text())
             row["dev"] = {g: s["candidate"]["dice"] for g, s in report["summary"].items()}
             row["dev_shipped"] = {g: s["limnet"]["dice"] for g, s in report["summary"].items()}

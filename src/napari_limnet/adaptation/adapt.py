@@ -28,7 +28,7 @@ from torch import nn
 from ..inference.cancel import Cancelled
 from ..inference.volume import check_spacing
 from ..modeling.weights import LimNetModels, shipped_models
-from ..training.what_moves import set_what_moves
+from ..training.what_moves import make_optimizer, set_what_moves
 from .recipe import DEFAULT_RECIPE, AdaptRecipe
 from .user_data import user_structures
 from .weights_file import models_digest
@@ -73,10 +73,7 @@ class _NetTrainer:
         self.net = copy.deepcopy(base_net).cpu()
         params = set_what_moves(self.net, name, recipe.moves, recipe.batchnorm)
         self.params = params
-        if recipe.optimizer == "sgd":
-            self.opt = torch.optim.SGD(params, lr=recipe.lr, momentum=0.9)
-        else:
-            self.opt = torch.optim.AdamW(params, lr=recipe.lr, weight_decay=1e-4)
+        self.opt = make_optimizer(params, recipe.optimizer, recipe.lr)
         gen = torch.Generator().manual_seed(seed)
         bank = VolumeBank(size, shape, "cpu", gen, refresh, structures, recipe.user_fraction)
         self.step_fn, self.bank = module.make_step(args, self.net, torch.device("cpu"), gen, bank=bank)

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from ..training.what_moves import BATCHNORM, MOVES
-
-OPTIMIZERS = ("adamw", "sgd")
+from ..training.what_moves import BATCHNORM, MOVES, OPTIMIZERS
 
 
 @dataclass(frozen=True)

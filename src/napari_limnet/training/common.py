@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from ..modeling.weights import build_network, load_checkpoint, save_checkpoint, shipped_weights_dir
 from .batch_ops import dilate, erode
-from .what_moves import BATCHNORM, MOVES, set_what_moves
+from .what_moves import BATCHNORM, MOVES, OPTIMIZERS, make_optimizer, set_what_moves
 
 
 def seg_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
@@ -138,7 +138,7 @@ def common_parser(description: str, seconds: float, batch: int, lr: float) -> ar
     p.add_argument("--moves", choices=MOVES, default="all", help="parameters that learn: all, or decoders and heads only")
     p.add_argument("--batchnorm", choices=BATCHNORM, default="train",
                    help="'frozen' keeps the starting weights' BatchNorm running statistics (fine-tuning with small batches)")
-    p.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw", help="sgd: momentum 0.9, no weight decay")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="adamw", help="sgd: momentum 0.9, no weight decay")
     p.add_argument("--precision", choices=("bf16", "fp32"), default="bf16", help="autocast of forward passes")
     p.add_argument("--val-volumes", type=int, default=0,
                    help="volumes in each fixed validation set (0 = the script's default; CPU runs want a few)")
@@ -207,10 +207,7 @@ def setup(args, name: str):
     params = set_what_moves(net, name, args.moves, args.batchnorm)
     if device.type in ("cpu", "cuda"):
         net.to(memory_format=torch.channels_last)
-    if args.optimizer == "sgd":  # steps in proportion to the gradient (AdamW's first steps are ~lr per weight)
-        opt = torch.optim.SGD(params, lr=args.lr, momentum=0.9)
-    else:
-        opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-4, fused=device.type == "cuda")
+    opt = make_optimizer(params, args.optimizer, args.lr, fused=device.type == "cuda")
     _PRECISION["bf16"] = args.precision == "bf16"
     gen = torch.Generator(device=device).manual_seed(args.seed)
     if device.type == "cuda":

@@ -1,19 +1,21 @@
 """Which parts of a network learn during fine-tuning, and switching to eval mode without losing that.
 
-Two independent choices, shared by the training scripts (``--moves``, ``--batchnorm``) and the
-adaptation recipes:
+Independent choices, shared by the training scripts (``--moves``, ``--batchnorm``, ``--optimizer``)
+and the adaptation recipes:
 
 - ``moves``: ``"all"`` parameters, or only the ``"decoders"`` and heads (:data:`DECODER_PREFIXES`);
 - ``batchnorm``: ``"train"`` updates BatchNorm running statistics from every batch, ``"frozen"``
   keeps the starting weights' statistics (the layers stay in eval mode; their affine weights still
   learn when they move). Small CPU batches give noisy statistics, and a net whose statistics drift
-  away from the ones its later layers were trained with can collapse.
+  away from the ones its later layers were trained with can collapse;
+- ``optimizer``: ``"adamw"`` or momentum ``"sgd"`` (:func:`make_optimizer`).
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
 
+import torch
 from torch import nn
 
 #: Parameter-name prefixes that make up the decoders and heads of each net (``moves="decoders"``).
@@ -23,6 +25,9 @@ DECODER_PREFIXES = {
 }
 MOVES = ("all", "decoders")
 BATCHNORM = ("train", "frozen")
+#: ``"sgd"``: momentum SGD, steps in proportion to the gradient; ``"adamw"``: a fresh AdamW, whose
+#: first steps are about lr on every weight (docs/training/cpu_sweep_2026-11-30/interaction_regime.md).
+OPTIMIZERS = ("adamw", "sgd")
 
 
 def train_mode(net: nn.Module, batchnorm: str = "train") -> nn.Module:
@@ -64,3 +69,12 @@ def evaluating(net: nn.Module):
     finally:
         for m, was in modes:
             m.train(was)
+
+
+def make_optimizer(params: list, optimizer: str, lr: float, fused: bool = False) -> torch.optim.Optimizer:
+    """The optimiser over ``params``: AdamW (weight decay 1e-4) or momentum-0.9 SGD (no weight decay)."""
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, not {optimizer!r}")
+    if optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=0.9)
+    return torch.optim.AdamW(params, lr=lr, weight_decay=1e-4, fused=fused)
