@@ -53,6 +53,10 @@ CONFIGS = {
     # net's correction rounds even on synthetic data (interaction_regime.md)
     "m70_decoders_sgd": (0.7, 1e-2, "decoders", "frozen", "sgd"),
     "m100_decoders_sgd": (1.0, 1e-2, "decoders", "frozen", "sgd"),
+    # the propagation net's "object present" head alone (the interaction net is not trained): it can
+    # move where a propagation stops, never the mask it draws
+    "m50_presence": (0.5, 1e-3, "presence", "frozen"),
+    "m100_presence": (1.0, 1e-3, "presence", "frozen"),
 }
 
 
@@ -65,12 +69,18 @@ def settings(config: tuple) -> tuple:
 SIZES = {"interaction": (16, 64, 16), "propagation": (6, 32, 8)}
 
 
+def trained_nets(config: tuple) -> list[str]:
+    """The nets a config fine-tunes: both, or the propagation net alone for ``moves="presence"``."""
+    return ["propagation"] if settings(config)[2] == "presence" else list(SIZES)
+
+
 def train_both(folder: Path, config: tuple, seconds: float, hold_out: int, seed: int, log_dir: Path) -> float:
     """Resume both nets in ``folder`` side by side; returns the wall seconds."""
     frac, lr, moves, bn, optimizer = settings(config)
     procs = []
     t0 = time.time()
-    for net, (batch, bank, refresh) in SIZES.items():
+    for net in trained_nets(config):
+        batch, bank, refresh = SIZES[net]
         cmd = ["nice", "-n", "10", PY, "-m", f"napari_limnet.training.train_{net}", "--resume", "--out", str(folder),
                "--real", str(ROOT.parent / "shared" / "data" / "train"), "--real-fraction", str(frac), "--lr", str(lr),
                "--moves", moves, "--batchnorm", bn, "--optimizer", optimizer, "--threads", "1", "--seconds", str(seconds),
@@ -97,10 +107,10 @@ def score(weights: Path | None, hold_out: int, synthetic: int, out: Path, name: 
                 "undershoot": s["limnet"]["undershoot"]} for g, s in report["summary"].items()}
 
 
-def run_record(folder: Path) -> dict:
-    """Samples and clips of the last run of each net (from the weights' JSON records)."""
+def run_record(folder: Path, nets=tuple(SIZES)) -> dict:
+    """Samples and clips of the last run of each trained net (from the weights' JSON records)."""
     out = {}
-    for net in SIZES:
+    for net in nets:
         run = json.loads((folder / f"{net}.json").read_text())["runs"][-1]
         out[net] = {k: run.get(k) for k in ("steps", "samples", "clips", "seconds", "final_validation", "real_fraction",
                                             "bank_volumes_generated", "real_structures")}
@@ -155,7 +165,7 @@ def markdown_table(sweep: dict) -> str:
     start = sweep["rows"]["start"]["scores"]
     for name, r in sweep["rows"].items():
         runs = r.get("runs", {})
-        seen = f"{runs['interaction']['samples']} / {runs['propagation']['clips']}" if runs else "-"
+        seen = f"{runs.get('interaction', {}).get('samples', '-')} / {runs['propagation']['clips']}" if runs else "-"
         settings = [str(r.get(k, "-")) for k in ("real_fraction", "lr", "moves", "batchnorm")]
         if r.get("only_net"):
             settings[2] = f"{r['only_net']} net only"
@@ -244,7 +254,7 @@ def main(argv=None) -> None:
             wall = train_both(folder, CONFIGS[name], args.seconds, args.hold_out_every, args.seed + len(sweep["chain"]) + 1,
                               args.out / "logs")
             sweep["chain"].append({"config": name, "seconds_per_net": done + args.seconds, "wall": round(wall, 1),
-                                   "runs": run_record(folder),
+                                   "runs": run_record(folder, trained_nets(CONFIGS[name])),
                                    "scores": score(folder, args.hold_out_every, args.synthetic, args.out,
                                                    f"chain_{name}_{len(sweep['chain'])}")})
             save()
@@ -261,7 +271,7 @@ def main(argv=None) -> None:
         sweep["rows"][name] = {"real_fraction": frac, "lr": lr, "moves": moves, "batchnorm": bn, "optimizer": optimizer,
                                "seconds_per_net": args.seconds,
                                "wall": round(wall, 1),
-                               "runs": run_record(folder), "scores": score(folder, args.hold_out_every, args.synthetic, args.out, name)}
+                               "runs": run_record(folder, trained_nets(CONFIGS[name])), "scores": score(folder, args.hold_out_every, args.synthetic, args.out, name)}
         save()
         print(name, {g: s["dice"][-1] for g, s in sweep["rows"][name]["scores"].items()}, flush=True)
 

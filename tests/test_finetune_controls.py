@@ -48,6 +48,35 @@ def test_decoders_only_moves_only_decoder_parameters():
         set_what_moves(net, "propagation", "heads")
 
 
+def test_presence_moves_change_where_propagation_stops_never_the_mask():
+    """moves='presence': only the propagation net's presence head learns, so a step changes the
+    presence logit and leaves the mask logits bit-identical; the interaction net has no such head."""
+    torch.manual_seed(0)
+    net = build_network("propagation")
+    params = set_what_moves(net, "propagation", "presence", "frozen")
+    moving = {n for n, p in net.named_parameters() if p.requires_grad}
+    assert moving and all(n.startswith("decoder.presence.") for n in moving) and len(params) == len(moving) == 4
+    image, mask = torch.rand(2, 1, 64, 64), (torch.rand(2, 1, 64, 64) > 0.5).float()
+
+    def forward():
+        feats = net.encode_image(image)
+        value = net.encode_value(image, mask, feats)
+        return net.segment(feats, feats.key.flatten(2), value.flatten(2), mask)
+
+    with evaluating(net), torch.no_grad():
+        logits0, presence0 = forward()
+    opt = torch.optim.SGD(params, lr=0.5)
+    _, presence = forward()
+    torch.nn.functional.binary_cross_entropy_with_logits(presence, torch.tensor([1.0, 0.0])).backward()
+    opt.step()
+    with evaluating(net), torch.no_grad():
+        logits1, presence1 = forward()
+    assert torch.equal(logits0, logits1)
+    assert not torch.allclose(presence0, presence1)
+    with pytest.raises(ValueError, match="no presence head"):
+        set_what_moves(build_network("interaction"), "interaction", "presence")
+
+
 def _volumes():
     lab = np.zeros((12, 30, 30), np.int16)
     for i in range(6):

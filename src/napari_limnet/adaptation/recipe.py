@@ -14,6 +14,10 @@ from dataclasses import asdict, dataclass
 
 from ..training.what_moves import BATCHNORM, MOVES, OPTIMIZERS
 
+#: Adaptation fine-tunes both nets, so only the choices that apply to both ("presence" is a
+#: propagation-only head).
+ADAPT_MOVES = tuple(m for m in MOVES if m != "presence")
+
 
 @dataclass(frozen=True)
 class AdaptRecipe:
@@ -46,8 +50,8 @@ class AdaptRecipe:
     optimizer: str = "adamw"
 
     def __post_init__(self):
-        if self.moves not in MOVES:
-            raise ValueError(f"moves must be 'all' or 'decoders', not {self.moves!r}")
+        if self.moves not in ADAPT_MOVES:
+            raise ValueError(f"moves must be one of {ADAPT_MOVES}, not {self.moves!r}")
         if self.batchnorm not in BATCHNORM:
             raise ValueError(f"batchnorm must be 'frozen' or 'train', not {self.batchnorm!r}")
         if self.optimizer not in OPTIMIZERS:

@@ -3,7 +3,9 @@
 Independent choices, shared by the training scripts (``--moves``, ``--batchnorm``, ``--optimizer``)
 and the adaptation recipes:
 
-- ``moves``: ``"all"`` parameters, or only the ``"decoders"`` and heads (:data:`DECODER_PREFIXES`);
+- ``moves``: ``"all"`` parameters, only the ``"decoders"`` and heads (:data:`DECODER_PREFIXES`), or
+  only the propagation net's ``"presence"`` head (:data:`PRESENCE_PREFIXES`: it decides where a
+  propagation stops and cannot change any mask it draws);
 - ``batchnorm``: ``"train"`` updates BatchNorm running statistics from every batch, ``"frozen"``
   keeps the starting weights' statistics (the layers stay in eval mode; their affine weights still
   learn when they move). Small CPU batches give noisy statistics, and a net whose statistics drift
@@ -23,7 +25,10 @@ DECODER_PREFIXES = {
     "interaction": ("up3.", "up2.", "up1.", "head."),
     "propagation": ("decoder.", "value_encoder."),
 }
-MOVES = ("all", "decoders")
+#: The "object present" head of the propagation net (``moves="presence"``): a 2-layer MLP on pooled
+#: decoder features; the interaction net has none.
+PRESENCE_PREFIXES = {"propagation": ("decoder.presence.",)}
+MOVES = ("all", "decoders", "presence")
 BATCHNORM = ("train", "frozen")
 #: ``"sgd"``: momentum SGD, steps in proportion to the gradient; ``"adamw"``: a fresh AdamW, whose
 #: first steps are about lr on every weight (docs/training/cpu_sweep_2026-11-30/interaction_regime.md).
@@ -49,10 +54,13 @@ def set_what_moves(net: nn.Module, name: str, moves: str = "all", batchnorm: str
         raise ValueError(f"moves must be one of {MOVES}, not {moves!r}")
     if moves == "decoders" and name not in DECODER_PREFIXES:
         raise ValueError(f"the {name} net has no decoder/head split; use moves='all'")
+    if moves == "presence" and name not in PRESENCE_PREFIXES:
+        raise ValueError(f"the {name} net has no presence head; moves='presence' is for the propagation net")
     train_mode(net, batchnorm)
+    prefixes = {"decoders": DECODER_PREFIXES, "presence": PRESENCE_PREFIXES}.get(moves, {}).get(name, ())
     params = []
     for pname, p in net.named_parameters():
-        move = moves == "all" or pname.startswith(DECODER_PREFIXES[name])
+        move = moves == "all" or pname.startswith(prefixes)
         p.requires_grad_(move)
         if move:
             params.append(p)
