@@ -85,3 +85,40 @@ def test_fast_pipeline_trains_both_nets_a_few_steps(tmp_path):
     rec = json.loads((tmp_path / "propagation.json").read_text())["runs"][-1]
     assert rec["steps"] == 2 and rec["clips"] == 4 and "bank" in rec["data"]
     assert rec["bank_volumes_generated"]["synthetic"] >= 8
+
+
+def test_object_texture_changes_only_intensities_and_is_off_by_default():
+    from napari_limnet.data.synthetic import SyntheticConfig, make_volumes
+
+    def gen():
+        return torch.Generator().manual_seed(5)
+
+    plain = make_volumes(6, (6, 96, 96), gen())
+    assert torch.equal(plain.image, make_volumes(6, (6, 96, 96), gen(), config=SyntheticConfig(object_texture_p=0.0)).image)
+    textured = make_volumes(6, (6, 96, 96), gen(), config=SyntheticConfig(object_texture_p=1.0))
+    assert torch.equal(plain.labels, textured.labels) and torch.equal(plain.target, textured.target)
+    assert torch.isfinite(textured.image).all()
+
+    def grain(v):
+        """Mean |pixel - its 3x3 neighbourhood mean| inside the targets, relative to their mean intensity."""
+        img = v.image.float()
+        img = (img - img.flatten(1).amin(1).view(-1, 1, 1, 1)) / (img.flatten(1).amax(1) - img.flatten(1).amin(1)).view(-1, 1, 1, 1)
+        local = torch.nn.functional.avg_pool2d(img.flatten(0, 1)[:, None], 3, 1, 1)[:, 0].view_as(img)
+        inside = v.target
+        return float(((img - local).abs()[inside]).mean() / img[inside].mean().abs().clamp_min(1e-6))
+
+    assert grain(textured) > 1.3 * grain(plain), "classes carry a fine internal texture"
+
+
+def test_object_texture_is_recorded_and_needs_the_bank(tmp_path):
+    import json
+
+    from napari_limnet.training import train_interaction
+
+    common = ["--seconds", "60", "--max-steps", "1", "--canvas", "48", "--size", "32", "--out", str(tmp_path),
+              "--threads", "1", "--log-every", "1000", "--batch", "4", "--object-texture", "0.5"]
+    with pytest.raises(SystemExit, match="need --bank"):
+        train_interaction.main(common)
+    train_interaction.main(common + ["--bank", "8", "--refresh-batch", "4", "--refresh-every", "1"])
+    rec = json.loads((tmp_path / "interaction.json").read_text())["runs"][-1]
+    assert rec["object_texture"] == 0.5 and rec["args"]["object_texture"] == "0.5"

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from ..modeling.weights import build_network, load_checkpoint, save_checkpoint, shipped_weights_dir
 from .batch_ops import dilate, erode
+from ..data.synthetic import SyntheticConfig
 from .what_moves import BATCHNORM, MOVES, OPTIMIZERS, make_optimizer, set_what_moves
 
 
@@ -134,8 +135,11 @@ def common_parser(description: str, seconds: float, batch: int, lr: float) -> ar
     p.add_argument("--real", default=None,
                    help="real training volumes: a .npz pack or the NIfTI folder (see data.real_volumes); needs --bank")
     p.add_argument("--real-fraction", type=float, default=0.0, help="share of bank refreshes drawn from --real")
+    p.add_argument("--object-texture", type=float, default=0.0,
+                   help="share of synthetic bank volumes whose classes get a strong, fine internal texture "
+                        "(data.synthetic.SyntheticConfig.object_texture_p; needs --bank)")
     p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0 = time budget only)")
-    p.add_argument("--moves", choices=MOVES, default="all", help="parameters that learn: all, or decoders and heads only")
+    p.add_argument("--moves", choices=MOVES, default="all", help="parameters that learn: all, decoders and heads only, or the propagation net's presence head only")
     p.add_argument("--batchnorm", choices=BATCHNORM, default="train",
                    help="'frozen' keeps the starting weights' BatchNorm running statistics (fine-tuning with small batches)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="adamw", help="sgd: momentum 0.9, no weight decay")
@@ -151,8 +155,8 @@ def common_parser(description: str, seconds: float, batch: int, lr: float) -> ar
 def make_bank(args, shape: tuple[int, int, int], device, gen):
     """The device-resident volume bank of ``--bank`` entries (None for the fresh-volume pipeline)."""
     if not args.bank:
-        if args.real_fraction > 0:
-            raise SystemExit("--real-fraction needs --bank (real volumes are served from the bank)")
+        if args.real_fraction > 0 or args.object_texture > 0:
+            raise SystemExit("--real-fraction and --object-texture need --bank (they are served from the bank)")
         return None
     from .bank import VolumeBank
 
@@ -168,7 +172,8 @@ def make_bank(args, shape: tuple[int, int, int], device, gen):
         if held_out:
             log(f"held out (never a target): {len(held_out)} structures, every {args.hold_out_every}th")
         log(f"real volumes: {len(real.names)} ({', '.join(real.names)}), {len(real)} structures")
-    bank = VolumeBank(args.bank, shape, device, gen, args.refresh_batch, real, args.real_fraction)
+    config = SyntheticConfig(object_texture_p=args.object_texture)
+    bank = VolumeBank(args.bank, shape, device, gen, args.refresh_batch, real, args.real_fraction, config)
     log(f"bank: {args.bank} volumes of {shape}, refresh {args.refresh_batch} every {args.refresh_every} steps, "
         f"real fraction {args.real_fraction}")
     return bank
@@ -184,6 +189,7 @@ def data_record(args, bank) -> dict:
                  + f", served from a device-resident bank of {args.bank}"),
         "bank_volumes_generated": dict(bank.generated),
         "real_fraction": args.real_fraction,
+        "object_texture": args.object_texture,
     }
     if bank.real is not None:
         out["real_sources"] = list(bank.real.names)
