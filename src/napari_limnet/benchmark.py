@@ -29,6 +29,7 @@ from dataclasses import replace
 from .evaluation.metrics import dice, overshoot_slices, undershoot_slices
 from .evaluation.region_growing import region_growing_baseline
 from .evaluation.robot_user import run_session
+from .inference.prompt import PromptConfig
 from .inference.stopping import PREVIOUS_STOPPING, StoppingConfig
 
 #: LIM-Net variants run as their own robot sessions: controller keyword arguments.
@@ -40,12 +41,15 @@ VARIANTS = {
     "core_erase": {"stopping": replace(StoppingConfig(), erase_depth=0.5)},
     "no_mrf": {"fusion": "new"},
     "trim_spread": {"stopping": replace(StoppingConfig(), propagate_trims=True)},
+    "no_weak_edge_look": {"prompt": PromptConfig(weak_edge_look=False)},
 }
 #: Rows whose round 1 is another prompt on the robot's first slice (rounds 2-6 click as usual).
 FIRST_PROMPTS = {"box_r1": "box", "mask_r1": "mask"}
-METHODS = ("limnet", "previous_stopping", "no_valley", "no_leak_cut", "core_erase", "trim_spread", "no_mrf",
+METHODS = ("limnet", "previous_stopping", "no_valley", "no_leak_cut", "core_erase", "trim_spread", "no_weak_edge_look", "no_mrf",
            "box_r1", "mask_r1", "region_growing", "candidate")
 DEFAULT_METHODS = ("limnet", "previous_stopping", "no_mrf", "region_growing")
+#: Groups that are not real scans (left out of "all_real").
+NOT_REAL = ("synthetic", "train", "textured_nuclei")
 #: How many of the least confident slices the "go to the slice that needs you" hit rate looks at.
 CONFIDENCE_TOP = 3
 
@@ -167,7 +171,7 @@ def summarise(results: list[dict], methods) -> dict:
     groups = sorted({r["group"] for r in results})
     summary = {}
     for g in groups + ["all_real"]:
-        rows = [r for r in results if (r["group"] == g if g != "all_real" else r["group"] not in ("synthetic", "train"))]
+        rows = [r for r in results if (r["group"] == g if g != "all_real" else r["group"] not in NOT_REAL)]
         if not rows:
             continue
         entry = {"n": len(rows)}
@@ -257,13 +261,13 @@ def plot(summary: dict, methods, path: Path) -> None:
     fig, axes = plt.subplots(1, len(groups), figsize=(3.4 * len(groups), 3.2), squeeze=False)
     styles = {"limnet": ("tab:blue", "-o"), "previous_stopping": ("tab:green", "-.v"), "no_valley": ("tab:olive", ":x"),
               "no_leak_cut": ("tab:purple", ":+"), "core_erase": ("tab:cyan", ":d"),
-              "trim_spread": ("tab:brown", "-.*"), "no_mrf": ("tab:orange", "--s"),
+              "trim_spread": ("tab:brown", "-.*"), "no_weak_edge_look": ("tab:olive", "--x"), "no_mrf": ("tab:orange", "--s"),
               "box_r1": ("tab:red", "-D"), "mask_r1": ("black", "-P"),
               "region_growing": ("tab:gray", ":^"), "candidate": ("tab:pink", "-h")}
     for ax, g in zip(axes[0], groups):
         for m in methods:
             if m in summary[g]:
-                color, style = styles[m]
+                color, style = styles.get(m, ("black", ":."))
                 d = summary[g][m]["dice"]
                 ax.plot(range(1, len(d) + 1), d, style, color=color, label=m, ms=4)
         ax.set_title(f"{g} (n={summary[g]['n']})")
@@ -283,6 +287,8 @@ def main(argv=None) -> dict:
     p.add_argument("--cases", nargs="*", default=None, help="only these case names")
     p.add_argument("--synthetic", type=int, default=8, help="number of synthetic hold-out cases (0 = none)")
     p.add_argument("--no-dev", action="store_true", help="skip the real dev cases")
+    p.add_argument("--textured-nuclei", type=int, default=0,
+                   help="also run this many generated large textured nuclei (evaluation.textured_nuclei; 0 = none)")
     p.add_argument("--train-cases", type=int, default=0,
                    help="also run this many structures of the real TRAINING volumes (group 'train', for tuning rules)")
     p.add_argument("--train-held-out-every", type=int, default=0,
@@ -312,6 +318,10 @@ def main(argv=None) -> dict:
     cases = [] if args.no_dev else load_dev_cases(args.data, args.cases)
     if args.synthetic:
         cases += synthetic_holdout(args.synthetic)
+    if args.textured_nuclei:
+        from .evaluation.textured_nuclei import textured_nuclei_cases
+
+        cases += textured_nuclei_cases(args.textured_nuclei)
     if args.train_cases or args.train_held_out_every:
         cases += load_train_cases(args.train_cases or None, held_out_every=args.train_held_out_every)
     results = []

@@ -20,7 +20,7 @@ import numpy as np
 
 from .inference.fusion import FusionConfig, keep_old
 from .inference.mask_store import LazyMask, SliceMask, dense_slice, dense_volume
-from .inference.prompt import PromptResult, predict_prompt_mask
+from .inference.prompt import PromptConfig, PromptResult, predict_prompt_mask
 from .inference.cancel import Cancelled
 from .inference.propagation import PropagationConfig, propagate
 from .inference.rounds import (
@@ -76,6 +76,7 @@ class LimNetController:
     max_slices : propagate at most this many slices each way from the clicked slice (None = all).
     z_limits : (z_low, z_high) inclusive range propagation may reach (None = whole volume).
     stopping : the stopping rules (:class:`~napari_limnet.inference.stopping.StoppingConfig`).
+    prompt : the first-click choices (:class:`~napari_limnet.inference.prompt.PromptConfig`).
     """
 
     def __init__(
@@ -91,6 +92,7 @@ class LimNetController:
         max_slices: int | None = None,
         z_limits: tuple[int, int] | None = None,
         stopping: StoppingConfig | None = None,
+        prompt: PromptConfig | None = None,
     ):
         self._source = VolumeSource(volume)
         self.spacing = check_spacing(spacing)
@@ -107,6 +109,7 @@ class LimNetController:
         self.max_slices = max_slices
         self.z_limits = z_limits
         self.stopping = stopping if stopping is not None else StoppingConfig()
+        self.prompt = prompt if prompt is not None else PromptConfig()
         #: fusion_scorer(runner, source, spacing_yx, choices, fusion_config) -> keep-old flags; None =
         #: the MRF net (:func:`~napari_limnet.inference.fusion.keep_old`). A hook for recording choices.
         self.fusion_scorer = None
@@ -223,7 +226,7 @@ class LimNetController:
         else:
             result = predict_prompt_mask(
                 self._runner, self._source, self.spacing[1:], z, pos, neg, state.masks.get(z),
-                erase_depth=self.stopping.erase_depth,
+                erase_depth=self.stopping.erase_depth, config=self.prompt,
             )
         self._prompt_cache = (key, state, result)
         return result

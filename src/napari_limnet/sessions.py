@@ -70,6 +70,7 @@ def controller_settings(ctrl) -> dict:
         "precision": ctrl._runner.precision_requested,
         "fusion": ctrl.fusion.mode,
         "stopping": asdict(ctrl.stopping),
+        "prompt": asdict(ctrl.prompt),
     }
 
 
@@ -78,6 +79,7 @@ def apply_settings(ctrl, settings: dict) -> None:
     from dataclasses import replace
 
     from .inference.fusion import FusionConfig
+    from .inference.prompt import PromptConfig
     from .inference.stopping import LeakCutRule, StoppingConfig, ValleyRule
 
     ctrl.stop_when_empty = bool(settings.get("stop_when_empty", True))
@@ -93,6 +95,11 @@ def apply_settings(ctrl, settings: dict) -> None:
         if cut:
             leak = LeakCutRule(**{**cut, "valley": ValleyRule(**cut["valley"]) if cut.get("valley") else None})
         ctrl.stopping = replace(StoppingConfig(), **{**st, "valley": valley, "leak_cut": leak})
+    # sessions saved before the weak-edge look have no "prompt": replay them as they were made
+    pr = settings.get("prompt", {"weak_edge_look": False})
+    if not isinstance(pr, dict) or set(pr) - {"weak_edge_look"} or not isinstance(pr.get("weak_edge_look", True), bool):
+        raise ValueError(f"invalid prompt settings in the session: {pr!r}")
+    ctrl.prompt = PromptConfig(**pr)
 
 
 @dataclass

@@ -43,6 +43,12 @@ MULTISCALE_FACTORS = (1, 2, 4)
 #: higher one for the larger windows trades small low-contrast structures for large uniform ones.)
 NO_EDGE_CONTRAST = 0.1
 EDGE_CONTRAST = 1.0
+#: A first mask on a weak edge (contrast between the two bars) is often texture inside an object
+#: larger than the window: a nucleus at microscope resolution, seen through the 64-pixel window,
+#: gives a speck around one chromatin spot. Such a mask gets one look through the window this many
+#: times larger, which wins only where its mask sits on a clear edge (EDGE_CONTRAST). Not the 4x
+#: window: at that size a weak-edged structure's mask becomes the outline of the organ around it.
+WEAK_EDGE_LARGEST_FACTOR = 2
 #: A negative-only round that leaves less than this fraction of the slice's mask empties the slice.
 ERASE_FRACTION = 0.5
 #: A negative click this deep inside the slice's mask (its distance to the mask's edge over the
@@ -50,6 +56,18 @@ ERASE_FRACTION = 0.5
 #: does not click "not this" in the core of the object one wants; a trim is clicked near the edge.
 ERASE_DEPTH = 0.5
 _EIGHT = np.ones((3, 3), dtype=bool)
+
+
+@dataclass(frozen=True)
+class PromptConfig:
+    """Choices of the first-click prompt that a benchmark can switch off.
+
+    weak_edge_look: a first mask on a weak edge gets one look through a 2x window
+    (:data:`WEAK_EDGE_LARGEST_FACTOR`); False = the previous release (only a first mask with no
+    edge at all looks wider).
+    """
+
+    weak_edge_look: bool = True
 
 
 @dataclass(frozen=True)
@@ -150,18 +168,24 @@ def boundary_contrast(image: torch.Tensor, mask: torch.Tensor) -> float:
     return abs(a50 - b50) / (a75 - a25 + b75 - b25 + 1e-3)
 
 
-def _first_scale(runner, source, spacing_yx, z, box, positive, negative, size) -> tuple[CropBox, int]:
+def _first_scale(runner, source, spacing_yx, z, box, positive, negative, size,
+                 config: PromptConfig = PromptConfig()) -> tuple[CropBox, int]:
     """Pick the first window among 1x, 2x, 4x the size prior (multi-scale first crop).
 
     A click inside a large, uniform object seen through a small window gives a blob whose outline
     follows no image edge. When the first mask's outline has (almost) no contrast, larger windows
     are tried and the smallest one whose mask does sit on an edge wins; re-framing continues from
-    there. Otherwise the size prior stands.
+    there. A first mask on a weak edge (texture inside an object larger than the window) gets one
+    look through the 2x window (``config.weak_edge_look``), which wins only on a clear edge.
+    Otherwise the size prior stands.
     """
     shape = source.slice_shape
     passes = 0
     chosen = None
+    largest = MULTISCALE_FACTORS[-1]
     for factor in MULTISCALE_FACTORS:
+        if factor > largest:
+            break
         cand = box.scaled(factor) if factor != 1 else box
         if factor != 1 and min(cand.height, cand.width) > 1.5 * max(shape):
             break
@@ -171,8 +195,10 @@ def _first_scale(runner, source, spacing_yx, z, box, positive, negative, size) -
         contrast = boundary_contrast(x[0, 0], (logits > 0).float())
         if chosen is None:
             chosen = (cand, logits)
-            if contrast >= NO_EDGE_CONTRAST:
+            if contrast >= EDGE_CONTRAST or (contrast >= NO_EDGE_CONTRAST and not config.weak_edge_look):
                 break  # the first mask follows an edge: keep the size prior
+            if contrast >= NO_EDGE_CONTRAST:
+                largest = WEAK_EDGE_LARGEST_FACTOR
         elif contrast >= EDGE_CONTRAST:
             chosen = (cand, logits)
             break
@@ -209,11 +235,13 @@ def predict_prompt_mask(
     previous: SliceMask | None,
     size: int = CROP_SIZE,
     erase_depth: float | None = None,
+    config: PromptConfig = PromptConfig(),
 ) -> PromptResult:
     """Run the interaction net on slice z with all its clicks.
 
     positive, negative: (N, 2) / (M, 2) slice pixel coordinates (y, x). previous: the slice's
     current mask, or None. erase_depth: see :data:`ERASE_DEPTH` (None = never erase on depth).
+    config: the first-click choices (:class:`PromptConfig`).
     """
     positive = np.asarray(positive, dtype=np.float64).reshape(-1, 2)
     negative = np.asarray(negative, dtype=np.float64).reshape(-1, 2)
@@ -239,7 +267,7 @@ def predict_prompt_mask(
 
     mask, passes = None, 0
     if prev_box is None:
-        box, passes = _first_scale(runner, source, spacing_yx, z, box, positive, negative, size)
+        box, passes = _first_scale(runner, source, spacing_yx, z, box, positive, negative, size, config)
     # Net passes in all: the first framing plus MAX_REFRAMES re-framings, one more after a
     # multi-scale search (whose chosen window is re-framed on its own result first).
     budget = MAX_REFRAMES + 1 if passes == 0 else MAX_REFRAMES + 2
