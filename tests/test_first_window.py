@@ -55,3 +55,19 @@ def test_sessions_record_the_prompt_choice_and_old_sessions_replay_without_it():
     for bad in ({"weak_edge_look": "yes"}, {"weak_edge_look": True, "extra": 1}, ["weak_edge_look"]):
         with pytest.raises(ValueError, match="invalid prompt settings"):
             apply_settings(other, {**settings, "prompt": bad})
+
+
+def test_the_textured_nuclei_group_is_fixed_large_and_textured():
+    from napari_limnet.evaluation.textured_nuclei import SHAPE, textured_nuclei_cases
+
+    a, b = textured_nuclei_cases(2), textured_nuclei_cases(2)
+    assert [c.name for c in a] == ["textured_nuclei_0", "textured_nuclei_1"] and {c.group for c in a} == {"textured_nuclei"}
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x.image, y.image)
+        np.testing.assert_array_equal(x.truth, y.truth)
+        assert x.image.shape == SHAPE and x.image.dtype == np.uint16 and x.truth.dtype == bool
+        largest = x.truth.sum((1, 2)).max()
+        assert 2 * np.sqrt(largest / np.pi) > 48, "larger than the 64-px first window's inner part"
+        assert x.truth.any(axis=(1, 2)).sum() >= 8
+        inside = x.image[x.truth].astype(float)
+        assert inside.std() / inside.mean() > 0.25, "strong internal texture"
