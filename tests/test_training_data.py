@@ -110,6 +110,18 @@ def test_object_texture_changes_only_intensities_and_is_off_by_default():
     assert grain(textured) > 1.3 * grain(plain), "classes carry a fine internal texture"
 
 
+def test_real_canvases_take_the_same_texture_on_their_structures():
+    vols = _toy_volumes()
+
+    def sample(**kw):
+        return RealVolumes(vols, "cpu", min_voxels=100, **kw).sample(4, (6, 32, 32), torch.Generator().manual_seed(3))
+
+    plain, off, textured = sample(), sample(object_texture=0.0), sample(object_texture=1.0)
+    assert torch.equal(plain.image, off.image), "off by default: the random stream is unchanged"
+    assert torch.equal(plain.target, textured.target) and torch.equal(plain.labels, textured.labels)
+    assert torch.isfinite(textured.image).all() and not torch.equal(plain.image, textured.image)
+
+
 def test_object_texture_is_recorded_and_needs_the_bank(tmp_path):
     import json
 
@@ -121,4 +133,4 @@ def test_object_texture_is_recorded_and_needs_the_bank(tmp_path):
         train_interaction.main(common)
     train_interaction.main(common + ["--bank", "8", "--refresh-batch", "4", "--refresh-every", "1"])
     rec = json.loads((tmp_path / "interaction.json").read_text())["runs"][-1]
-    assert rec["object_texture"] == 0.5 and rec["args"]["object_texture"] == "0.5"
+    assert rec["object_texture"] == 0.5 and rec["args"]["object_texture"] == "0.5" and rec["real_texture"] == 0.0

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
-from .synthetic import SyntheticVolumes, smooth_noise
+from .synthetic import SyntheticVolumes, class_texture, smooth_noise
 
 #: Structures smaller than this (voxels) are not used as targets (they remain distractors).
 MIN_STRUCTURE_VOXELS = 150
@@ -147,17 +147,20 @@ class RealVolumes:
 
     def __init__(self, volumes: list[RealVolume], device, min_voxels: int = MIN_STRUCTURE_VOXELS,
                  axis_weights: tuple[float, float, float] | None = None, intensity_strength: float = 1.0,
-                 exclude: set[tuple[str, int]] | frozenset = frozenset()):
+                 exclude: set[tuple[str, int]] | frozenset = frozenset(), object_texture: float = 0.0):
         """``axis_weights``: how often each volume axis (z, y, x) is the canvas' slice axis (None =
         uniform); ``intensity_strength`` scales the intensity remapping (1 = the training default,
         0 = the volume's own contrast, only normalised); ``exclude``: (volume name, label) pairs
-        never drawn as targets (they stay in the label maps as neighbours)."""
+        never drawn as targets (they stay in the label maps as neighbours); ``object_texture``: share of
+        canvases whose structures each get their own fine internal texture, as the synthetic
+        volumes' ``SyntheticConfig.object_texture_p`` (0 = off, the random stream unchanged)."""
         if not volumes:
             raise ValueError("no real training volumes were given")
         self.device = torch.device(device)
         self.names = [v.name for v in volumes]
         self.axis_weights = None if axis_weights is None else torch.tensor(axis_weights, dtype=torch.float64)
         self.intensity_strength = float(intensity_strength)
+        self.object_texture = float(object_texture)
         self.images, self.labels, self.spacings, self.structures = [], [], [], []
         for i, v in enumerate(volumes):
             img = np.array(v.image, dtype=np.float32)  # one copy, normalised in place
@@ -217,6 +220,9 @@ class RealVolumes:
             labels[idx] = lab
             wanted = torch.tensor([self.structures[picks[b]].label for b in rows], device=dev)
             target[idx] = lab == wanted.view(-1, 1, 1, 1)
+        if self.object_texture > 0:
+            n_cls = int(labels.max()) + 1
+            image = class_texture(dgen, image, labels.flatten(1), n_cls, shape, self.object_texture, dev)
         image = _remap_intensity(image, dgen, self.intensity_strength)
         return SyntheticVolumes(image=image, labels=labels, target=target, z_scale=1.0, dtype_mode="real")
 

@@ -138,6 +138,8 @@ def common_parser(description: str, seconds: float, batch: int, lr: float) -> ar
     p.add_argument("--object-texture", type=float, default=0.0,
                    help="share of synthetic bank volumes whose classes get a strong, fine internal texture "
                         "(data.synthetic.SyntheticConfig.object_texture_p; needs --bank)")
+    p.add_argument("--real-texture", type=float, default=0.0,
+                   help="the same texture on a share of the real canvases' structures (RealVolumes(object_texture=))")
     p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0 = time budget only)")
     p.add_argument("--moves", choices=MOVES, default="all", help="parameters that learn: all, decoders and heads only, or the propagation net's presence head only")
     p.add_argument("--batchnorm", choices=BATCHNORM, default="train",
@@ -168,7 +170,7 @@ def make_bank(args, shape: tuple[int, int, int], device, gen):
 
         volumes = load_real_volumes(args.real)
         held_out = held_out_structures(volumes, args.hold_out_every) if args.hold_out_every else set()
-        real = RealVolumes(volumes, device, exclude=held_out)
+        real = RealVolumes(volumes, device, exclude=held_out, object_texture=args.real_texture)
         if held_out:
             log(f"held out (never a target): {len(held_out)} structures, every {args.hold_out_every}th")
         log(f"real volumes: {len(real.names)} ({', '.join(real.names)}), {len(real)} structures")
@@ -190,6 +192,7 @@ def data_record(args, bank) -> dict:
         "bank_volumes_generated": dict(bank.generated),
         "real_fraction": args.real_fraction,
         "object_texture": args.object_texture,
+        "real_texture": args.real_texture,
     }
     if bank.real is not None:
         out["real_sources"] = list(bank.real.names)
