@@ -271,7 +271,8 @@ def main(argv=None) -> None:
         sweep["rows"][name] = {"real_fraction": frac, "lr": lr, "moves": moves, "batchnorm": bn, "optimizer": optimizer,
                                "seconds_per_net": args.seconds,
                                "wall": round(wall, 1),
-                               "runs": run_record(folder, trained_nets(CONFIGS[name])), "scores": score(folder, args.hold_out_every, args.synthetic, args.out, name)}
+                               "runs": run_record(folder, trained_nets(CONFIGS[name])),
+                               "scores": score(folder, args.hold_out_every, args.synthetic, args.out, name)}
         save()
         print(name, {g: s["dice"][-1] for g, s in sweep["rows"][name]["scores"].items()}, flush=True)
 

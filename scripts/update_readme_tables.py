@@ -20,7 +20,8 @@ NAMES = {"macaque": "macaque", "mni152": "MNI152 brain", "nuclei3d": "3D nuclei 
          "all_real": "all real dev cases"}
 METHODS = {"limnet": "LIM-Net (shipped)", "previous_stopping": "previous stopping", "no_valley": "- area valley",
            "no_leak_cut": "- leak cut", "core_erase": "+ core erase (not kept)",
-           "trim_spread": "+ trims spread (option, off)", "no_weak_edge_look": "- weak-edge look", "no_mrf": "no MRF", "region_growing": "region growing"}
+           "trim_spread": "+ trims spread (option, off)", "no_weak_edge_look": "- weak-edge look",
+           "no_mrf": "no MRF", "region_growing": "region growing"}
 GROUPS = ("macaque", "mni152", "nuclei3d", "nuclei_confocal", "synthetic", "all_real", "train")
 
 

@@ -141,7 +141,8 @@ def common_parser(description: str, seconds: float, batch: int, lr: float) -> ar
     p.add_argument("--real-texture", type=float, default=0.0,
                    help="the same texture on a share of the real canvases' structures (RealVolumes(object_texture=))")
     p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0 = time budget only)")
-    p.add_argument("--moves", choices=MOVES, default="all", help="parameters that learn: all, decoders and heads only, or the propagation net's presence head only")
+    p.add_argument("--moves", choices=MOVES, default="all",
+                   help="parameters that learn: all, decoders and heads only, or the propagation net's presence head only")
     p.add_argument("--batchnorm", choices=BATCHNORM, default="train",
                    help="'frozen' keeps the starting weights' BatchNorm running statistics (fine-tuning with small batches)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="adamw", help="sgd: momentum 0.9, no weight decay")
