@@ -221,8 +221,7 @@ class RealVolumes:
             wanted = torch.tensor([self.structures[picks[b]].label for b in rows], device=dev)
             target[idx] = lab == wanted.view(-1, 1, 1, 1)
         if self.object_texture > 0:
-            n_cls = int(labels.max()) + 1
-            image = class_texture(dgen, image, labels.flatten(1), n_cls, shape, self.object_texture, dev)
+            image = class_texture(dgen, image, labels.flatten(1), int(labels.max()) + 1, self.object_texture)
         image = _remap_intensity(image, dgen, self.intensity_strength)
         return SyntheticVolumes(image=image, labels=labels, target=target, z_scale=1.0, dtype_mode="real")
 

@@ -371,7 +371,7 @@ def _render(gen, cls: torch.Tensor, shape, z_scale, primary_label, similar, cfg:
     tex = _rand(gen, b, 1, 1, 1, device=device, high=0.25)
     img = img * (1 + tex * smooth_noise(gen, b, shape, (max(2, d // 3), tex_cells, tex_cells), device))
     if cfg.object_texture_p > 0:
-        img = class_texture(gen, img, flat, n_cls, shape, cfg.object_texture_p, device)
+        img = class_texture(gen, img, flat, n_cls, cfg.object_texture_p)
     sigma = _rand(gen, 1, device=device, high=1.4).item()
     if sigma > 0.3:
         img = _blur_inplane(img, sigma)
@@ -397,16 +397,16 @@ def _render(gen, cls: torch.Tensor, shape, z_scale, primary_label, similar, cfg:
     return img
 
 
-def class_texture(gen, img, flat_cls, n_cls: int, shape, share: float, device) -> torch.Tensor:
+def class_texture(gen, img: torch.Tensor, flat_cls: torch.Tensor, n_cls: int, share: float) -> torch.Tensor:
     """Multiply each class of ``share`` of the volumes by its own fine texture (see SyntheticConfig).
 
     img: (B, D, H, W) intensities; flat_cls: (B, D*H*W) class (label) index per voxel, < n_cls.
     Also used on real canvases (``RealVolumes(object_texture=...)``), with their label maps.
     """
-    b = img.shape[0]
-    d, h, w = shape
+    b, d, h, w = img.shape
+    device = img.device
     grain = _rand(gen, 1, device=device, low=3.0, high=8.0).item()  # pixels per texture cell
-    field = smooth_noise(gen, b, shape, (max(2, d // 2), h / grain, w / grain), device)
+    field = smooth_noise(gen, b, (d, h, w), (max(2, d // 2), h / grain, w / grain), device)
     on = (_rand(gen, b, 1, device=device) < share).float()
     amp = _rand(gen, b, n_cls, device=device, high=OBJECT_TEXTURE_MAX) * on
     amp_at = torch.gather(amp, 1, flat_cls).view_as(img)

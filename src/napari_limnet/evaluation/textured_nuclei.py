@@ -23,7 +23,6 @@ SHAPE = (28, 224, 224)
 def textured_nuclei_volume(seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(image (Z, Y, X) uint16, labels (Z, Y, X) int32) of 6-12 packed nuclei."""
     rng = np.random.default_rng(seed)
-    dz, dy, dx = SPACING
     zz, yy, xx = np.meshgrid(*(np.arange(n) * s for n, s in zip(SHAPE, SPACING)), indexing="ij")
     extent = np.array(SHAPE) * np.array(SPACING)
     labels = np.zeros(SHAPE, np.int32)
@@ -55,12 +54,12 @@ def textured_nuclei_volume(seed: int) -> tuple[np.ndarray, np.ndarray]:
 def textured_nuclei_cases(n: int = 8, seed: int = 4242) -> list[Case]:
     """``n`` cases: the nucleus nearest each volume's centre, one volume per case (fixed seeds)."""
     cases = []
+    centre = np.array(SHAPE) / 2
     for k in range(n):
         image, labels = textured_nuclei_volume(seed + k)
         ids = [i for i in np.unique(labels) if i]
         if not ids:
             continue
-        centre = np.array(SHAPE) / 2
         coms = ndimage.center_of_mass(labels > 0, labels, ids)
         pick = ids[int(np.argmin([np.linalg.norm((np.array(c) - centre) * SPACING) for c in coms]))]
         cases.append(Case(f"textured_nuclei_{k}", "textured_nuclei", image, labels == pick, SPACING))
