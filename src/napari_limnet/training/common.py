@@ -149,6 +149,12 @@ def common_parser(description: str, seconds: float, batch: int, lr: float) -> ar
     p.add_argument("--precision", choices=("bf16", "fp32"), default="bf16", help="autocast of forward passes")
     p.add_argument("--val-volumes", type=int, default=0,
                    help="volumes in each fixed validation set (0 = the script's default; CPU runs want a few)")
+    p.add_argument("--distill", type=float, default=0.0,
+                   help="weight of a distillation loss on a second, synthetic stream whose target is the starting "
+                        "net's own output (training.distillation; 0 = off; needs --bank)")
+    p.add_argument("--distill-batch", type=int, default=0, help="batch of the distillation stream (0 = --batch)")
+    p.add_argument("--distill-texture", type=float, default=0.0,
+                   help="share of the distillation stream's synthetic volumes with textured objects")
     p.add_argument("--hold-out-every", type=int, default=0,
                    help="never train on every k-th real structure (data.real_volumes.held_out_structures), so the "
                         "held-out ones can score the run (0 = train on all)")

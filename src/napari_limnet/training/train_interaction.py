@@ -23,6 +23,7 @@ from .click_simulation import ClickSet, error_click, first_click
 from .common import (
     autocast, common_parser, corrupt_masks, data_record, dice_score, make_bank, seg_loss, setup, train_loop, validation_volumes,
 )
+from .distillation import distill_bank, distill_batch, distill_record, frozen_teacher, soft_bce
 from .what_moves import evaluating
 from ..data.synthetic import make_volumes
 
@@ -181,7 +182,8 @@ def main(argv=None):
             out.update({f"real_{k}": v for k, v in validate(net, val_real, args.size, device).items()})
         return out
 
-    train_loop(args, NAME, net, opt, step_fn, validate_all, extra=lambda: data_record(args, bank))
+    train_loop(args, NAME, net, opt, step_fn, validate_all,
+               extra=lambda: {**data_record(args, bank), **distill_record(args, step_fn.distill_bank)})
 
 
 def make_step(args, net, device, gen, bank=None):
@@ -192,26 +194,42 @@ def make_step(args, net, device, gen, bank=None):
     """
     shape = (VOLUME_DEPTH, args.canvas, args.canvas)
     bank = bank if bank is not None else make_bank(args, shape, device, gen)
+    d_bank = distill_bank(args, shape, device, gen)
+    teacher = frozen_teacher(net) if d_bank is not None else None
     n_vol = max(1, args.batch // args.per_volume)
     extra_clicks = torch.Generator().manual_seed(args.seed)
 
-    def step_fn(step):
+    def episode_input(source, n_volumes: int):
+        """Slices from ``source`` (a bank, or None for fresh volumes) and a simulated session on them."""
         with torch.no_grad(), torch.profiler.record_function("data"):
-            if bank is None:
-                vols = make_volumes(n_vol, shape, gen, device)
+            if source is None:
+                vols = make_volumes(n_volumes, shape, gen, device)
             else:
-                if step > 0 and step % args.refresh_every == 0:
-                    bank.refresh()
-                vols = bank.draw(n_vol, reverse_z=False)
+                if step_fn.step > 0 and step_fn.step % args.refresh_every == 0:
+                    source.refresh()
+                vols = source.draw(n_volumes, reverse_z=False)
             img, gt, lab = sample_slices(vols, gen, args.per_volume, empty_p=args.empty_p)
         n_extra = int(torch.multinomial(torch.tensor([0.35, 0.25, 0.2, 0.2]), 1, generator=extra_clicks).item())
         with torch.profiler.record_function("clicks"):
             x, target, _ = run_episode(net, img, gt, lab, gen, args.size, n_extra, device, args.refine_p)
-        with torch.profiler.record_function("forward"), autocast(device):
-            logits = net(x.contiguous(memory_format=torch.channels_last))
-            loss = seg_loss(logits, target)
-        return loss, x.shape[0]
+        return x.contiguous(memory_format=torch.channels_last), target
 
+    def step_fn(step):
+        step_fn.step = step
+        x, target = episode_input(bank, n_vol)
+        with torch.profiler.record_function("forward"), autocast(device):
+            loss = seg_loss(net(x), target)
+        if teacher is None:
+            return loss, x.shape[0]
+        d_x, _ = episode_input(d_bank, max(1, distill_batch(args) // args.per_volume))
+        with torch.profiler.record_function("distill"), autocast(device):
+            with torch.no_grad():
+                t_logits = teacher(d_x)
+            d_loss = soft_bce(net(d_x), t_logits)
+        return loss + args.distill * d_loss, x.shape[0]
+
+    step_fn.step = 0
+    step_fn.distill_bank = d_bank
     return step_fn, bank
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from .batch_ops import batch_bbox, crop, framing, paste
 from .common import (
     autocast, common_parser, corrupt_masks, data_record, dice_score, make_bank, seg_loss, setup, train_loop, validation_volumes,
 )
+from .distillation import distill_bank, distill_batch, distill_record, frozen_teacher, soft_bce
 from .what_moves import evaluating
 from ..data.synthetic import make_volumes
 
@@ -61,8 +62,13 @@ def frames(volume: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     return volume[torch.arange(b, device=volume.device).view(b, 1), z]
 
 
-def run_clip(net, vols, z, valid, gen, size: int, device, context_jitter: bool, train: bool):
-    """Propagate through clips; returns (loss, per-frame canvas predictions (B, T, H, W), presence probs (B, T))."""
+def run_clip(net, vols, z, valid, gen, size: int, device, context_jitter: bool, train: bool, teacher=None):
+    """Propagate through clips; returns (loss, per-frame canvas predictions (B, T, H, W), presence probs (B, T), targets).
+
+    ``teacher``: a frozen net (training.distillation); the loss then matches its mask logits and
+    presence instead of the ground truth, on the same crops, previous masks and memory frames (its
+    own key/value encodings of the learning net's predictions).
+    """
     img, tgt, lab = frames(vols.image, z), frames(vols.target, z), frames(vols.labels, z)
     b, t_len, h, w = tgt.shape
     rnd = lambda *s: torch.rand(*s, generator=gen, device=device)  # noqa: E731
@@ -79,6 +85,12 @@ def run_clip(net, vols, z, valid, gen, size: int, device, context_jitter: bool, 
         value0 = net.encode_value(image0, crop(mask0.unsqueeze(1).float(), box0, size, "zeros"), feats0)
     anchor = (feats0.key.flatten(2).float(), value0.flatten(2).float())
     recent: deque = deque(maxlen=3)
+    if teacher is not None:
+        with torch.no_grad(), autocast(device):
+            t_feats0 = teacher.encode_image(image0)
+            t_value0 = teacher.encode_value(image0, crop(mask0.unsqueeze(1).float(), box0, size, "zeros"), t_feats0)
+        t_anchor = (t_feats0.key.flatten(2).float(), t_value0.flatten(2).float())
+        t_recent: deque = deque(maxlen=3)
     prev = mask0
     losses, preds, presences = [], [mask0], [torch.ones(b, device=device)]
     for t in range(1, t_len):
@@ -95,7 +107,15 @@ def run_clip(net, vols, z, valid, gen, size: int, device, context_jitter: bool, 
         logits, presence = logits.float(), presence.float()
         present_label = (target.flatten(1).sum(1) >= PRESENT_MIN_PIXELS).float()
         weight = valid[:, t].float()
-        if train:
+        if teacher is not None:
+            with torch.no_grad(), autocast(device):
+                t_feats = teacher.encode_image(image)
+                t_keys = torch.cat([t_anchor[0]] + [k for k, _ in t_recent], 2)
+                t_values = torch.cat([t_anchor[1]] + [v for _, v in t_recent], 2)
+                t_logits, t_presence = teacher.segment(t_feats, t_keys, t_values, prev_crop)
+        if train and teacher is not None:
+            losses.append(soft_bce(logits, t_logits, weight) + soft_bce(presence.view(b, 1), t_presence.view(b, 1), weight))
+        elif train:
             l_mask = seg_loss(logits, target, weight)
             bce = F.binary_cross_entropy_with_logits(presence, present_label, reduction="none")
             l_pres = (bce * weight).sum() / weight.sum().clamp_min(1)
@@ -105,6 +125,10 @@ def run_clip(net, vols, z, valid, gen, size: int, device, context_jitter: bool, 
         with autocast(device):
             value = net.encode_value(image, pred_crop, feats)
         recent.append((feats.key.flatten(2).float(), value.flatten(2).float()))
+        if teacher is not None:
+            with torch.no_grad(), autocast(device):
+                t_value = teacher.encode_value(image, pred_crop, t_feats)
+            t_recent.append((t_feats.key.flatten(2).float(), t_value.flatten(2).float()))
         pred = paste(pred_crop, box, (h, w))[:, 0] > 0.5
         pred = pred & (p_present > 0.5).view(b, 1, 1)
         preds.append(pred)
@@ -169,7 +193,7 @@ def main(argv=None):
         return out
 
     train_loop(args, NAME, net, opt, step_fn, validate_all, unit="clips",
-               extra=lambda: {"clip_length": args.clip, **data_record(args, bank)})
+               extra=lambda: {"clip_length": args.clip, **data_record(args, bank), **distill_record(args, step_fn.distill_bank)})
 
 
 def make_step(args, net, device, gen, bank=None):
@@ -180,6 +204,8 @@ def make_step(args, net, device, gen, bank=None):
     """
     shape = (args.depth, args.canvas, args.canvas)
     bank = bank if bank is not None else make_bank(args, shape, device, gen)
+    d_bank = distill_bank(args, shape, device, gen)
+    teacher = frozen_teacher(net) if d_bank is not None else None
 
     def step_fn(step):
         with torch.no_grad(), torch.profiler.record_function("data"):
@@ -192,8 +218,18 @@ def make_step(args, net, device, gen, bank=None):
             z, valid = sample_clips(vols, gen, args.clip)
         with torch.profiler.record_function("forward"):
             loss, *_ = run_clip(net, vols, z, valid, gen, args.size, device, True, train=True)
-        return loss, args.batch
+        if teacher is None:
+            return loss, args.batch
+        with torch.no_grad(), torch.profiler.record_function("data"):
+            if step > 0 and step % args.refresh_every == 0:
+                d_bank.refresh()
+            d_vols = d_bank.draw(distill_batch(args))
+            d_z, d_valid = sample_clips(d_vols, gen, args.clip)
+        with torch.profiler.record_function("distill"):
+            d_loss, *_ = run_clip(net, d_vols, d_z, d_valid, gen, args.size, device, True, train=True, teacher=teacher)
+        return loss + args.distill * d_loss, args.batch
 
+    step_fn.distill_bank = d_bank
     return step_fn, bank
 
 if __name__ == "__main__":
