@@ -1,4 +1,5 @@
-"""The first click's window: a mask on a weak edge looks once through a 2x window (inference.prompt)."""
+"""The first click's window: a mask on a weak edge looks once through a 2x window, which wins on a clear edge
+in the raw or the averaged crop (inference.prompt)."""
 
 import numpy as np
 import pytest
@@ -6,19 +7,22 @@ from scipy import ndimage
 
 from napari_limnet import LimNetController
 from napari_limnet.evaluation.metrics import dice
-from napari_limnet.inference.prompt import PromptConfig
+from napari_limnet.inference.prompt import TEXTURE_SMOOTH, PromptConfig, boundary_contrast
 from napari_limnet.sessions import apply_settings, controller_settings
 
 
-def textured_disk(seed: int, radius: int, size: int = 192):
-    """(5, size, size) float32: a bright disk with strong, fine internal texture (chromatin-like) on a dark background."""
+def textured_disk(seed: int, radius: int, size: int = 192, amplitude: float = 250, grain: float = 2.0):
+    """(5, size, size) float32: a bright disk with strong, fine internal texture (chromatin-like) on a dark background.
+
+    amplitude: the texture's standard deviation (the disk's mean is 700, the background 80);
+    grain: its correlation length in pixels."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[:size, :size]
     c = size // 2
     disk = (yy - c) ** 2 + (xx - c) ** 2 < radius**2
-    tex = ndimage.gaussian_filter(rng.normal(size=(size, size)), 2.0)
+    tex = ndimage.gaussian_filter(rng.normal(size=(size, size)), grain)
     tex /= tex.std()
-    img = np.where(disk, 700 + 250 * tex, 80) + rng.normal(0, 20, (size, size))
+    img = np.where(disk, 700 + amplitude * tex, 80) + rng.normal(0, 20, (size, size))
     return np.repeat(img[None], 5, 0).astype(np.float32), disk, (c, c)
 
 
@@ -28,31 +32,45 @@ def test_a_large_textured_object_is_found_from_one_central_click(radius):
     the texture there (a weak edge); the 2x window's mask sits on the disk's clear edge and wins."""
     vol, disk, click = textured_disk(1, radius)
     new = LimNetController(vol).preview(2, [click], [])
-    old = LimNetController(vol, prompt=PromptConfig(weak_edge_look=False)).preview(2, [click], [])
+    old = LimNetController(vol, prompt=PromptConfig(weak_edge_look=False, texture_edge=False)).preview(2, [click], [])
     assert dice(new, disk) > 0.85
     assert dice(old, disk) < 0.4
+
+
+@pytest.mark.parametrize("radius", [28, 34])
+def test_a_strongly_textured_object_is_found_through_the_averaged_edge(radius):
+    """Stronger texture: the 2x window's mask is right, but its raw outline contrast stays below the
+    bar, so without the texture edge the speck stays; the averaged crop shows the clear edge."""
+    vol, disk, click = textured_disk(1, radius, amplitude=350, grain=1.5)
+    new = LimNetController(vol).preview(2, [click], [])
+    old = LimNetController(vol, prompt=PromptConfig(texture_edge=False)).preview(2, [click], [])
+    assert dice(new, disk) > 0.8
+    assert dice(old, disk) < 0.3
 
 
 def test_an_object_smaller_than_the_window_keeps_its_mask():
     vol, disk, click = textured_disk(1, 12)
     new = LimNetController(vol).preview(2, [click], [])
-    old = LimNetController(vol, prompt=PromptConfig(weak_edge_look=False)).preview(2, [click], [])
+    for config in (PromptConfig(weak_edge_look=False, texture_edge=False), PromptConfig(texture_edge=False)):
+        np.testing.assert_array_equal(new, LimNetController(vol, prompt=config).preview(2, [click], []))
     assert dice(new, disk) > 0.85
-    np.testing.assert_array_equal(new, old)
 
 
 def test_sessions_record_the_prompt_choice_and_old_sessions_replay_without_it():
     vol, _, _ = textured_disk(0, 10, 64)
     ctrl = LimNetController(vol)
     settings = controller_settings(ctrl)
-    assert settings["prompt"] == {"weak_edge_look": True}
-    other = LimNetController(vol, prompt=PromptConfig(weak_edge_look=False))
+    assert settings["prompt"] == {"weak_edge_look": True, "texture_edge": True}
+    other = LimNetController(vol, prompt=PromptConfig(weak_edge_look=False, texture_edge=False))
     apply_settings(other, settings)
-    assert other.prompt.weak_edge_look
+    assert other.prompt == PromptConfig()
     old = {k: v for k, v in settings.items() if k != "prompt"}  # saved before the weak-edge look existed
     apply_settings(other, old)
-    assert other.prompt == PromptConfig(weak_edge_look=False)
-    for bad in ({"weak_edge_look": "yes"}, {"weak_edge_look": True, "extra": 1}, ["weak_edge_look"]):
+    assert other.prompt == PromptConfig(weak_edge_look=False, texture_edge=False)
+    apply_settings(other, {**settings, "prompt": {"weak_edge_look": True}})  # saved before the texture edge
+    assert other.prompt == PromptConfig(weak_edge_look=True, texture_edge=False)
+    for bad in ({"weak_edge_look": "yes"}, {"weak_edge_look": True, "extra": 1}, ["weak_edge_look"],
+                {"weak_edge_look": True, "texture_edge": 1}):
         with pytest.raises(ValueError, match="invalid prompt settings"):
             apply_settings(other, {**settings, "prompt": bad})
 
@@ -71,3 +89,24 @@ def test_the_textured_nuclei_group_is_fixed_large_and_textured():
         assert x.truth.any(axis=(1, 2)).sum() >= 8
         inside = x.image[x.truth].astype(float)
         assert inside.std() / inside.mean() > 0.25, "strong internal texture"
+
+
+def test_the_averaged_crop_sees_the_outline_of_a_textured_disk_and_not_texture():
+    """Raw, the chromatin-like texture spreads the inside's intensities and the disk's clear outline
+    scores a weak edge; on the averaged crop it clears the bar. A blob drawn inside the texture
+    (no outline to follow) stays low either way."""
+    import torch
+
+    from napari_limnet.inference.prompt import EDGE_CONTRAST
+
+    rng = np.random.default_rng(5)
+    yy, xx = np.mgrid[:128, :128]
+    disk = (yy - 64) ** 2 + (xx - 64) ** 2 < 40**2
+    tex = ndimage.gaussian_filter(rng.normal(size=(128, 128)), 1.0)
+    tex /= tex.std()
+    img = torch.tensor(np.where(disk, 0.6 + 0.25 * tex, 0.25) + rng.normal(0, 0.03, (128, 128)), dtype=torch.float32)
+    outline = torch.tensor(disk, dtype=torch.float32)
+    assert boundary_contrast(img, outline) < EDGE_CONTRAST <= boundary_contrast(img, outline, smooth=TEXTURE_SMOOTH)
+    speck = torch.tensor((yy - 64) ** 2 + (xx - 60) ** 2 < 8**2, dtype=torch.float32)
+    assert boundary_contrast(img, speck, smooth=TEXTURE_SMOOTH) < 0.5
+    assert boundary_contrast(img, torch.zeros(128, 128), smooth=TEXTURE_SMOOTH) == 0.0

@@ -95,11 +95,13 @@ def apply_settings(ctrl, settings: dict) -> None:
         if cut:
             leak = LeakCutRule(**{**cut, "valley": ValleyRule(**cut["valley"]) if cut.get("valley") else None})
         ctrl.stopping = replace(StoppingConfig(), **{**st, "valley": valley, "leak_cut": leak})
-    # sessions saved before the weak-edge look have no "prompt": replay them as they were made
+    # sessions saved before the weak-edge look have no "prompt", and those saved before the
+    # texture edge no "texture_edge": replay them as they were made
     pr = settings.get("prompt", {"weak_edge_look": False})
-    if not isinstance(pr, dict) or set(pr) - {"weak_edge_look"} or not isinstance(pr.get("weak_edge_look", True), bool):
+    known = {"weak_edge_look", "texture_edge"}
+    if not isinstance(pr, dict) or set(pr) - known or not all(isinstance(pr.get(k, True), bool) for k in known):
         raise ValueError(f"invalid prompt settings in the session: {pr!r}")
-    ctrl.prompt = PromptConfig(**pr)
+    ctrl.prompt = PromptConfig(**{"texture_edge": False, **pr})
 
 
 @dataclass
