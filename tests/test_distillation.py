@@ -95,3 +95,7 @@ def test_distill_stream_runs_and_is_recorded(module, tmp_path):
     no_bank = module.build_parser().parse_args(["--distill", "1", "--device", "cpu"])
     with pytest.raises(SystemExit, match="--distill needs --bank"):
         module.make_step(no_bank, net, torch.device("cpu"), torch.Generator().manual_seed(0))
+    for unused, needs in ((["--distill-texture", "0.5"], "needs --distill > 0"), (["--real-texture", "0.5"], "needs --real-fraction > 0")):
+        args = module.build_parser().parse_args(["--bank", "8", "--refresh-batch", "4", "--device", "cpu"] + unused)
+        with pytest.raises(SystemExit, match=needs):
+            module.make_step(args, net, torch.device("cpu"), torch.Generator().manual_seed(0))

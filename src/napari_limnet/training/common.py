@@ -163,6 +163,10 @@ def common_parser(description: str, seconds: float, batch: int, lr: float) -> ar
 
 def make_bank(args, shape: tuple[int, int, int], device, gen):
     """The device-resident volume bank of ``--bank`` entries (None for the fresh-volume pipeline)."""
+    if args.real_texture > 0 and args.real_fraction <= 0:
+        raise SystemExit("--real-texture textures the real canvases: it needs --real-fraction > 0")
+    if args.distill_texture > 0 and args.distill <= 0:
+        raise SystemExit("--distill-texture textures the distillation stream: it needs --distill > 0")
     if not args.bank:
         if args.real_fraction > 0 or args.object_texture > 0:
             raise SystemExit("--real-fraction and --object-texture need --bank (they are served from the bank)")
