@@ -274,3 +274,36 @@ def test_the_undo_history_is_bounded_but_the_round_log_is_complete(fakes, tube):
     assert c.n_rounds == 3 and [r[0] for r in c.rounds()] == [10, 12, 14]
     shared = [id(m) for m in c._history[0].masks.values()]
     assert len(set(shared)) == len(shared)
+
+
+@pytest.mark.parametrize("growth", [2.0, None])
+def test_erasing_a_slice_cuts_a_growing_leak_where_it_outgrew_the_clicked_slice(fakes, growth):
+    """A thin tube runs into a widening cone above it (a touching structure of the same brightness):
+    propagation from the tube follows it to the end. Erasing a slice near the cone's end says the
+    object ended before there; with the growth cut the chain is cut at the first slice whose mask
+    is twice the clicked slice's, without it only the erased slice and what lay beyond it go."""
+    from dataclasses import replace
+
+    from napari_limnet.inference.stopping import LeakCutRule, StoppingConfig
+
+    shape = (30, 48, 48)
+    vol = np.zeros(shape, dtype=np.float32)
+    yy, xx = np.mgrid[:48, :48]
+    radius = {z: 3 for z in range(6, 16)} | {z: 3 + (z - 15) for z in range(16, 28)}  # 3 px, then widening
+    for z, r in radius.items():
+        vol[z][(yy - 24) ** 2 + (xx - 24) ** 2 <= r**2] = 100.0
+    vol += np.linspace(0, 1, 48, dtype=np.float32)[None, None, :]
+    stopping = replace(StoppingConfig(), valley=None, drift_tolerance=None, leak_cut=replace(LeakCutRule(), growth=growth))
+    c = LimNetController(vol, models=fakes(-10.0), stopping=stopping)
+    first = c.interact(10, [(24, 24)])
+    assert first[6:28].any(axis=(1, 2)).all(), "round 1 followed the cone to its end"
+    mask = c.interact(26, negative=[(24, 24)])
+    areas = first.sum(axis=(1, 2))
+    kept = [z for z in range(11, 26) if mask[z].any()]
+    if growth is None:
+        assert kept == list(range(11, 26)) and not mask[26:].any()
+    else:
+        end = next(z for z in range(11, 26) if areas[z] >= 2 * areas[10])
+        assert kept == list(range(11, end)) and not mask[end:].any()
+        assert end <= 17
+    assert mask[6:11].any(axis=(1, 2)).all(), "the other side of the clicked slice is untouched"

@@ -138,3 +138,17 @@ def test_a_trim_changes_the_unbroken_run_of_slices_it_spread_to():
     assert trim_range(10, spread) == (8, 13)
     assert trim_range(10, {}) == (10, 10)
     assert trim_range(5, spread) == (5, 5)
+
+
+def test_grown_from_source_compares_a_propagated_mask_with_the_slice_it_came_from():
+    from napari_limnet.inference.rounds import grown_from_source
+
+    state = state_from(10, range(5, 26))  # 8x8 squares everywhere, all propagated from slice 10
+    masks = dict(state.masks)
+    masks[20] = square(size=12)  # 144 px against 64 at the source: 2.25x
+    grown = RunState(masks, dict(state.sources), dict(state.interactions), 1)
+    assert grown_from_source(grown, 20, 2.0) and not grown_from_source(grown, 20, 2.5)
+    assert not grown_from_source(grown, 19, 2.0), "same area as its source"
+    assert not grown_from_source(grown, 10, 2.0), "the interacted slice itself"
+    assert not grown_from_source(grown, 27, 2.0), "no mask there"
+    assert not grown_from_source(grown, 20, None), "switched off"

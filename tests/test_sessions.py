@@ -86,3 +86,23 @@ def test_batch_on_a_local_dask_cluster_of_two_workers(recorded, tmp_path, capsys
     rows = list(csv.DictReader(table.open()))
     assert len(rows) == 4 and {r["object_id"] for r in rows} == {"1", "2"}
     assert all(float(r["seconds"]) > 0 for r in rows)
+
+
+def test_sessions_saved_before_the_growth_rules_replay_without_them():
+    """Stopping settings without "grown_erase" (and a leak cut without "growth") come from an
+    earlier release: they replay with both off, so old sessions reproduce their masks."""
+    from dataclasses import asdict
+
+    from napari_limnet import LimNetController
+    from napari_limnet.inference.stopping import StoppingConfig
+    from napari_limnet.sessions import apply_settings, controller_settings
+
+    ctrl = LimNetController(np.random.default_rng(0).random((4, 16, 16), dtype=np.float32))
+    settings = controller_settings(ctrl)
+    assert settings["stopping"]["grown_erase"] == 2.0 and settings["stopping"]["leak_cut"]["growth"] == 2.0
+    old = {**settings, "stopping": {k: v for k, v in settings["stopping"].items() if k != "grown_erase"}}
+    old["stopping"]["leak_cut"] = {k: v for k, v in old["stopping"]["leak_cut"].items() if k != "growth"}
+    apply_settings(ctrl, old)
+    assert ctrl.stopping.grown_erase is None and ctrl.stopping.leak_cut.growth is None
+    apply_settings(ctrl, settings)
+    assert asdict(ctrl.stopping) == asdict(StoppingConfig())

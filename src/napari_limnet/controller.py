@@ -20,12 +20,12 @@ import numpy as np
 
 from .inference.fusion import FusionConfig, keep_old
 from .inference.mask_store import LazyMask, SliceMask, dense_slice, dense_volume
-from .inference.prompt import PromptConfig, PromptResult, predict_prompt_mask
+from .inference.prompt import ERASE_DEPTH, PromptConfig, PromptResult, predict_prompt_mask
 from .inference.cancel import Cancelled
 from .inference.propagation import PropagationConfig, propagate
 from .inference.rounds import (
-    Interaction, RunState, apply_round, extension_guard, influence_range, plan_leak_cut, plan_round, trim_range,
-    user_limits,
+    Interaction, RunState, apply_round, extension_guard, grown_from_source, influence_range, plan_leak_cut, plan_round,
+    trim_range, user_limits,
 )
 from .inference.confidence import confidence_and_stakes
 from .inference.stopping import StoppingConfig, ValleyRule
@@ -224,9 +224,12 @@ class LimNetController:
         elif box is not None:
             result = predict_box_mask(self._runner, self._source, self.spacing[1:], z, box, pos, neg, state.masks.get(z))
         else:
+            erase_depth = self.stopping.erase_depth
+            if erase_depth is None and grown_from_source(state, z, self.stopping.grown_erase):
+                erase_depth = ERASE_DEPTH  # "not this" in the middle of a mask that outgrew its source
             result = predict_prompt_mask(
                 self._runner, self._source, self.spacing[1:], z, pos, neg, state.masks.get(z),
-                erase_depth=self.stopping.erase_depth, config=self.prompt,
+                erase_depth=erase_depth, config=self.prompt,
             )
         self._prompt_cache = (key, state, result)
         return result

@@ -93,8 +93,10 @@ def apply_settings(ctrl, settings: dict) -> None:
         cut = st.get("leak_cut")
         leak = None
         if cut:
-            leak = LeakCutRule(**{**cut, "valley": ValleyRule(**cut["valley"]) if cut.get("valley") else None})
-        ctrl.stopping = replace(StoppingConfig(), **{**st, "valley": valley, "leak_cut": leak})
+            # sessions saved before the growth cut have no "growth": replay them without it
+            leak = LeakCutRule(**{"growth": None, **cut, "valley": ValleyRule(**cut["valley"]) if cut.get("valley") else None})
+        # ... and before the grown-mask erase no "grown_erase"
+        ctrl.stopping = replace(StoppingConfig(), **{"grown_erase": None, **st, "valley": valley, "leak_cut": leak})
     # sessions saved before the weak-edge look have no "prompt", and those saved before the
     # texture edge no "texture_edge": replay them as they were made
     pr = settings.get("prompt", {"weak_edge_look": False})

@@ -177,6 +177,17 @@ def plan_round(
     return RoundPlan(take_new, choices, ev)
 
 
+def grown_from_source(state: RunState, z: int, factor: float | None) -> bool:
+    """True when slice z's mask was propagated from another interacted slice and has grown to at
+    least ``factor`` x the area of that slice's mask (False when ``factor`` is None)."""
+    if factor is None:
+        return False
+    src, mask = state.sources.get(z), state.masks.get(z)
+    if src is None or src == z or mask is None or state.masks.get(src) is None:
+        return False
+    return mask.area >= factor * state.masks[src].area
+
+
 def plan_leak_cut(state: RunState, z: int, rule: LeakCutRule = LeakCutRule()) -> list[int]:
     """Slices to clear when a negative-only round erases slice z (besides z and what passed through it).
 
