@@ -28,9 +28,8 @@ import numpy as np
 import torch
 
 from napari_limnet.adaptation import DEFAULT_RECIPE, adapt, learn_with_report
-from napari_limnet.evaluation.annotate_volume import (
-    VolumeObjects, committed_labels, mean_rows, peak_rss_mb, robot_scores, write_json,
-)
+from napari_limnet.evaluation.annotate_volume import VolumeObjects, committed_labels, mean_rows, robot_scores, write_json
+from napari_limnet.evaluation.memory import peak_rss_mb
 
 #: Recipe variants (what each choice of the recipe buys): name -> changes to the default.
 VARIANTS = {

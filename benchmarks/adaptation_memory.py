@@ -3,7 +3,7 @@
     python benchmarks/adaptation_memory.py [--seconds 60] [--out docs/adaptation]
 
 Two fresh processes, side by side: one loads the volume and its labels and imports everything
-(the baseline), the other also adapts on them. Each reports its peak RSS (ru_maxrss).
+(the baseline), the other also adapts on them. Each reports its peak RSS (evaluation.memory.peak_rss_mb: its own VmHWM).
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 
 CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
+from napari_limnet.evaluation.memory import peak_rss_mb
 import numpy as np
 import torch
 from napari_limnet.adaptation import adapt
@@ -38,7 +39,7 @@ info = {}
 if adapt_it:
     m = adapt(vol, labels, (1.0, 0.7, 0.7), seconds=float(sys.argv[2]), seed=0)
     info = {k: m.info["adaptation"][k] for k in ("steps", "seconds", "time_limited", "crops")}
-print(json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+print(json.dumps({"peak_rss_mb": peak_rss_mb(),
                   "volume_mb": (vol.nbytes + labels.nbytes) / 2**20, "seconds": time.perf_counter() - t0, **info}))
 """
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import sys
 import tempfile
@@ -32,6 +31,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from napari_limnet.evaluation.memory import peak_rss_mb
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,10 +51,6 @@ class Blob:
         if t <= 0:
             return np.zeros(self.shape[1:], dtype=bool)
         return ((self.yy - cy) / ry) ** 2 + ((self.xx - cx) / rx) ** 2 <= t
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run(shape, n_objects: int, seed: int = 0, pretouch: bool = False) -> dict:

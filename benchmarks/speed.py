@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -25,6 +24,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from napari_limnet.evaluation.memory import peak_rss_mb
 
 VOLUMES = [(100, 256, 256), (300, 512, 512), (64, 1024, 1024)]
 OBJECTS = {"small": (6, 0.04), "large": (20, 0.3)}  # (z half-extent in slices, in-plane radius / side)
@@ -51,10 +52,6 @@ def make_case(shape, size: str, seed: int = 0):
 def rss_mb() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 # ----------------------------------------------------------------------------------- workers

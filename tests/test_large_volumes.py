@@ -11,7 +11,8 @@ pytest.importorskip("dask.array")
 
 SCRIPT = textwrap.dedent(
     """
-    import json, resource, numpy as np, dask.array as da
+    import json, numpy as np, dask.array as da
+    from napari_limnet.evaluation.memory import peak_rss_mb
     from napari_limnet import LimNetController
     from napari_limnet.inference.mask_store import LazyMask
 
@@ -30,7 +31,7 @@ SCRIPT = textwrap.dedent(
     out = {
         "lazy": isinstance(mask, LazyMask), "shape": list(mask.shape), "slices": ctrl.nonempty_slices()[:1] + ctrl.nonempty_slices()[-1:],
         "voxels": int(mask.sum()), "centre": bool(mask[500, 1000, 1100]),
-        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+        "peak_rss_gb": peak_rss_mb() / 1024,
     }
     print(json.dumps(out))
     """

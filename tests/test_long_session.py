@@ -18,7 +18,8 @@ import pytest
 
 SCRIPT = textwrap.dedent(
     """
-    import hashlib, json, resource, sys, numpy as np, torch
+    import hashlib, json, sys, numpy as np, torch
+    from napari_limnet.evaluation.memory import peak_rss_mb
     torch.set_num_threads(2)
     from napari_limnet import LimNetController, Cancelled
     from napari_limnet.session import AnnotationSession
@@ -99,7 +100,7 @@ SCRIPT = textwrap.dedent(
     print(json.dumps({"rounds": rounds, "commits": commits, "undos": undos, "cancels": cancels,
                       "rss_growth_mb": end_rss - warm, "history_kb_per_round": nbytes / 1024 / max(1, len(ctrl._history) - 1),
                       "commit_undo_kb": commit_bytes / 1024, "undo_exact": exact,
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                      "peak_rss_mb": peak_rss_mb()}))
     """
 )
 

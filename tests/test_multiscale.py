@@ -85,7 +85,8 @@ def test_a_multiscale_layer_is_annotated_at_full_resolution_and_at_a_coarser_lev
 
 SCRIPT = textwrap.dedent(
     """
-    import json, resource, sys, numpy as np, zarr
+    import json, sys, numpy as np, zarr
+    from napari_limnet.evaluation.memory import peak_rss_mb
     from napari_limnet._reader import get_reader
     from napari_limnet import LimNetController
     path = sys.argv[1]
@@ -95,7 +96,7 @@ SCRIPT = textwrap.dedent(
     mask = ctrl.interact(512, [(512, 512)])
     print(json.dumps({"shape": list(vol.shape), "gb": vol.nbytes / 2**30, "slices": len(ctrl.nonempty_slices()),
                       "centre": bool(mask[512, 512, 512]),
-                      "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+                      "peak_rss_gb": peak_rss_mb() / 1024}))
     """
 )
 

@@ -16,7 +16,6 @@ rows with different ``k`` compare on equal terms.
 from __future__ import annotations
 
 import json
-import resource
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,11 +72,6 @@ def mean_rows(per_object: dict, ids) -> dict:
     """Mean Dice / overshoot / undershoot per round over ``ids``."""
     rows = [per_object[i] for i in ids]
     return {k: np.mean([r[k] for r in rows], axis=0).round(4).tolist() for k in ("dice", "overshoot", "undershoot")}
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (MB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def write_json(path: str | Path, data) -> None:
