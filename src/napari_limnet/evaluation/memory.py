@@ -10,6 +10,7 @@ map exec created, so it is the script's own peak.
 from __future__ import annotations
 
 import resource
+import sys
 
 
 def peak_rss_mb() -> float:
@@ -21,5 +22,5 @@ def peak_rss_mb() -> float:
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
-    scale = 1024 * 1024 if __import__("sys").platform == "darwin" else 1024  # bytes on macOS, KiB elsewhere
+    scale = 1024 * 1024 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB elsewhere
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale

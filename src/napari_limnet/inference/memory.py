@@ -12,7 +12,8 @@ import torch
 
 
 class MemoryBank:
-    """Keys (1, Ck, h, w) and values (1, Cv, h, w) of memory slices, flattened for reading."""
+    """Keys (B, Ck, h, w) and values (B, Cv, h, w) of memory slices, flattened for reading
+    (B = 1 in the controller, a batch of clips in training)."""
 
     def __init__(self, key: torch.Tensor, value: torch.Tensor, n_recent: int = 3):
         if n_recent < 0:
@@ -40,7 +41,7 @@ class MemoryBank:
         return 1 + len(self._recent)
 
     def read(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Concatenated memory: keys (1, Ck, N), values (1, Cv, N)."""
+        """Concatenated memory: keys (B, Ck, N), values (B, Cv, N)."""
         if self._cache is None:
             entries = [self._anchor, *self._recent]
             self._cache = (torch.cat([k for k, _ in entries], 2), torch.cat([v for _, v in entries], 2))

@@ -211,9 +211,10 @@ def _first_scale(runner, source, spacing_yx, z, box, positive, negative, size,
         x = interaction_input(source, z, cand, positive, negative, None, size)
         logits = runner.interaction(x)[0, 0]
         passes += 1
-        contrast = boundary_contrast(x[0, 0], (logits > 0).float())
+        drawn = (logits > 0).float()
+        contrast = boundary_contrast(x[0, 0], drawn)
         if chosen is not None and config.texture_edge:
-            contrast = max(contrast, boundary_contrast(x[0, 0], (logits > 0).float(), smooth=TEXTURE_SMOOTH))
+            contrast = max(contrast, boundary_contrast(x[0, 0], drawn, smooth=TEXTURE_SMOOTH))
         if chosen is None:
             chosen = (cand, logits)
             if contrast >= EDGE_CONTRAST or (contrast >= NO_EDGE_CONTRAST and not config.weak_edge_look):

@@ -199,13 +199,13 @@ def make_step(args, net, device, gen, bank=None):
     n_vol = max(1, args.batch // args.per_volume)
     extra_clicks = torch.Generator().manual_seed(args.seed)
 
-    def episode_input(source, n_volumes: int):
+    def episode_input(source, n_volumes: int, step: int):
         """Slices from ``source`` (a bank, or None for fresh volumes) and a simulated session on them."""
         with torch.no_grad(), torch.profiler.record_function("data"):
             if source is None:
                 vols = make_volumes(n_volumes, shape, gen, device)
             else:
-                if step_fn.step > 0 and step_fn.step % args.refresh_every == 0:
+                if step > 0 and step % args.refresh_every == 0:
                     source.refresh()
                 vols = source.draw(n_volumes, reverse_z=False)
             img, gt, lab = sample_slices(vols, gen, args.per_volume, empty_p=args.empty_p)
@@ -215,20 +215,18 @@ def make_step(args, net, device, gen, bank=None):
         return x.contiguous(memory_format=torch.channels_last), target
 
     def step_fn(step):
-        step_fn.step = step
-        x, target = episode_input(bank, n_vol)
+        x, target = episode_input(bank, n_vol, step)
         with torch.profiler.record_function("forward"), autocast(device):
             loss = seg_loss(net(x), target)
         if teacher is None:
             return loss, x.shape[0]
-        d_x, _ = episode_input(d_bank, max(1, distill_batch(args) // args.per_volume))
+        d_x, _ = episode_input(d_bank, max(1, distill_batch(args) // args.per_volume), step)
         with torch.profiler.record_function("distill"), autocast(device):
             with torch.no_grad():
                 t_logits = teacher(d_x)
             d_loss = soft_bce(net(d_x), t_logits)
         return loss + args.distill * d_loss, x.shape[0]
 
-    step_fn.step = 0
     step_fn.distill_bank = d_bank
     return step_fn, bank
 

@@ -16,12 +16,11 @@ and an explicit "object present" head is trained on every frame.
 
 from __future__ import annotations
 
-from collections import deque
-
 import torch
 import torch.nn.functional as F
 
 from ..inference.intensity import apply_window, intensity_window
+from ..inference.memory import MemoryBank
 from .batch_ops import batch_bbox, crop, framing, paste
 from .common import (
     autocast, common_parser, corrupt_masks, data_record, dice_score, make_bank, seg_loss, setup, train_loop, validation_volumes,
@@ -80,17 +79,16 @@ def run_clip(net, vols, z, valid, gen, size: int, device, context_jitter: bool, 
     raw0 = crop(img[:, 0:1], box0, size)
     low, high = intensity_window(raw0)
     image0 = apply_window(raw0, low, high).contiguous(memory_format=torch.channels_last)
+    mask0_crop = crop(mask0.unsqueeze(1).float(), box0, size, "zeros")
     with autocast(device):
         feats0 = net.encode_image(image0)
-        value0 = net.encode_value(image0, crop(mask0.unsqueeze(1).float(), box0, size, "zeros"), feats0)
-    anchor = (feats0.key.flatten(2).float(), value0.flatten(2).float())
-    recent: deque = deque(maxlen=3)
+        value0 = net.encode_value(image0, mask0_crop, feats0)
+    memory = MemoryBank(feats0.key.float(), value0.float())
     if teacher is not None:
         with torch.no_grad(), autocast(device):
             t_feats0 = teacher.encode_image(image0)
-            t_value0 = teacher.encode_value(image0, crop(mask0.unsqueeze(1).float(), box0, size, "zeros"), t_feats0)
-        t_anchor = (t_feats0.key.flatten(2).float(), t_value0.flatten(2).float())
-        t_recent: deque = deque(maxlen=3)
+            t_value0 = teacher.encode_value(image0, mask0_crop, t_feats0)
+        t_memory = MemoryBank(t_feats0.key.float(), t_value0.float())
     prev = mask0
     losses, preds, presences = [], [mask0], [torch.ones(b, device=device)]
     for t in range(1, t_len):
@@ -99,20 +97,16 @@ def run_clip(net, vols, z, valid, gen, size: int, device, context_jitter: bool, 
         image = apply_window(raw, low, high).contiguous(memory_format=torch.channels_last)
         prev_crop = crop(prev.unsqueeze(1).float(), box, size, "zeros")
         target = crop(tgt[:, t : t + 1].float(), box, size, "zeros") > 0.5
-        keys = torch.cat([anchor[0]] + [k for k, _ in recent], 2)
-        values = torch.cat([anchor[1]] + [v for _, v in recent], 2)
         with autocast(device):
             feats = net.encode_image(image)
-            logits, presence = net.segment(feats, keys, values, prev_crop)
+            logits, presence = net.segment(feats, *memory.read(), prev_crop)
         logits, presence = logits.float(), presence.float()
         present_label = (target.flatten(1).sum(1) >= PRESENT_MIN_PIXELS).float()
         weight = valid[:, t].float()
         if teacher is not None:
             with torch.no_grad(), autocast(device):
                 t_feats = teacher.encode_image(image)
-                t_keys = torch.cat([t_anchor[0]] + [k for k, _ in t_recent], 2)
-                t_values = torch.cat([t_anchor[1]] + [v for _, v in t_recent], 2)
-                t_logits, t_presence = teacher.segment(t_feats, t_keys, t_values, prev_crop)
+                t_logits, t_presence = teacher.segment(t_feats, *t_memory.read(), prev_crop)
         if train and teacher is not None:
             losses.append(soft_bce(logits, t_logits, weight) + soft_bce(presence.view(b, 1), t_presence.view(b, 1), weight))
         elif train:
@@ -124,11 +118,11 @@ def run_clip(net, vols, z, valid, gen, size: int, device, context_jitter: bool, 
         pred_crop = (logits.detach() > 0).float()
         with autocast(device):
             value = net.encode_value(image, pred_crop, feats)
-        recent.append((feats.key.flatten(2).float(), value.flatten(2).float()))
+        memory.add(feats.key.float(), value.float())
         if teacher is not None:
             with torch.no_grad(), autocast(device):
                 t_value = teacher.encode_value(image, pred_crop, t_feats)
-            t_recent.append((t_feats.key.flatten(2).float(), t_value.flatten(2).float()))
+            t_memory.add(t_feats.key.float(), t_value.float())
         pred = paste(pred_crop, box, (h, w))[:, 0] > 0.5
         pred = pred & (p_present > 0.5).view(b, 1, 1)
         preds.append(pred)
