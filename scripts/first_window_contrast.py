@@ -21,8 +21,7 @@ def main() -> None:
     from napari_limnet.evaluation.metrics import dice
     from napari_limnet.evaluation.robot_user import first_click
     from napari_limnet.evaluation.textured_nuclei import textured_nuclei_cases
-    from napari_limnet.inference.crops import CropBox, points_bbox
-    from napari_limnet.inference.prompt import EDGE_CONTRAST, FIRST_SIDE_PIXELS, boundary_contrast, interaction_input
+    from napari_limnet.inference.prompt import EDGE_CONTRAST, boundary_contrast, interaction_input, size_prior_box
     from napari_limnet.inference.slice_io import paste_mask
 
     torch.set_num_threads(1)
@@ -36,10 +35,7 @@ def main() -> None:
             ctl = LimNetController(case.image, spacing=case.spacing, models=None)
             spacing = ctl.spacing[1:]
             pos, neg = np.array([yx], dtype=float), np.zeros((0, 2))
-            box = CropBox.framing(points_bbox(pos), spacing)
-            side = FIRST_SIDE_PIXELS * min(spacing)
-            if box.height * spacing[0] < side:
-                box = CropBox.square_mm(box.center, side, spacing)
+            box = size_prior_box(pos, spacing)
             row = []
             for factor in (1, 2):
                 cand = box.scaled(factor) if factor != 1 else box

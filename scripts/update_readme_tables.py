@@ -21,7 +21,7 @@ NAMES = {"macaque": "macaque", "mni152": "MNI152 brain", "nuclei3d": "3D nuclei 
 METHODS = {"limnet": "LIM-Net (shipped)", "previous_stopping": "previous stopping", "no_valley": "- area valley",
            "no_leak_cut": "- leak cut", "core_erase": "+ core erase (not kept)",
            "trim_spread": "+ trims spread (option, off)", "no_weak_edge_look": "- weak-edge look",
-           "no_texture_edge": "- texture edge", "no_growth": "- growth cut and erase",
+           "no_texture_edge": "- texture edge", "no_small_look": "- small-window look", "no_growth": "- growth cut and erase",
            "no_mrf": "no MRF", "region_growing": "region growing"}
 GROUPS = ("macaque", "mni152", "nuclei3d", "nuclei_confocal", "synthetic", "all_real", "train")
 

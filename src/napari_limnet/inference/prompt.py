@@ -53,6 +53,17 @@ WEAK_EDGE_LARGEST_FACTOR = 2
 #: square (boundary_contrast's ``smooth``): a textured nucleus's outline is a clear step at that
 #: scale while its chromatin spreads the raw intensities inside (contrast 0.2-1.2 raw, 1.1-1.7 averaged).
 TEXTURE_SMOOTH = 5
+#: Small-window look: when the size prior's first mask stands on a weak edge (below EDGE_CONTRAST)
+#: and no larger window won, the window this many times the size prior is looked through too. Seen
+#: through the 64-pixel window, a structure of a few pixels with a faint outline gets a blob at the
+#: net's trained scale (object ~ 1/CONTEXT of the window), 10-20x the object's area; the smaller
+#: window's mask then sits on the object's outline. It wins when its outline has at least
+#: SMALL_GAIN x the contrast of the size prior's mask and at least SMALL_FLOOR (both measured as the
+#: larger of the raw and the averaged contrast). Chosen on the training volumes' structures
+#: (scripts/small_window_look.py), never dev.
+SMALL_FACTOR = 0.5
+SMALL_GAIN = 1.25
+SMALL_FLOOR = 0.3
 #: A negative-only round that leaves less than this fraction of the slice's mask empties the slice.
 ERASE_FRACTION = 0.5
 #: A negative click this deep inside the slice's mask (its distance to the mask's edge over the
@@ -71,10 +82,14 @@ class PromptConfig:
     edge at all looks wider).
     texture_edge: a larger window's mask wins on a clear edge in the raw crop *or* in the crop
     averaged over :data:`TEXTURE_SMOOTH` pixels (an outline around texture); False = raw only.
+    small_look: a size-prior mask on a weak edge that no larger window beat gets one look through
+    the :data:`SMALL_FACTOR` window, which wins on a clearly better outline (:data:`SMALL_GAIN`,
+    :data:`SMALL_FLOOR`); False = the release before it (windows only grow).
     """
 
     weak_edge_look: bool = True
     texture_edge: bool = True
+    small_look: bool = True
 
 
 @dataclass(frozen=True)
@@ -186,21 +201,51 @@ def boundary_contrast(image: torch.Tensor, mask: torch.Tensor, smooth: int = 0) 
     return abs(a50 - b50) / (a75 - a25 + b75 - b25 + 1e-3)
 
 
+def size_prior_box(positive: np.ndarray, spacing_yx: tuple[float, float]) -> CropBox:
+    """The first window around (N, 2) positive clicks (y, x): their framing, at least the size prior.
+
+    The size prior is :data:`FIRST_SIDE_PIXELS` pixels at the finer in-plane spacing, square in
+    physical units.
+    """
+    first_side_mm = FIRST_SIDE_PIXELS * min(spacing_yx)
+    box = CropBox.framing(points_bbox(positive), spacing_yx)
+    if box.height * spacing_yx[0] < first_side_mm:
+        box = CropBox.square_mm(box.center, first_side_mm, spacing_yx)
+    return box
+
+
+def _outline_contrast(image: torch.Tensor, drawn: torch.Tensor, averaged: bool) -> float:
+    """boundary_contrast of a (S, S) mask on its crop; with ``averaged``, the larger of raw and averaged."""
+    contrast = boundary_contrast(image, drawn)
+    if averaged:
+        contrast = max(contrast, boundary_contrast(image, drawn, smooth=TEXTURE_SMOOTH))
+    return contrast
+
+
+def _contains(outer: CropBox, inner: tuple[int, int, int, int]) -> bool:
+    """True if the inclusive bbox (ymin, ymax, xmin, xmax) lies inside the window."""
+    ymin, ymax, xmin, xmax = inner
+    return outer.y0 <= ymin and ymax < outer.y1 and outer.x0 <= xmin and xmax < outer.x1
+
+
 def _first_scale(runner, source, spacing_yx, z, box, positive, negative, size,
                  config: PromptConfig = PromptConfig()) -> tuple[CropBox, int]:
-    """Pick the first window among 1x, 2x, 4x the size prior (multi-scale first crop).
+    """Pick the first window among 1x, 2x, 4x (and 0.5x) the size prior (multi-scale first crop).
 
     A click inside a large, uniform object seen through a small window gives a blob whose outline
     follows no image edge. When the first mask's outline has (almost) no contrast, larger windows
     are tried and the smallest one whose mask does sit on an edge wins; re-framing continues from
     there. A first mask on a weak edge (texture inside an object larger than the window) gets one
     look through the 2x window (``config.weak_edge_look``), which wins only on a clear edge (in
-    the raw crop or, with ``config.texture_edge``, the averaged one).
+    the raw crop or, with ``config.texture_edge``, the averaged one). When the size prior still
+    stands on a weak edge, a small structure may be hiding under a blob of the net's trained
+    scale: the :data:`SMALL_FACTOR` window wins on a clearly better outline (``config.small_look``).
     Otherwise the size prior stands.
     """
     shape = source.slice_shape
     passes = 0
     chosen = None
+    first_contrast, first_image = 0.0, None
     largest = MULTISCALE_FACTORS[-1]
     for factor in MULTISCALE_FACTORS:
         if factor > largest:
@@ -212,11 +257,10 @@ def _first_scale(runner, source, spacing_yx, z, box, positive, negative, size,
         logits = runner.interaction(x)[0, 0]
         passes += 1
         drawn = (logits > 0).float()
-        contrast = boundary_contrast(x[0, 0], drawn)
-        if chosen is not None and config.texture_edge:
-            contrast = max(contrast, boundary_contrast(x[0, 0], drawn, smooth=TEXTURE_SMOOTH))
+        contrast = _outline_contrast(x[0, 0], drawn, averaged=chosen is not None and config.texture_edge)
         if chosen is None:
             chosen = (cand, logits)
+            first_contrast, first_image = contrast, x[0, 0]
             if contrast >= EDGE_CONTRAST or (contrast >= NO_EDGE_CONTRAST and not config.weak_edge_look):
                 break  # the first mask follows an edge: keep the size prior
             if contrast >= NO_EDGE_CONTRAST:
@@ -224,6 +268,15 @@ def _first_scale(runner, source, spacing_yx, z, box, positive, negative, size,
         elif contrast >= EDGE_CONTRAST:
             chosen = (cand, logits)
             break
+    small = box.scaled(SMALL_FACTOR)
+    if (config.small_look and chosen[0] is box and first_contrast < EDGE_CONTRAST
+            and _contains(small, points_bbox(positive))):
+        prior_contrast = _outline_contrast(first_image, (chosen[1] > 0).float(), averaged=True)
+        x = interaction_input(source, z, small, positive, negative, None, size)
+        logits = runner.interaction(x)[0, 0]
+        passes += 1
+        if _outline_contrast(x[0, 0], (logits > 0).float(), averaged=True) >= max(SMALL_FLOOR, SMALL_GAIN * prior_contrast):
+            chosen = (small, logits)
     cand, logits = chosen
     mask = clean_prompt_mask(paste_mask(logits, cand, shape), positive, negative, None)
     if mask is None:
@@ -281,11 +334,7 @@ def predict_prompt_mask(
     if prev_box is not None:
         box = CropBox.framing(union_bbox(prev_box, clicks_box), spacing_yx)
     else:
-        first_side_mm = FIRST_SIDE_PIXELS * min(spacing_yx)
-        pos_box = points_bbox(positive)
-        box = CropBox.framing(pos_box, spacing_yx)
-        if box.height * spacing_yx[0] < first_side_mm:
-            box = CropBox.square_mm(box.center, first_side_mm, spacing_yx)
+        box = size_prior_box(positive, spacing_yx)
 
     mask, passes = None, 0
     if prev_box is None:
