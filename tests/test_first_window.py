@@ -60,17 +60,20 @@ def test_sessions_record_the_prompt_choice_and_old_sessions_replay_without_it():
     vol, _, _ = textured_disk(0, 10, 64)
     ctrl = LimNetController(vol)
     settings = controller_settings(ctrl)
-    assert settings["prompt"] == {"weak_edge_look": True, "texture_edge": True}
-    other = LimNetController(vol, prompt=PromptConfig(weak_edge_look=False, texture_edge=False))
+    assert settings["prompt"] == {"weak_edge_look": True, "texture_edge": True, "small_look": True}
+    other = LimNetController(vol, prompt=PromptConfig(weak_edge_look=False, texture_edge=False, small_look=False))
     apply_settings(other, settings)
     assert other.prompt == PromptConfig()
     old = {k: v for k, v in settings.items() if k != "prompt"}  # saved before the weak-edge look existed
     apply_settings(other, old)
-    assert other.prompt == PromptConfig(weak_edge_look=False, texture_edge=False)
+    assert other.prompt == PromptConfig(weak_edge_look=False, texture_edge=False, small_look=False)
     apply_settings(other, {**settings, "prompt": {"weak_edge_look": True}})  # saved before the texture edge
-    assert other.prompt == PromptConfig(weak_edge_look=True, texture_edge=False)
+    assert other.prompt == PromptConfig(weak_edge_look=True, texture_edge=False, small_look=False)
+    # saved before the small-window look
+    apply_settings(other, {**settings, "prompt": {"weak_edge_look": True, "texture_edge": True}})
+    assert other.prompt == PromptConfig(small_look=False)
     for bad in ({"weak_edge_look": "yes"}, {"weak_edge_look": True, "extra": 1}, ["weak_edge_look"],
-                {"weak_edge_look": True, "texture_edge": 1}):
+                {"weak_edge_look": True, "texture_edge": 1}, {"small_look": "no"}):
         with pytest.raises(ValueError, match="invalid prompt settings"):
             apply_settings(other, {**settings, "prompt": bad})
 
@@ -110,3 +113,40 @@ def test_the_averaged_crop_sees_the_outline_of_a_textured_disk_and_not_texture()
     speck = torch.tensor((yy - 64) ** 2 + (xx - 60) ** 2 < 8**2, dtype=torch.float32)
     assert boundary_contrast(img, speck, smooth=TEXTURE_SMOOTH) < 0.5
     assert boundary_contrast(img, torch.zeros(128, 128), smooth=TEXTURE_SMOOTH) == 0.0
+
+
+def test_a_tiny_faint_structure_gets_the_small_window():
+    """Structures of a few pixels in real CT/MR slices (training volumes, 31-80 px on the robot's
+    first slice): through the 64-px window the net draws a blob of its trained scale, 7-18x the
+    object; the 0.5x window's mask sits on the object's outline and wins (PromptConfig.small_look)."""
+    from napari_limnet.data.real_volumes import default_train_dir
+    from napari_limnet.evaluation.cases import load_train_cases
+    from napari_limnet.evaluation.robot_user import first_click
+
+    if not (default_train_dir() / "train_cases.json").is_file():
+        pytest.skip("../shared/data/train is not here")
+    names = {"train_ts_ct_abdomen_7", "train_ts_mr_abdomen_21", "train_ts_mr_abdomen_25"}
+    cases = [c for c in load_train_cases() if c.name in names]
+    assert len(cases) == 3
+    for case in cases:
+        z, yx = first_click(case.truth)
+        truth = case.truth[z]
+        new = LimNetController(case.image, spacing=case.spacing).preview(z, [yx], [])
+        old = LimNetController(case.image, spacing=case.spacing, prompt=PromptConfig(small_look=False)).preview(z, [yx], [])
+        assert old.sum() > 5 * truth.sum() and dice(old, truth) < 0.2, case.name
+        assert new.sum() < 3.5 * truth.sum() and dice(new, truth) > 0.45, case.name
+
+
+def test_the_small_window_never_leaves_out_a_positive_click():
+    """Two positive clicks farther apart than the 0.5x window: the small look is not taken, so the
+    mask can still reach both clicks."""
+    from napari_limnet.inference.crops import CropBox
+    from napari_limnet.inference.prompt import SMALL_FACTOR, _contains, size_prior_box
+
+    box = size_prior_box(np.array([[100.0, 100.0]]), (1.0, 1.0))
+    assert box.height == box.width == 64
+    small = box.scaled(SMALL_FACTOR)
+    assert small.height == 32 and _contains(small, (100, 100, 100, 100))
+    spread = size_prior_box(np.array([[100.0, 100.0], [100.0, 140.0]]), (1.0, 1.0))
+    assert not _contains(spread.scaled(SMALL_FACTOR), (100, 100, 100, 140))
+    assert _contains(CropBox(0, 10, 0, 10), (0, 9, 0, 9)) and not _contains(CropBox(0, 10, 0, 10), (0, 10, 0, 9))

@@ -97,13 +97,13 @@ def apply_settings(ctrl, settings: dict) -> None:
             leak = LeakCutRule(**{"growth": None, **cut, "valley": ValleyRule(**cut["valley"]) if cut.get("valley") else None})
         # ... and before the grown-mask erase no "grown_erase"
         ctrl.stopping = replace(StoppingConfig(), **{"grown_erase": None, **st, "valley": valley, "leak_cut": leak})
-    # sessions saved before the weak-edge look have no "prompt", and those saved before the
-    # texture edge no "texture_edge": replay them as they were made
+    # sessions saved before the weak-edge look have no "prompt", those saved before the texture
+    # edge no "texture_edge", and before the small-window look no "small_look": replay them as made
     pr = settings.get("prompt", {"weak_edge_look": False})
-    known = {"weak_edge_look", "texture_edge"}
+    known = {"weak_edge_look", "texture_edge", "small_look"}
     if not isinstance(pr, dict) or set(pr) - known or not all(isinstance(pr.get(k, True), bool) for k in known):
         raise ValueError(f"invalid prompt settings in the session: {pr!r}")
-    ctrl.prompt = PromptConfig(**{"texture_edge": False, **pr})
+    ctrl.prompt = PromptConfig(**{"texture_edge": False, "small_look": False, **pr})
 
 
 @dataclass
