@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -55,6 +56,35 @@ def test_clicks_and_next_object_while_a_round_runs(make_napari_viewer, qtbot, no
     qtbot.waitUntil(lambda: not widget.busy and not widget._pending, timeout=90000)
     ctrl = widget.session().controller
     # the second click on the same slice cancelled the running round; one round ran with both clicks
+    assert ctrl.n_rounds == 1 and len(ctrl.interactions[z][0]) == 2
+
+
+def test_a_click_while_the_round_draws_its_preview_cancels_that_round(make_napari_viewer, qtbot, no_tracebacks, monkeypatch):
+    """The second click lands while the running round's worker is still drawing the 2D preview, before
+    the controller's round starts: the round is cancelled all the same, and one round runs with both
+    clicks (the controller's own cancel flag is reset when its round starts, so only the round's token
+    carries a cancel that early)."""
+    viewer, widget, s = setup(make_napari_viewer)
+    z, y, x = s.click
+    click(viewer, widget, z, y, x)
+    sess = widget.session()
+    gate, entered = threading.Event(), threading.Event()
+    original = sess.preview
+
+    def held_preview(*args, **kwargs):
+        if threading.current_thread() is not threading.main_thread() and not entered.is_set():
+            entered.set()
+            gate.wait(30)  # the round's worker waits here until the second click is in
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(sess, "preview", held_preview)
+    widget.segment()
+    assert entered.wait(30)
+    click(viewer, widget, z, 40, 120)
+    widget.segment()  # queued behind the running round, which it cancels
+    gate.set()
+    qtbot.waitUntil(lambda: not widget.busy and not widget._pending, timeout=90000)
+    ctrl = sess.controller
     assert ctrl.n_rounds == 1 and len(ctrl.interactions[z][0]) == 2
 
 

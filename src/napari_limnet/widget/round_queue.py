@@ -148,6 +148,10 @@ class RoundsMixin:
             self._pending.pop(z, None)
             self._pending[z] = (pos, neg, prompts)
             if self._running is not None and self._running[0] is sess and self._running[1] == z:
+                # the round's own token too: the controller's flag is cleared when interact starts,
+                # so a click while the worker is still drawing the preview would be lost as a cancel
+                if self._round_token is not None:
+                    self._round_token.set()
                 sess.cancel()
             return
         lead = self._lead()
