@@ -59,12 +59,22 @@ def test_clicks_and_next_object_while_a_round_runs(make_napari_viewer, qtbot, no
     assert ctrl.n_rounds == 1 and len(ctrl.interactions[z][0]) == 2
 
 
-def test_a_click_while_the_round_draws_its_preview_cancels_that_round(make_napari_viewer, qtbot, no_tracebacks, monkeypatch):
+@pytest.mark.parametrize("docking", ["add_dock_widget", "plugin menu"])
+def test_a_click_while_the_round_draws_its_preview_cancels_that_round(make_napari_viewer, qtbot, no_tracebacks, monkeypatch,
+                                                                      docking):
     """The second click lands while the running round's worker is still drawing the 2D preview, before
     the controller's round starts: the round is cancelled all the same, and one round runs with both
     clicks (the controller's own cancel flag is reset when its round starts, so only the round's token
-    carries a cancel that early)."""
-    viewer, widget, s = setup(make_napari_viewer)
+    carries a cancel that early). Also docked from the Plugins menu (a proxy viewer)."""
+    if docking == "plugin menu":
+        from gui_helpers import plugin_dock
+
+        viewer = make_napari_viewer(show=True)
+        s = ct_abdomen()
+        viewer.add_image(s.image, name="ct", scale=s.spacing)
+        widget = plugin_dock(viewer)
+    else:
+        viewer, widget, s = setup(make_napari_viewer)
     z, y, x = s.click
     click(viewer, widget, z, y, x)
     sess = widget.session()
