@@ -244,7 +244,7 @@ def _first_scale(runner, source, spacing_yx, z, box, positive, negative, size,
     """
     shape = source.slice_shape
     passes = 0
-    chosen = None
+    chosen, chosen_factor = None, None
     first_contrast, first_image = 0.0, None
     largest = MULTISCALE_FACTORS[-1]
     for factor in MULTISCALE_FACTORS:
@@ -259,17 +259,18 @@ def _first_scale(runner, source, spacing_yx, z, box, positive, negative, size,
         drawn = (logits > 0).float()
         contrast = _outline_contrast(x[0, 0], drawn, averaged=chosen is not None and config.texture_edge)
         if chosen is None:
-            chosen = (cand, logits)
+            chosen, chosen_factor = (cand, logits), factor
             first_contrast, first_image = contrast, x[0, 0]
             if contrast >= EDGE_CONTRAST or (contrast >= NO_EDGE_CONTRAST and not config.weak_edge_look):
                 break  # the first mask follows an edge: keep the size prior
             if contrast >= NO_EDGE_CONTRAST:
                 largest = WEAK_EDGE_LARGEST_FACTOR
         elif contrast >= EDGE_CONTRAST:
-            chosen = (cand, logits)
+            chosen, chosen_factor = (cand, logits), factor
             break
+    # the search's passes count toward predict_prompt_mask's budget, as the larger windows' do
     small = box.scaled(SMALL_FACTOR)
-    if (config.small_look and chosen[0] is box and first_contrast < EDGE_CONTRAST
+    if (config.small_look and chosen_factor == 1 and first_contrast < EDGE_CONTRAST
             and _contains(small, points_bbox(positive))):
         prior_contrast = _outline_contrast(first_image, (chosen[1] > 0).float(), averaged=True)
         x = interaction_input(source, z, small, positive, negative, None, size)
