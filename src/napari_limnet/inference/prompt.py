@@ -272,7 +272,8 @@ def _first_scale(runner, source, spacing_yx, z, box, positive, negative, size,
     small = box.scaled(SMALL_FACTOR)
     if (config.small_look and chosen_factor == 1 and first_contrast < EDGE_CONTRAST
             and _contains(small, points_bbox(positive))):
-        prior_contrast = _outline_contrast(first_image, (chosen[1] > 0).float(), averaged=True)
+        # the size prior's raw contrast is first_contrast; add its averaged one
+        prior_contrast = max(first_contrast, boundary_contrast(first_image, (chosen[1] > 0).float(), smooth=TEXTURE_SMOOTH))
         x = interaction_input(source, z, small, positive, negative, None, size)
         logits = runner.interaction(x)[0, 0]
         passes += 1

@@ -177,15 +177,19 @@ def plan_round(
     return RoundPlan(take_new, choices, ev)
 
 
+def propagated_source(state: RunState, z: int) -> int | None:
+    """The other interacted slice that slice z's mask was propagated from, both with masks; else None."""
+    src = state.sources.get(z)
+    if src is None or src == z or state.masks.get(z) is None or state.masks.get(src) is None:
+        return None
+    return src
+
+
 def grown_from_source(state: RunState, z: int, factor: float | None) -> bool:
     """True when slice z's mask was propagated from another interacted slice and has grown to at
     least ``factor`` x the area of that slice's mask (False when ``factor`` is None)."""
-    if factor is None:
-        return False
-    src, mask = state.sources.get(z), state.masks.get(z)
-    if src is None or src == z or mask is None or state.masks.get(src) is None:
-        return False
-    return mask.area >= factor * state.masks[src].area
+    src = propagated_source(state, z) if factor is not None else None
+    return src is not None and state.masks[z].area >= factor * state.masks[src].area
 
 
 def plan_leak_cut(state: RunState, z: int, rule: LeakCutRule = LeakCutRule()) -> list[int]:
@@ -195,8 +199,8 @@ def plan_leak_cut(state: RunState, z: int, rule: LeakCutRule = LeakCutRule()) ->
     cut at the most likely end of the object (:func:`~.stopping.leak_cut`) and the slices from
     there up to z are returned. Otherwise (z was never propagated into, or has no mask) nothing.
     """
-    src = state.sources.get(z)
-    if src is None or src == z or state.masks.get(z) is None or state.masks.get(src) is None:
+    src = propagated_source(state, z)
+    if src is None:
         return []
     step = 1 if z > src else -1
     chain = []

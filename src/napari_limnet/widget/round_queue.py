@@ -148,11 +148,7 @@ class RoundsMixin:
             self._pending.pop(z, None)
             self._pending[z] = (pos, neg, prompts)
             if self._running is not None and self._running[0] is sess and self._running[1] == z:
-                # the round's own token too: the controller's flag is cleared when interact starts,
-                # so a click while the worker is still drawing the preview would be lost as a cancel
-                if self._round_token is not None:
-                    self._round_token.set()
-                sess.cancel()
+                self._cancel_worker([sess])
             return
         lead = self._lead()
         self._sync_models(sess, self._state)  # the model chosen for this image (never while a round runs)
@@ -246,11 +242,14 @@ class RoundsMixin:
         self._pending.clear()
         self._cancel_worker()
 
-    def _cancel_worker(self) -> None:
+    def _cancel_worker(self, sessions=None) -> None:
+        """Cancel the running round: its own token (the controller's flag is cleared when interact
+        starts, so a cancel while the worker still draws the preview would be lost without it) and
+        the controllers of ``sessions`` (default: all)."""
         if self._worker is not None:
             if self._round_token is not None:
                 self._round_token.set()
-            for sess in self._sessions.values():
+            for sess in self._sessions.values() if sessions is None else sessions:
                 sess.cancel()
 
     @property
