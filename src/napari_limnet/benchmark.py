@@ -52,7 +52,7 @@ METHODS = ("limnet", "previous_stopping", "no_valley", "no_leak_cut", "core_eras
            "no_texture_edge", "no_small_look", "no_growth", "no_mrf", "box_r1", "mask_r1", "region_growing", "candidate")
 DEFAULT_METHODS = ("limnet", "previous_stopping", "no_mrf", "region_growing")
 #: Groups that are not real scans (left out of "all_real").
-NOT_REAL = ("synthetic", "train", "textured_nuclei")
+NOT_REAL = ("synthetic", "train", "textured_nuclei", "packed_nuclei")
 #: How many of the least confident slices the "go to the slice that needs you" hit rate looks at.
 CONFIDENCE_TOP = 3
 
@@ -294,6 +294,8 @@ def main(argv=None) -> dict:
     p.add_argument("--no-dev", action="store_true", help="skip the real dev cases")
     p.add_argument("--textured-nuclei", type=int, default=0,
                    help="also run this many generated large textured nuclei (evaluation.textured_nuclei; 0 = none)")
+    p.add_argument("--packed-nuclei", type=int, default=0,
+                   help="also run this many generated small, crowded, low-contrast nuclei (evaluation.packed_nuclei; 0 = none)")
     p.add_argument("--train-cases", type=int, default=0,
                    help="also run this many structures of the real TRAINING volumes (group 'train', for tuning rules)")
     p.add_argument("--train-held-out-every", type=int, default=0,
@@ -327,6 +329,10 @@ def main(argv=None) -> dict:
         from .evaluation.textured_nuclei import textured_nuclei_cases
 
         cases += textured_nuclei_cases(args.textured_nuclei)
+    if args.packed_nuclei:
+        from .evaluation.packed_nuclei import packed_nuclei_cases
+
+        cases += packed_nuclei_cases(args.packed_nuclei)
     if args.train_cases or args.train_held_out_every:
         cases += load_train_cases(args.train_cases or None, held_out_every=args.train_held_out_every)
     results = []
