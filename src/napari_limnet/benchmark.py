@@ -37,6 +37,7 @@ VARIANTS = {
     "limnet": {},
     "previous_stopping": {"stopping": PREVIOUS_STOPPING},
     "no_valley": {"stopping": replace(StoppingConfig(), valley=None)},
+    "no_drift_gap": {"stopping": replace(StoppingConfig(), drift_gap=None)},
     "no_leak_cut": {"stopping": replace(StoppingConfig(), leak_cut=None)},
     "core_erase": {"stopping": replace(StoppingConfig(), erase_depth=0.5)},
     "no_mrf": {"fusion": "new"},
@@ -48,7 +49,7 @@ VARIANTS = {
 }
 #: Rows whose round 1 is another prompt on the robot's first slice (rounds 2-6 click as usual).
 FIRST_PROMPTS = {"box_r1": "box", "mask_r1": "mask"}
-METHODS = ("limnet", "previous_stopping", "no_valley", "no_leak_cut", "core_erase", "trim_spread", "no_weak_edge_look",
+METHODS = ("limnet", "previous_stopping", "no_valley", "no_drift_gap", "no_leak_cut", "core_erase", "trim_spread", "no_weak_edge_look",
            "no_texture_edge", "no_small_look", "no_growth", "no_mrf", "box_r1", "mask_r1", "region_growing", "candidate")
 DEFAULT_METHODS = ("limnet", "previous_stopping", "no_mrf", "region_growing")
 #: Groups that are not real scans (left out of "all_real").
@@ -263,6 +264,7 @@ def plot(summary: dict, methods, path: Path) -> None:
     groups = [g for g in summary if g != "all_real"]
     fig, axes = plt.subplots(1, len(groups), figsize=(3.4 * len(groups), 3.2), squeeze=False)
     styles = {"limnet": ("tab:blue", "-o"), "previous_stopping": ("tab:green", "-.v"), "no_valley": ("tab:olive", ":x"),
+              "no_drift_gap": ("tab:red", ":v"),
               "no_leak_cut": ("tab:purple", ":+"), "core_erase": ("tab:cyan", ":d"),
               "trim_spread": ("tab:brown", "-.*"), "no_weak_edge_look": ("tab:olive", "--x"),
               "no_texture_edge": ("tab:pink", ":x"), "no_small_look": ("gold", "-.s"),
@@ -303,7 +305,7 @@ def main(argv=None) -> dict:
                         "(all of them unless --train-cases caps the number)")
     p.add_argument("--rounds", type=int, default=6)
     p.add_argument("--methods", nargs="*", default=list(DEFAULT_METHODS), choices=METHODS,
-                   help="add no_valley / no_leak_cut / core_erase for the stopping ablations")
+                   help="add no_valley / no_drift_gap / no_leak_cut / core_erase for the stopping ablations")
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"])
     p.add_argument("--weights", default=None, help="folder with interaction/propagation/fusion .pt (default: shipped)")
     p.add_argument("--candidate", default=None,

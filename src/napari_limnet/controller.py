@@ -366,7 +366,7 @@ class LimNetController:
         stop = self.stopping
         config = PropagationConfig(
             stop_when_empty=self.stop_when_empty, presence_threshold=stop.presence_threshold,
-            intensity_tolerance=stop.drift_tolerance, valley=stop.valley,
+            intensity_tolerance=stop.drift_tolerance, valley=stop.valley, drift_gap=stop.drift_gap,
         )
         result = propagate(
             self._runner, self._source, self.spacing[1:], z, prompt.mask, (low, high), config,

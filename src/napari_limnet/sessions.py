@@ -80,7 +80,7 @@ def apply_settings(ctrl, settings: dict) -> None:
 
     from .inference.fusion import FusionConfig
     from .inference.prompt import PromptConfig
-    from .inference.stopping import LeakCutRule, StoppingConfig, ValleyRule
+    from .inference.stopping import DriftGapRule, LeakCutRule, StoppingConfig, ValleyRule
 
     ctrl.stop_when_empty = bool(settings.get("stop_when_empty", True))
     ctrl.max_slices = settings.get("max_slices")
@@ -95,8 +95,12 @@ def apply_settings(ctrl, settings: dict) -> None:
         if cut:
             # sessions saved before the growth cut have no "growth": replay them without it
             leak = LeakCutRule(**{"growth": None, **cut, "valley": ValleyRule(**cut["valley"]) if cut.get("valley") else None})
-        # ... and before the grown-mask erase no "grown_erase"
-        ctrl.stopping = replace(StoppingConfig(), **{"grown_erase": None, **st, "valley": valley, "leak_cut": leak})
+        # ... before the grown-mask erase no "grown_erase", and before the intensity gap no "drift_gap"
+        gap = st.get("drift_gap")
+        if gap is not None and not isinstance(gap, dict):
+            raise ValueError(f"invalid drift_gap setting in the session: {gap!r}")
+        ctrl.stopping = replace(StoppingConfig(), **{"grown_erase": None, **st, "valley": valley, "leak_cut": leak,
+                                                     "drift_gap": DriftGapRule(**gap) if gap else None})
     # sessions saved before the weak-edge look have no "prompt", those saved before the texture
     # edge no "texture_edge", and before the small-window look no "small_look": replay them as made
     pr = settings.get("prompt", {"weak_edge_look": False})

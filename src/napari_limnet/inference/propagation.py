@@ -4,9 +4,10 @@ From the interacted slice z0 the mask is carried to z0 +/- 1, 2, ... in a crop t
 the object (each crop frames the previous slice's mask). It stops (see :mod:`.stopping`)
 
 - when the network's "object present" output falls below a threshold, the mask vanishes, the
-  mask's intensity drifts out of the interacted object's range, or the area profile shows a
+  mask's intensity drifts out of the interacted object's range, the area profile shows a
   valley (the object tapered, then grew into something else: the slices after the valley's
-  bottom are dropped) -- all when ``stop_when_empty``;
+  bottom are dropped), or the intensity crossed a gap (it left the object's range on one slice
+  and came back: the slices from the gap on are dropped) -- all when ``stop_when_empty``;
 - at the limit the caller gives: the nearest slice the user already interacted with, the
   volume's edge or the user's propagation range.
 
@@ -33,7 +34,7 @@ from .mask_store import SliceMask
 from .memory import MemoryBank
 from .runner import NetRunner
 from .slice_io import mask_to_crop, paste_mask, read_crop
-from .stopping import SliceEvidence, ValleyRule, uncertain_pixels
+from .stopping import DriftGapRule, SliceEvidence, ValleyRule, uncertain_pixels
 from .volume import VolumeSource
 
 
@@ -57,6 +58,8 @@ class PropagationConfig:
     intensity_tolerance: float | None = 2.0
     #: Stop at an area valley (None disables the rule).
     valley: ValleyRule | None = ValleyRule()
+    #: Stop at an intensity gap (None disables the rule).
+    drift_gap: DriftGapRule | None = DriftGapRule()
 
 
 @dataclass
@@ -175,6 +178,7 @@ def propagate(
         memory = segmenter.anchor.copy()
         previous = mask0
         areas = [float(mask0.area)]
+        drifts: list[float | None] = []  # per visited slice, None where it has no mask
         z = z0 + direction
         reasons[direction] = "range limit"
         while (z <= end) if direction > 0 else (z >= end):
@@ -185,6 +189,15 @@ def propagate(
             evidence[z] = ev
             if on_slice is not None:
                 on_slice(z)
+            drifts.append(ev.drift if ev.area > 0 else None)
+            if config.drift_gap is not None and config.stop_when_empty:
+                gap = config.drift_gap.find(drifts)
+                if gap is not None:
+                    # the mask crossed the boundary to a touching neighbour at slice ``gap``
+                    for k in range(gap + 1, len(drifts) + 1):
+                        masks[z0 + direction * k] = None
+                    reasons[direction] = "intensity gap"
+                    break
             if mask is None and config.stop_when_empty:
                 reasons[direction] = "object ended"
                 break
