@@ -94,13 +94,17 @@ class ValleyRule:
 
 @dataclass(frozen=True)
 class DriftGapRule:
-    """An intensity gap: the drift reached ``height`` anchor spreads on one slice, then fell back to
-    ``fall`` x that peak within ``within`` slices after it.
+    """An intensity gap: a thin peak of drift. The drift reached ``height`` anchor spreads on one
+    slice, having been at most ``fall`` x that peak within ``within`` slices before it (the
+    interacted slice counts as drift 0), and fell back to at most ``fall`` x the peak within
+    ``within`` slices after it.
 
-    Chosen on the round-1 walks of the 40 training-volume structures (``docs/stopping/``; never
-    dev): every (height, fall) in [0.75, 0.9] x [0.5, 0.8] lowered none of them. A peak alone
-    is no gap (a mask entering other tissue drifts and stays drifted: the drift tolerance and the
-    presence handle that), and a slice without a mask does not count as coming back.
+    Both sides matter. A mask entering other tissue drifts and stays drifted (the drift tolerance
+    and the presence handle that), and a large object made of several tissues (a whole brain)
+    drifts slowly up and down over many slices as their proportions change; only a boundary
+    between two objects of one kind is a peak that rises and falls within a few slices.
+    Chosen on the round-1 walks of the 40 training-volume structures with
+    ``scripts/drift_gap_walks.py`` (never dev); a slice without a mask counts on neither side.
     """
 
     height: float = 0.75
@@ -110,12 +114,15 @@ class DriftGapRule:
     def find(self, drifts: Sequence[float | None]) -> int | None:
         """Index of the boundary slice in ``drifts`` (walking out from the interacted slice,
         exclusive; None = a slice without a mask), or None when there is no gap yet."""
-        for p, peak in enumerate(drifts):
+        seq = [0.0, *drifts]  # the interacted slice: no drift
+        for p in range(1, len(seq)):
+            peak = seq[p]
             if peak is None or peak < self.height:
                 continue
-            for d in drifts[p + 1: p + 1 + self.within]:
-                if d is not None and d <= self.fall * peak:
-                    return p
+            bar = self.fall * peak
+            before, after = seq[max(0, p - self.within): p], seq[p + 1: p + 1 + self.within]
+            if any(d is not None and d <= bar for d in before) and any(d is not None and d <= bar for d in after):
+                return p - 1
         return None
 
 
