@@ -2,7 +2,7 @@
 
 A propagated mask rarely leaks across a sharp edge: it slides, slice by slice, into touching
 tissue of similar brightness (a neighbouring structure, the nucleus stacked above). Consecutive
-slices then overlap well, so local consistency says nothing. Three signals do:
+slices then overlap well, so local consistency says nothing. Four signals do:
 
 - **presence**: the propagation net's own P(object still present) for the slice;
 - **drift**: how far the median intensity inside the mask has moved from the interacted
