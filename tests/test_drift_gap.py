@@ -43,9 +43,41 @@ def test_propagation_stops_at_the_boundary_between_stacked_objects():
     mask = with_gap.interact(5, [(32, 32)], [])
     assert np.nonzero(mask.any(axis=(1, 2)))[0].tolist() == list(range(10))
     assert 0.75 <= with_gap.state.evidence[10].drift < StoppingConfig().drift_tolerance
+    assert with_gap.last_round_stats["stops"] == {"up": "intensity gap", "down": "range limit"}
     without = LimNetController(vol, stopping=replace(StoppingConfig(), drift_gap=None))
     mask = without.interact(5, [(32, 32)], [])
     assert np.nonzero(mask.any(axis=(1, 2)))[0].tolist() == list(range(21)), "without the rule it runs on"
+    assert without.last_round_stats["stops"] == {"up": "range limit", "down": "range limit"}
+    without.interact(12, [], [(32, 32)])  # a negative-only round does not propagate
+    assert without.last_round_stats["stops"] == {}
+
+
+def test_the_status_line_names_a_gap_or_a_valley_and_nothing_else():
+    pytest.importorskip("napari")
+    from napari_limnet.widget.round_queue import stop_note
+
+    assert stop_note({}) == "" and stop_note({"up": "object ended", "down": "range limit"}) == ""
+    note = stop_note({"up": "intensity gap", "down": "object ended"})
+    assert "towards higher slices at an intensity gap" in note and "lower" not in note
+    note = stop_note({"up": "area valley", "down": "intensity gap"})
+    assert note.index("higher slices at an area valley") < note.index("lower slices at an intensity gap")
+    assert "untick 'Stop where the object ends'" in note
+
+
+@pytest.mark.gui
+def test_the_widget_says_where_the_round_stopped_at_a_gap(make_napari_viewer, qtbot):
+    """Docked from the Plugins menu (a proxy viewer): after a round that ended at the boundary
+    slice, the status line says so and how to overrule it."""
+    pytest.importorskip("napari")
+    from gui_helpers import click_and_segment, plugin_dock
+
+    viewer = make_napari_viewer(show=True)
+    viewer.add_image(_stacked_disks(0.93), name="disks")
+    widget = plugin_dock(viewer)
+    widget.image_combo.setCurrentText("disks")
+    click_and_segment(widget, viewer, qtbot, 5, 32, 32)
+    assert np.nonzero(np.asarray(viewer.layers["disks current object"].data).any(axis=(1, 2)))[0].tolist() == list(range(10))
+    assert "towards higher slices at an intensity gap" in widget.status.text()
 
 
 def test_sessions_saved_before_the_gap_rule_replay_without_it():

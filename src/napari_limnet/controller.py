@@ -319,7 +319,7 @@ class LimNetController:
             steps.step("propagating")
             if grows:
                 low, high = extension_guard(z, state, low, high)
-            propagated, evidence = self._propagate(z, not grows, prompt, state, low, high, steps, cancelled)
+            propagated, evidence, stops = self._propagate(z, not grows, prompt, state, low, high, steps, cancelled)
             if not grows and prompt.mask is not None:
                 low, high = trim_range(z, propagated)  # a trim: this slice and where it spread
             t_prop = time.perf_counter()
@@ -346,13 +346,17 @@ class LimNetController:
             self.last_round_stats = {
                 "prompt_s": t_prompt - t0, "propagation_s": t_prop - t_prompt, "propagated_slices": len(propagated),
                 "fusion_s": t_end - t_prop, "fusion_slices": len(plan.choices), "leak_cut_slices": len(cut),
-                "total_s": t_end - t0, "device": str(self.device),
+                "total_s": t_end - t0, "device": str(self.device), "stops": stops,
             }
             steps.finish()
             return self.mask
 
     def _propagate(self, z, trim: bool, prompt, state, low, high, steps: "_Progress", cancelled):
-        """Propagate a round's prompt mask through its range [low, high]; ({z: mask}, {z: evidence}).
+        """Propagate a round's prompt mask through its range [low, high].
+
+        Returns ({z: mask}, {z: evidence}, stops): ``stops`` says why each direction ended,
+        ``{"up": reason, "down": reason}`` (up = towards higher slice numbers; reasons as in
+        ``PropagationResult.stop_reasons``), empty for a round that did not propagate or a trim.
 
         A round with positive clicks gets a range the extension guard has already limited.
         Negative-only rounds never grow the object: an erase does not propagate, and a trim
@@ -360,7 +364,7 @@ class LimNetController:
         removes pixels (each propagated slice is intersected with the old mask).
         """
         if prompt.mask is None or (trim and not (self.stopping.propagate_trims and state.masks)):
-            return {}, {}
+            return {}, {}, {}
         if trim:
             low, high = max(low, min(state.masks)), min(high, max(state.masks))
         stop = self.stopping
@@ -373,9 +377,9 @@ class LimNetController:
             on_slice=lambda _z: steps.step("propagating"), should_cancel=cancelled,
         )
         if not trim:
-            return result.masks, result.evidence
+            return result.masks, result.evidence, {"up": result.stop_reasons[1], "down": result.stop_reasons[-1]}
         masks = {s: m.intersect(state.masks.get(s)) for s, m in result.masks.items() if m is not None}
-        return masks, {s: result.evidence[s] for s in masks}
+        return masks, {s: result.evidence[s] for s in masks}, {}
 
     def _keep_old(self, choices):
         """MRF's verdict per slice choice (the fusion scorer; replaceable, e.g. to record choices)."""

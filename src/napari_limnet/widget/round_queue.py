@@ -22,6 +22,23 @@ if TYPE_CHECKING:
     from ..session import AnnotationSession
 
 
+#: Why a propagation stopped, for the status line; only the rules a user may want to overrule.
+_STOP_WORDS = {"intensity gap": "an intensity gap (the boundary to a touching neighbour)",
+               "area valley": "an area valley (the object tapered, then grew into something else)"}
+
+
+def stop_note(stops: dict) -> str:
+    """A status-line sentence naming the directions that stopped at a gap or a valley ('' if none).
+
+    ``stops``: the round's ``{"up": reason, "down": reason}`` (``last_round_stats["stops"]``).
+    """
+    parts = [f"towards {'higher' if d == 'up' else 'lower'} slices at {_STOP_WORDS[r]}" for d, r in sorted(stops.items(), reverse=True)
+             if r in _STOP_WORDS]
+    if not parts:
+        return ""
+    return f" It stopped {' and '.join(parts)}; untick 'Stop where the object ends' if the object goes on."
+
+
 class RoundsMixin:
     def toggle_mode(self) -> None:
         if self._layers is None:
@@ -195,6 +212,7 @@ class RoundsMixin:
         n = len(sess.nonempty_slices())
         cut = sess.last_round_stats.get("leak_cut_slices", 0)
         extra = f" The leak was cut: {cut} more slice(s) cleared." if cut else ""
+        extra += stop_note(sess.last_round_stats.get("stops", {}))
         self.status.setText(f"Round {sess.n_rounds} (slice {z}, on {sess.device}): object on {n} slices.{extra} "
                             f"Commit [{KEYS['commit']}] when done, or check the least confident slice [{KEYS['goto']}].")
 
