@@ -64,6 +64,8 @@ def packed_nuclei_cases(n: int = 8, seed: int = 5151) -> list[Case]:
     centre = np.array(SHAPE) / 2
     k = 0
     while len(cases) < n:
+        if k >= 4 * n + 8:  # every volume so far had a pick; this only guards against an endless loop
+            raise RuntimeError(f"packed_nuclei_cases: no touching inner nucleus in {k} volumes from seed {seed}")
         image, labels = packed_nuclei_volume(seed + k)
         k += 1
         slices = ndimage.find_objects(labels)
