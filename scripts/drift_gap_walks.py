@@ -52,13 +52,18 @@ def walks_of(case) -> dict:
             "total_truth": int(t.sum()), "walks": walks}
 
 
+def walk_drifts(rows: list) -> list[float | None]:
+    """The drifts of a recorded walk as the rule sees them online (None = a slice without a mask)."""
+    return [r[0] if r[2] > 0 else None for r in rows]
+
+
 def replay_dice(record: dict, rule) -> float:
     """3D Dice of round 1 had ``rule`` (a DriftGapRule or None) stopped the walks."""
     kept, hit = record["anchor"][0], record["anchor"][1]
     for rows in record["walks"].values():
         k = len(rows)
         if rule is not None:
-            gap = rule.find([r[0] if r[2] > 0 else None for r in rows])
+            gap = rule.find(walk_drifts(rows))
             k = k if gap is None else gap
         kept += sum(r[3] for r in rows[:k])
         hit += sum(r[4] for r in rows[:k])
@@ -87,7 +92,7 @@ def main(argv=None) -> None:
         for g in groups:
             deltas = [replay_dice(r, rule) - base[id(r)] for r in records if r["group"] == g]
             row[g] = {"mean_change": round(float(np.mean(deltas)), 4), "worst": round(float(min(deltas)), 4)}
-        row["fires"] = sum(any(rule.find([x[0] if x[2] > 0 else None for x in rows]) is not None
+        row["fires"] = sum(any(rule.find(walk_drifts(rows)) is not None
                                for rows in r["walks"].values()) for r in records)
         table.append(row)
         print(f"height {height:4.2f} fall {fall:4.2f} within {within}  fires {row['fires']:2d}  " +

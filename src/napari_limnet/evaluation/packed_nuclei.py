@@ -15,6 +15,7 @@ import numpy as np
 from scipy import ndimage
 
 from .cases import Case
+from .textured_nuclei import rotated_ellipsoid
 
 #: Voxel spacing (dz, dy, dx) in micrometres and the volume shape (Z, Y, X).
 SPACING = (2.0, 0.5, 0.5)
@@ -40,10 +41,7 @@ def packed_nuclei_volume(seed: int) -> tuple[np.ndarray, np.ndarray]:
         centre = rng.uniform([0, 0, 0], extent)
         if any(np.linalg.norm((centre - c) / (radii + r)) < 0.8 for c, r in placed):
             continue
-        theta = rng.uniform(0, np.pi)
-        u = (yy - centre[1]) * np.cos(theta) + (xx - centre[2]) * np.sin(theta)
-        v = -(yy - centre[1]) * np.sin(theta) + (xx - centre[2]) * np.cos(theta)
-        inside = ((zz - centre[0]) / radii[0]) ** 2 + (u / radii[1]) ** 2 + (v / radii[2]) ** 2 < 1
+        inside = rotated_ellipsoid((zz, yy, xx), centre, radii, rng.uniform(0, np.pi))
         labels[inside & (labels == 0)] = len(placed) + 1
         placed.append((centre, radii))
     cnr = rng.uniform(1.5, 4.0)

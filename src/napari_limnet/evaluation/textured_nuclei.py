@@ -20,6 +20,15 @@ SPACING = (1.0, 0.25, 0.25)
 SHAPE = (28, 224, 224)
 
 
+def rotated_ellipsoid(grid: tuple[np.ndarray, np.ndarray, np.ndarray], centre, radii, theta: float) -> np.ndarray:
+    """Bool (Z, Y, X): inside the ellipsoid of ``centre`` and ``radii`` (z, y, x; the grid's units),
+    rotated in-plane by ``theta``. ``grid``: the (zz, yy, xx) coordinate arrays."""
+    zz, yy, xx = grid
+    u = (yy - centre[1]) * np.cos(theta) + (xx - centre[2]) * np.sin(theta)
+    v = -(yy - centre[1]) * np.sin(theta) + (xx - centre[2]) * np.cos(theta)
+    return ((zz - centre[0]) / radii[0]) ** 2 + (u / radii[1]) ** 2 + (v / radii[2]) ** 2 < 1
+
+
 def textured_nuclei_volume(seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(image (Z, Y, X) uint16, labels (Z, Y, X) int32) of 6-12 packed nuclei."""
     rng = np.random.default_rng(seed)
@@ -34,10 +43,7 @@ def textured_nuclei_volume(seed: int) -> tuple[np.ndarray, np.ndarray]:
         centre = rng.uniform([radii[0] * 0.6, 4, 4], extent - [radii[0] * 0.6, 4, 4])
         if any(np.linalg.norm((centre - c) / [1.6, 1, 1]) < 13 for c in centres):
             continue
-        theta = rng.uniform(0, np.pi)
-        u = (yy - centre[1]) * np.cos(theta) + (xx - centre[2]) * np.sin(theta)
-        v = -(yy - centre[1]) * np.sin(theta) + (xx - centre[2]) * np.cos(theta)
-        inside = ((zz - centre[0]) / radii[0]) ** 2 + (u / radii[1]) ** 2 + (v / radii[2]) ** 2 < 1
+        inside = rotated_ellipsoid((zz, yy, xx), centre, radii, rng.uniform(0, np.pi))
         labels[inside & (labels == 0)] = len(centres) + 1
         centres.append(centre)
     chromatin = ndimage.gaussian_filter(rng.normal(size=SHAPE), (0.8, 2.0, 2.0))
