@@ -24,8 +24,10 @@ import torch
 GRID = list(itertools.product((0.5, 0.6, 0.75, 0.9, 1.0), (0.5, 0.67, 0.8), (2, 3, 5)))
 
 
-def walks_of(case) -> dict:
+def walks_of(case, models=None) -> dict:
     """The round-1 walks of one case (rule off): {"anchor": [kept, tp, true], "walks": {+1/-1: rows}}.
+
+    ``models``: the nets to walk with (None = the shipped ones).
 
     rows: [drift, presence, proposed area, kept area, true positives, true area] per visited slice.
     """
@@ -34,7 +36,8 @@ def walks_of(case) -> dict:
     from napari_limnet.inference.stopping import StoppingConfig
 
     t = case.truth
-    ctl = LimNetController(case.image, spacing=case.spacing, stopping=replace(StoppingConfig(), drift_gap=None))
+    ctl = LimNetController(case.image, spacing=case.spacing, models=models,
+                           stopping=replace(StoppingConfig(), drift_gap=None))
     z0, yx = first_click(t)
     m = ctl.interact(z0, [yx], [])
     ev = ctl.state.evidence
@@ -79,10 +82,15 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="docs/stopping/drift_gap_walks.json")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--weights", default=None, help="walk with the nets in this folder (default: the shipped ones)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    models = None
+    if args.weights:
+        from napari_limnet.modeling.weights import LimNetModels
+        models = LimNetModels.load("cpu", args.weights)
     cases = load_train_cases(40) + synthetic_holdout(8) + textured_nuclei_cases(8) + packed_nuclei_cases(12)
-    records = [walks_of(c) for c in cases]
+    records = [walks_of(c, models) for c in cases]
     groups = sorted({r["group"] for r in records})
     base = {id(r): replay_dice(r, None) for r in records}
     table = []

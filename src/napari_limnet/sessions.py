@@ -102,12 +102,13 @@ def apply_settings(ctrl, settings: dict) -> None:
         ctrl.stopping = replace(StoppingConfig(), **{"grown_erase": None, **st, "valley": valley, "leak_cut": leak,
                                                      "drift_gap": DriftGapRule(**gap) if gap else None})
     # sessions saved before the weak-edge look have no "prompt", those saved before the texture
-    # edge no "texture_edge", and before the small-window look no "small_look": replay them as made
+    # edge no "texture_edge", before the small-window look no "small_look", and before the collapse
+    # guard no "collapse_guard": replay them as made
     pr = settings.get("prompt", {"weak_edge_look": False})
-    known = {"weak_edge_look", "texture_edge", "small_look"}
+    known = {"weak_edge_look", "texture_edge", "small_look", "collapse_guard"}
     if not isinstance(pr, dict) or set(pr) - known or not all(isinstance(pr.get(k, True), bool) for k in known):
         raise ValueError(f"invalid prompt settings in the session: {pr!r}")
-    ctrl.prompt = PromptConfig(**{"texture_edge": False, "small_look": False, **pr})
+    ctrl.prompt = PromptConfig(**{"texture_edge": False, "small_look": False, "collapse_guard": False, **pr})
 
 
 @dataclass

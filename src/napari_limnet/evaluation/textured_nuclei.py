@@ -57,16 +57,18 @@ def textured_nuclei_volume(seed: int) -> tuple[np.ndarray, np.ndarray]:
     return img.astype(np.uint16), labels
 
 
+def textured_nuclei_case(k: int, seed: int = 4242) -> Case | None:
+    """Case ``textured_nuclei_{k}``: the nucleus nearest the centre of volume ``seed + k`` (None without one)."""
+    image, labels = textured_nuclei_volume(seed + k)
+    ids = [i for i in np.unique(labels) if i]
+    if not ids:
+        return None
+    centre = np.array(SHAPE) / 2
+    coms = ndimage.center_of_mass(labels > 0, labels, ids)
+    pick = ids[int(np.argmin([np.linalg.norm((np.array(c) - centre) * SPACING) for c in coms]))]
+    return Case(f"textured_nuclei_{k}", "textured_nuclei", image, labels == pick, SPACING)
+
+
 def textured_nuclei_cases(n: int = 8, seed: int = 4242) -> list[Case]:
     """``n`` cases: the nucleus nearest each volume's centre, one volume per case (fixed seeds)."""
-    cases = []
-    centre = np.array(SHAPE) / 2
-    for k in range(n):
-        image, labels = textured_nuclei_volume(seed + k)
-        ids = [i for i in np.unique(labels) if i]
-        if not ids:
-            continue
-        coms = ndimage.center_of_mass(labels > 0, labels, ids)
-        pick = ids[int(np.argmin([np.linalg.norm((np.array(c) - centre) * SPACING) for c in coms]))]
-        cases.append(Case(f"textured_nuclei_{k}", "textured_nuclei", image, labels == pick, SPACING))
-    return cases
+    return [c for c in (textured_nuclei_case(k, seed) for k in range(n)) if c is not None]

@@ -64,6 +64,15 @@ TEXTURE_SMOOTH = 5
 SMALL_FACTOR = 0.5
 SMALL_GAIN = 1.25
 SMALL_FLOOR = 0.3
+#: Collapse guard: after a larger window won the search on a clear edge, re-framing on its mask can
+#: collapse. A textured nucleus framed at the net's trained scale becomes one of its chromatin
+#: patches; the next, tighter window gives a smaller patch, and so on. A re-framed pass has
+#: *collapsed* when its mask is smaller than the last pass that stood on the edge and its outline
+#: lost the edge: contrast under EDGE_CONTRAST and under this fraction of that pass's contrast. The
+#: last mask on the edge then stands. (A pass that only wobbles around the bar, or grows, is kept.)
+#: Chosen on generated textured/packed nuclei, the synthetic hold-out and the training volumes'
+#: structures (never dev).
+COLLAPSE_CONTRAST = 0.75
 #: A negative-only round that leaves less than this fraction of the slice's mask empties the slice.
 ERASE_FRACTION = 0.5
 #: A negative click this deep inside the slice's mask (its distance to the mask's edge over the
@@ -85,11 +94,33 @@ class PromptConfig:
     small_look: a size-prior mask on a weak edge that no larger window beat gets one look through
     the :data:`SMALL_FACTOR` window, which wins on a clearly better outline (:data:`SMALL_GAIN`,
     :data:`SMALL_FLOOR`); False = the release before it (windows only grow).
+    collapse_guard: re-framing a larger window that won on a clear edge stops where a pass
+    collapses, and the last mask on the edge stands (:data:`COLLAPSE_CONTRAST`); False = the
+    release before it (re-framing always replaces it).
     """
 
     weak_edge_look: bool = True
     texture_edge: bool = True
     small_look: bool = True
+    collapse_guard: bool = True
+
+
+@dataclass(frozen=True)
+class EdgePass:
+    """A first-click pass whose mask stands on a clear edge (see :data:`COLLAPSE_CONTRAST`).
+
+    window: its window; logits: the net's (S, S) output there; contrast: its outline's contrast
+    (the larger of raw and averaged, as in the search); area: its mask's area in slice pixels.
+    """
+
+    window: CropBox
+    logits: torch.Tensor
+    contrast: float
+    area: int
+
+    def collapsed_into(self, contrast: float, area: int) -> bool:
+        """True when a re-framed pass with this outline contrast and mask area lost the edge."""
+        return area < self.area and contrast < EDGE_CONTRAST and contrast < COLLAPSE_CONTRAST * self.contrast
 
 
 @dataclass(frozen=True)
@@ -229,7 +260,7 @@ def _contains(outer: CropBox, inner: tuple[int, int, int, int]) -> bool:
 
 
 def _first_scale(runner, source, spacing_yx, z, box, positive, negative, size,
-                 config: PromptConfig = PromptConfig()) -> tuple[CropBox, int]:
+                 config: PromptConfig = PromptConfig()) -> tuple[CropBox, int, EdgePass | None]:
     """Pick the first window among 1x, 2x, 4x (and 0.5x) the size prior (multi-scale first crop).
 
     A click inside a large, uniform object seen through a small window gives a blob whose outline
@@ -241,10 +272,13 @@ def _first_scale(runner, source, spacing_yx, z, box, positive, negative, size,
     stands on a weak edge, a small structure may be hiding under a blob of the net's trained
     scale: the :data:`SMALL_FACTOR` window wins on a clearly better outline (``config.small_look``).
     Otherwise the size prior stands.
+
+    Returns (the framing of the chosen window's mask, net passes, the larger window's pass when
+    one won on a clear edge, else None).
     """
     shape = source.slice_shape
     passes = 0
-    chosen, chosen_factor = None, None
+    chosen, chosen_factor, won = None, None, None
     first_contrast, first_image = 0.0, None
     largest = MULTISCALE_FACTORS[-1]
     for factor in MULTISCALE_FACTORS:
@@ -267,6 +301,8 @@ def _first_scale(runner, source, spacing_yx, z, box, positive, negative, size,
                 largest = WEAK_EDGE_LARGEST_FACTOR
         elif contrast >= EDGE_CONTRAST:
             chosen, chosen_factor = (cand, logits), factor
+            drawn_mask = paste_mask(logits, cand, shape)
+            won = EdgePass(cand, logits, contrast, drawn_mask.area if drawn_mask is not None else 0)
             break
     # the search's passes count toward predict_prompt_mask's budget, as the larger windows' do
     small = box.scaled(SMALL_FACTOR)
@@ -282,8 +318,8 @@ def _first_scale(runner, source, spacing_yx, z, box, positive, negative, size,
     cand, logits = chosen
     mask = clean_prompt_mask(paste_mask(logits, cand, shape), positive, negative, None)
     if mask is None:
-        return box, passes
-    return CropBox.framing(union_bbox(mask.bbox, points_bbox(positive)), spacing_yx), passes
+        return box, passes, None
+    return CropBox.framing(union_bbox(mask.bbox, points_bbox(positive)), spacing_yx), passes, won
 
 
 def clicks_in_core(mask: SliceMask | None, points: np.ndarray, depth: float = ERASE_DEPTH) -> bool:
@@ -338,9 +374,10 @@ def predict_prompt_mask(
     else:
         box = size_prior_box(positive, spacing_yx)
 
-    mask, passes = None, 0
+    mask, passes, edge = None, 0, None
     if prev_box is None:
-        box, passes = _first_scale(runner, source, spacing_yx, z, box, positive, negative, size, config)
+        box, passes, edge = _first_scale(runner, source, spacing_yx, z, box, positive, negative, size, config)
+        edge = edge if config.collapse_guard else None
     # Net passes in all: the first framing plus MAX_REFRAMES re-framings, one more after a
     # multi-scale search (whose chosen window is re-framed on its own result first).
     budget = MAX_REFRAMES + 1 if passes == 0 else MAX_REFRAMES + 2
@@ -349,6 +386,14 @@ def predict_prompt_mask(
         x = interaction_input(source, z, box, positive, negative, previous, size)
         logits = runner.interaction(x)[0, 0]
         mask = paste_mask(logits, box, shape)
+        if edge is not None:
+            contrast = _outline_contrast(x[0, 0], (logits > 0).float(), averaged=config.texture_edge)
+            area = mask.area if mask is not None else 0
+            if edge.collapsed_into(contrast, area):
+                box, logits = edge.window, edge.logits
+                mask = paste_mask(logits, box, shape)
+                break
+            edge = EdgePass(box, logits, contrast, area) if contrast >= EDGE_CONTRAST else edge
         anchor = union_bbox(mask.bbox if mask is not None else None, clicks_box, prev_box)
         wanted = CropBox.framing(anchor, spacing_yx)
         if mask is None or _stable(box, wanted) or (box.covers_slice(shape) and wanted.covers_slice(shape)):
