@@ -1,14 +1,18 @@
-"""Diagnostic: how the intensity-gap stop (``stopping.DriftGapRule``) was chosen.
+"""Diagnostic: how the intensity-gap and sustained-drift stops (``stopping.DriftGapRule``,
+``stopping.DriftPlateauRule``) were chosen.
 
-    python scripts/drift_gap_walks.py [--out docs/stopping/drift_gap_walks.json]
+    python scripts/drift_gap_walks.py [--out docs/stopping/drift_gap_walks.json] [--weights DIR]
 
-Round 1 of the robot on the 40 training structures, the synthetic hold-out, the generated
-textured nuclei and the generated packed nuclei (never dev), with the gap rule off: for each
-direction of the walk from the first slice, every visited slice's drift, presence, proposed
-area, kept area, true positives and true area. Then the rule is replayed on those walks for a
-grid of (height, fall, within): where it fires, the boundary slice and the rest of that walk are
-dropped, and the case's 3D Dice is recomputed. Exact for round 1 (the rule only ends a walk
-earlier). Prints per group the mean Dice change, the worst single case, and how many cases fire.
+Round 1 of the robot on the 40 training structures, 24 composite objects of the training volumes
+(two touching structures as one), the synthetic hold-out, the generated textured nuclei and the
+generated packed nuclei (never dev), with both rules off: for each direction of the walk from the
+first slice, every visited slice's drift, presence, proposed area, kept area, true positives and
+true area. Then the rules are replayed on those walks: the gap rule alone for a grid of (height,
+fall, within), and the plateau rule, next to the shipped gap rule, for a grid of (height, run,
+rise_within, rise_from).
+Where a rule fires, the rest of that walk is dropped and the case's 3D Dice is recomputed. Exact
+for round 1 (the rules only end a walk earlier). Prints per group the mean Dice change, the worst
+single case, and how many cases fire.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import numpy as np
 import torch
 
 GRID = list(itertools.product((0.5, 0.6, 0.75, 0.9, 1.0), (0.5, 0.67, 0.8), (2, 3, 5)))
+#: (height, run, rise_within, rise_from); rise_from 100 = no step asked for (any rise counts)
+PLATEAU_GRID = list(itertools.product((0.75, 1.0), (3, 5, 8), (2, 3, 4), (0.5, 100.0)))
 
 
 def walks_of(case, models=None) -> dict:
@@ -37,7 +43,7 @@ def walks_of(case, models=None) -> dict:
 
     t = case.truth
     ctl = LimNetController(case.image, spacing=case.spacing, models=models,
-                           stopping=replace(StoppingConfig(), drift_gap=None))
+                           stopping=replace(StoppingConfig(), drift_gap=None, drift_plateau=None))
     z0, yx = first_click(t)
     m = ctl.interact(z0, [yx], [])
     ev = ctl.state.evidence
@@ -60,24 +66,40 @@ def walk_drifts(rows: list) -> list[float | None]:
     return [r[0] if r[2] > 0 else None for r in rows]
 
 
-def replay_dice(record: dict, rule) -> float:
-    """3D Dice of round 1 had ``rule`` (a DriftGapRule or None) stopped the walks."""
+def replay_dice(record: dict, *rules) -> float:
+    """3D Dice of round 1 had ``rules`` (DriftGapRule / DriftPlateauRule, or None) stopped the walks."""
     kept, hit = record["anchor"][0], record["anchor"][1]
     for rows in record["walks"].values():
-        k = len(rows)
-        if rule is not None:
-            gap = rule.find(walk_drifts(rows))
-            k = k if gap is None else gap
+        drifts = walk_drifts(rows)
+        k = min([len(rows), *(i for i in (r.find(drifts) if r is not None else None for r in rules) if i is not None)])
         kept += sum(r[3] for r in rows[:k])
         hit += sum(r[4] for r in rows[:k])
     return 2 * hit / (kept + record["total_truth"])
 
 
+def replay_grid(records: list, groups: list, rules: list, base: dict, also=()) -> list:
+    """Per (parameters dict, rule) in ``rules``: per group the mean and worst Dice change against
+    ``base`` and how many cases are lower, and how many cases it fires on. ``also``: rules that run
+    next to it in every replay."""
+    table = []
+    for name, rule in rules:
+        row = {**name, "fires": 0}
+        for g in groups:
+            deltas = [replay_dice(r, rule, *also) - base[id(r)] for r in records if r["group"] == g]
+            row[g] = {"mean_change": round(float(np.mean(deltas)), 4), "worst": round(float(min(deltas)), 4),
+                      "lower": int(sum(d < -0.005 for d in deltas))}
+        row["fires"] = sum(any(rule.find(walk_drifts(rows)) is not None for rows in r["walks"].values()) for r in records)
+        table.append(row)
+        print("  ".join(f"{k} {v}" for k, v in name.items()) + f"  fires {row['fires']:2d}  " +
+              "  ".join(f"{g} {row[g]['mean_change']:+.4f} (worst {row[g]['worst']:+.3f})" for g in groups), flush=True)
+    return table
+
+
 def main(argv=None) -> None:
-    from napari_limnet.evaluation.cases import load_train_cases, synthetic_holdout
+    from napari_limnet.evaluation.cases import load_composite_train_cases, load_train_cases, synthetic_holdout
     from napari_limnet.evaluation.packed_nuclei import packed_nuclei_cases
     from napari_limnet.evaluation.textured_nuclei import textured_nuclei_cases
-    from napari_limnet.inference.stopping import DriftGapRule
+    from napari_limnet.inference.stopping import DriftGapRule, DriftPlateauRule
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="docs/stopping/drift_gap_walks.json")
@@ -89,26 +111,24 @@ def main(argv=None) -> None:
     if args.weights:
         from napari_limnet.modeling.weights import LimNetModels
         models = LimNetModels.load("cpu", args.weights)
-    cases = load_train_cases(40) + synthetic_holdout(8) + textured_nuclei_cases(8) + packed_nuclei_cases(12)
+    cases = (load_train_cases(40) + load_composite_train_cases(24) + synthetic_holdout(8) + textured_nuclei_cases(8)
+             + packed_nuclei_cases(12))
     records = [walks_of(c, models) for c in cases]
     groups = sorted({r["group"] for r in records})
-    base = {id(r): replay_dice(r, None) for r in records}
-    table = []
-    for height, fall, within in GRID:
-        rule = DriftGapRule(height, fall, within)
-        row = {"height": height, "fall": fall, "within": within, "fires": 0}
-        for g in groups:
-            deltas = [replay_dice(r, rule) - base[id(r)] for r in records if r["group"] == g]
-            row[g] = {"mean_change": round(float(np.mean(deltas)), 4), "worst": round(float(min(deltas)), 4)}
-        row["fires"] = sum(any(rule.find(walk_drifts(rows)) is not None
-                               for rows in r["walks"].values()) for r in records)
-        table.append(row)
-        print(f"height {height:4.2f} fall {fall:4.2f} within {within}  fires {row['fires']:2d}  " +
-              "  ".join(f"{g} {row[g]['mean_change']:+.4f} (worst {row[g]['worst']:+.3f})" for g in groups))
+    base = {id(r): replay_dice(r) for r in records}
+    print("the gap rule alone:")
+    gap_rules = [({"height": h, "fall": f, "within": w}, DriftGapRule(h, f, w)) for h, f, w in GRID]
+    table = replay_grid(records, groups, gap_rules, base)
+    print("the plateau rule, next to the shipped gap rule:")
+    with_gap = {id(r): replay_dice(r, DriftGapRule()) for r in records}
+    plateau_rules = [({"height": h, "run": n, "rise_within": w, "rise_from": f}, DriftPlateauRule(h, n, w, f))
+                     for h, n, w, f in PLATEAU_GRID]
+    plateau = replay_grid(records, groups, plateau_rules, with_gap, also=(DriftGapRule(),))
     baseline = {g: round(float(np.mean([base[id(r)] for r in records if r["group"] == g])), 4) for g in groups}
     with open(args.out, "w") as f:
-        json.dump({"round1_dice_without_rule": baseline, "grid": table, "walks": records}, f)
-    print("round-1 Dice without the rule:", baseline, "->", args.out)
+        json.dump({"weights": args.weights or "shipped", "round1_dice_without_rules": baseline, "grid": table,
+                   "plateau_grid": plateau, "walks": records}, f)
+    print("round-1 Dice without the rules:", baseline, "->", args.out)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ NAMES = {"macaque": "macaque", "mni152": "MNI152 brain", "nuclei3d": "3D nuclei 
          "nuclei_confocal": "confocal nuclei (real)", "synthetic": "synthetic hold-out", "train": "training-volume structures",
          "all_real": "all real dev cases"}
 METHODS = {"limnet": "LIM-Net (shipped)", "previous_stopping": "previous stopping", "no_valley": "- area valley",
-           "no_drift_gap": "- intensity gap",
+           "no_drift_gap": "- intensity gap", "drift_plateau": "+ sustained drift (option, off)",
            "no_leak_cut": "- leak cut", "core_erase": "+ core erase (not kept)",
            "trim_spread": "+ trims spread (option, off)", "no_weak_edge_look": "- weak-edge look",
            "no_texture_edge": "- texture edge", "no_small_look": "- small-window look",

@@ -30,7 +30,7 @@ from .evaluation.metrics import dice, overshoot_slices, undershoot_slices
 from .evaluation.region_growing import region_growing_baseline
 from .evaluation.robot_user import run_session
 from .inference.prompt import PromptConfig
-from .inference.stopping import PREVIOUS_STOPPING, LeakCutRule, StoppingConfig
+from .inference.stopping import PREVIOUS_STOPPING, DriftPlateauRule, LeakCutRule, StoppingConfig
 
 #: LIM-Net variants run as their own robot sessions: controller keyword arguments.
 VARIANTS = {
@@ -38,6 +38,7 @@ VARIANTS = {
     "previous_stopping": {"stopping": PREVIOUS_STOPPING},
     "no_valley": {"stopping": replace(StoppingConfig(), valley=None)},
     "no_drift_gap": {"stopping": replace(StoppingConfig(), drift_gap=None)},
+    "drift_plateau": {"stopping": replace(StoppingConfig(), drift_plateau=DriftPlateauRule())},
     "no_leak_cut": {"stopping": replace(StoppingConfig(), leak_cut=None)},
     "core_erase": {"stopping": replace(StoppingConfig(), erase_depth=0.5)},
     "no_mrf": {"fusion": "new"},
@@ -50,12 +51,12 @@ VARIANTS = {
 }
 #: Rows whose round 1 is another prompt on the robot's first slice (rounds 2-6 click as usual).
 FIRST_PROMPTS = {"box_r1": "box", "mask_r1": "mask"}
-METHODS = ("limnet", "previous_stopping", "no_valley", "no_drift_gap", "no_leak_cut", "core_erase", "trim_spread", "no_weak_edge_look",
-           "no_texture_edge", "no_small_look", "no_collapse_guard", "no_growth", "no_mrf", "box_r1", "mask_r1", "region_growing",
-           "candidate")
+METHODS = ("limnet", "previous_stopping", "no_valley", "no_drift_gap", "drift_plateau", "no_leak_cut", "core_erase", "trim_spread",
+           "no_weak_edge_look", "no_texture_edge", "no_small_look", "no_collapse_guard", "no_growth", "no_mrf", "box_r1", "mask_r1",
+           "region_growing", "candidate")
 DEFAULT_METHODS = ("limnet", "previous_stopping", "no_mrf", "region_growing")
 #: Groups that are not real scans (left out of "all_real").
-NOT_REAL = ("synthetic", "train", "textured_nuclei", "packed_nuclei")
+NOT_REAL = ("synthetic", "train", "textured_nuclei", "packed_nuclei", "composite")
 #: How many of the least confident slices the "go to the slice that needs you" hit rate looks at.
 CONFIDENCE_TOP = 3
 
@@ -266,7 +267,7 @@ def plot(summary: dict, methods, path: Path) -> None:
     groups = [g for g in summary if g != "all_real"]
     fig, axes = plt.subplots(1, len(groups), figsize=(3.4 * len(groups), 3.2), squeeze=False)
     styles = {"limnet": ("tab:blue", "-o"), "previous_stopping": ("tab:green", "-.v"), "no_valley": ("tab:olive", ":x"),
-              "no_drift_gap": ("tab:red", ":v"),
+              "no_drift_gap": ("tab:red", ":v"), "drift_plateau": ("firebrick", "--<"),
               "no_leak_cut": ("tab:purple", ":+"), "core_erase": ("tab:cyan", ":d"),
               "trim_spread": ("tab:brown", "-.*"), "no_weak_edge_look": ("tab:olive", "--x"),
               "no_texture_edge": ("tab:pink", ":x"), "no_small_look": ("gold", "-.s"),
@@ -303,12 +304,15 @@ def main(argv=None) -> dict:
                    help="also run this many generated small, crowded, low-contrast nuclei (evaluation.packed_nuclei; 0 = none)")
     p.add_argument("--train-cases", type=int, default=0,
                    help="also run this many structures of the real TRAINING volumes (group 'train', for tuning rules)")
+    p.add_argument("--composite-train", type=int, default=0,
+                   help="also run this many composite objects of the TRAINING volumes: two touching structures as one "
+                        "(evaluation.cases.load_composite_train_cases; 0 = none)")
     p.add_argument("--train-held-out-every", type=int, default=0,
                    help="only the training structures a --hold-out-every K training run never trained on "
                         "(all of them unless --train-cases caps the number)")
     p.add_argument("--rounds", type=int, default=6)
     p.add_argument("--methods", nargs="*", default=list(DEFAULT_METHODS), choices=METHODS,
-                   help="add no_valley / no_drift_gap / no_leak_cut / core_erase for the stopping ablations")
+                   help="add no_valley / no_drift_gap / drift_plateau / no_leak_cut / core_erase for the stopping ablations")
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"])
     p.add_argument("--weights", default=None, help="folder with interaction/propagation/fusion .pt (default: shipped)")
     p.add_argument("--candidate", default=None,
@@ -340,6 +344,10 @@ def main(argv=None) -> dict:
         cases += packed_nuclei_cases(args.packed_nuclei)
     if args.train_cases or args.train_held_out_every:
         cases += load_train_cases(args.train_cases or None, held_out_every=args.train_held_out_every)
+    if args.composite_train:
+        from .evaluation.cases import load_composite_train_cases
+
+        cases += load_composite_train_cases(args.composite_train)
     results = []
     t0 = time.time()
     for case in cases:

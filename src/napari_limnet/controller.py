@@ -371,6 +371,7 @@ class LimNetController:
         config = PropagationConfig(
             stop_when_empty=self.stop_when_empty, presence_threshold=stop.presence_threshold,
             intensity_tolerance=stop.drift_tolerance, valley=stop.valley, drift_gap=stop.drift_gap,
+            drift_plateau=stop.drift_plateau,
         )
         result = propagate(
             self._runner, self._source, self.spacing[1:], z, prompt.mask, (low, high), config,

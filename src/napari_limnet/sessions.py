@@ -80,7 +80,7 @@ def apply_settings(ctrl, settings: dict) -> None:
 
     from .inference.fusion import FusionConfig
     from .inference.prompt import PromptConfig
-    from .inference.stopping import DriftGapRule, LeakCutRule, StoppingConfig, ValleyRule
+    from .inference.stopping import DriftGapRule, DriftPlateauRule, LeakCutRule, StoppingConfig, ValleyRule
 
     ctrl.stop_when_empty = bool(settings.get("stop_when_empty", True))
     ctrl.max_slices = settings.get("max_slices")
@@ -95,12 +95,15 @@ def apply_settings(ctrl, settings: dict) -> None:
         if cut:
             # sessions saved before the growth cut have no "growth": replay them without it
             leak = LeakCutRule(**{"growth": None, **cut, "valley": ValleyRule(**cut["valley"]) if cut.get("valley") else None})
-        # ... before the grown-mask erase no "grown_erase", and before the intensity gap no "drift_gap"
-        gap = st.get("drift_gap")
-        if gap is not None and not isinstance(gap, dict):
-            raise ValueError(f"invalid drift_gap setting in the session: {gap!r}")
-        ctrl.stopping = replace(StoppingConfig(), **{"grown_erase": None, **st, "valley": valley, "leak_cut": leak,
-                                                     "drift_gap": DriftGapRule(**gap) if gap else None})
+        # ... before the grown-mask erase no "grown_erase", before the intensity gap no "drift_gap",
+        # and before the sustained-drift stop no "drift_plateau"
+        rules = {}
+        for key, rule in (("drift_gap", DriftGapRule), ("drift_plateau", DriftPlateauRule)):
+            value = st.get(key)
+            if value is not None and not isinstance(value, dict):
+                raise ValueError(f"invalid {key} setting in the session: {value!r}")
+            rules[key] = rule(**value) if value else None
+        ctrl.stopping = replace(StoppingConfig(), **{"grown_erase": None, **st, "valley": valley, "leak_cut": leak, **rules})
     # sessions saved before the weak-edge look have no "prompt", those saved before the texture
     # edge no "texture_edge", before the small-window look no "small_look", and before the collapse
     # guard no "collapse_guard": replay them as made

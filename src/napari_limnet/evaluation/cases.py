@@ -146,3 +146,37 @@ def load_train_cases(max_cases: int | None = 40, min_voxels: int = 500, min_slic
         step = len(cases) / max_cases
         cases = [cases[int(i * step)] for i in range(max_cases)]
     return cases
+
+
+def load_composite_train_cases(max_cases: int | None = 16, min_voxels: int = 500, min_slices: int = 5) -> list[Case]:
+    """Composite objects of the real *training* volumes: the union of two touching structures, group
+    "composite".
+
+    A proxy (never dev) for objects made of several tissues, like a whole-brain mask of white and
+    grey matter: along the stack the proportions of the two parts change, so the mask's mean
+    intensity drifts slowly up and down while it stays on the object. A stopping rule that reads
+    such a drift as "the object ended" cuts them. Two structures touch when one, grown by one voxel
+    (6-connectivity), overlaps the other. Pairs in a fixed order, every k-th one to keep at most
+    ``max_cases`` spread over all volumes; each part needs ``min_voxels`` voxels over ``min_slices``
+    slices.
+    """
+    from scipy import ndimage
+
+    from ..data.real_volumes import load_real_volumes
+
+    cases = []
+    for v in load_real_volumes():
+        image = np.ascontiguousarray(v.image)
+        image.setflags(write=False)
+        parts = [int(lab) for lab in np.unique(v.labels) if lab
+                 and (v.labels == lab).sum() >= min_voxels and (v.labels == lab).any(axis=(1, 2)).sum() >= min_slices]
+        for i, a in enumerate(parts):
+            grown = ndimage.binary_dilation(v.labels == a)
+            for b in parts[i + 1:]:
+                if (grown & (v.labels == b)).any():
+                    truth = (v.labels == a) | (v.labels == b)
+                    cases.append(Case(f"composite_{v.name}_{a}_{b}", "composite", image, truth, tuple(v.spacing)))
+    if max_cases is not None and len(cases) > max_cases:
+        step = len(cases) / max_cases
+        cases = [cases[int(i * step)] for i in range(max_cases)]
+    return cases

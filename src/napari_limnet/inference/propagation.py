@@ -6,8 +6,10 @@ the object (each crop frames the previous slice's mask). It stops (see :mod:`.st
 - when the network's "object present" output falls below a threshold, the mask vanishes, the
   mask's intensity drifts out of the interacted object's range, the area profile shows a
   valley (the object tapered, then grew into something else: the slices after the valley's
-  bottom are dropped), or the intensity crossed a gap (it left the object's range on one slice
-  and came back: the slices from the gap on are dropped) -- all when ``stop_when_empty``;
+  bottom are dropped), the intensity crossed a gap (it left the object's range on one slice
+  and came back: the slices from the gap on are dropped), or the intensity stayed off the
+  object's for a run of slices (sustained drift: the slices from the run's first on are dropped)
+  -- all when ``stop_when_empty``;
 - at the limit the caller gives: the nearest slice the user already interacted with, the
   volume's edge or the user's propagation range.
 
@@ -34,7 +36,7 @@ from .mask_store import SliceMask
 from .memory import MemoryBank
 from .runner import NetRunner
 from .slice_io import mask_to_crop, paste_mask, read_crop
-from .stopping import DriftGapRule, SliceEvidence, ValleyRule, uncertain_pixels
+from .stopping import DriftGapRule, DriftPlateauRule, SliceEvidence, ValleyRule, uncertain_pixels
 from .volume import VolumeSource
 
 
@@ -60,6 +62,8 @@ class PropagationConfig:
     valley: ValleyRule | None = ValleyRule()
     #: Stop at an intensity gap (None disables the rule).
     drift_gap: DriftGapRule | None = DriftGapRule()
+    #: Stop at sustained drift after a step (None disables the rule; off by default, see StoppingConfig).
+    drift_plateau: DriftPlateauRule | None = None
 
 
 @dataclass
@@ -190,13 +194,16 @@ def propagate(
             if on_slice is not None:
                 on_slice(z)
             drifts.append(ev.drift if ev.area > 0 else None)
-            if config.drift_gap is not None and config.stop_when_empty:
-                gap = config.drift_gap.find(drifts)
-                if gap is not None:
-                    # the mask crossed the boundary to a touching neighbour at slice ``gap``
-                    for k in range(gap + 1, len(drifts) + 1):
+            if config.stop_when_empty:
+                # the mask crossed the boundary to a touching neighbour at the gap's slice, or has
+                # been in other tissue since the plateau's first slice (indices into ``drifts``)
+                gap = config.drift_gap.find(drifts) if config.drift_gap is not None else None
+                plateau = config.drift_plateau.find(drifts) if config.drift_plateau is not None else None
+                if gap is not None or plateau is not None:
+                    first = min(i for i in (gap, plateau) if i is not None)
+                    for k in range(first + 1, len(drifts) + 1):
                         masks[z0 + direction * k] = None
-                    reasons[direction] = "intensity gap"
+                    reasons[direction] = "intensity gap" if first == gap else "sustained drift"
                     break
             if mask is None and config.stop_when_empty:
                 reasons[direction] = "object ended"

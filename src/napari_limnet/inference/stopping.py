@@ -126,6 +126,45 @@ class DriftGapRule:
         return None
 
 
+@dataclass(frozen=True)
+class DriftPlateauRule:
+    """Sustained drift after a step: the drift rose to at least ``height`` anchor spreads from at
+    most ``rise_from`` x ``height`` within ``rise_within`` slices (the interacted slice counts as
+    drift 0), and stayed at least ``height`` on ``run`` consecutive slices with a mask. The mask
+    has stepped out of the object into other tissue and stays there; the slices from the first of
+    the run on are dropped.
+
+    The drift tolerance (2 spreads) stops a mask that jumps far out of the object's intensities on
+    one slice; a mask that steps into tissue only a little brighter or darker stays under it. A
+    confocal nucleus's mask past the nucleus's end sits at 1.0-1.5 spreads for tens of slices,
+    with the net sure the object is there. The step matters: a composite object (a whole brain of
+    white and grey matter) also drifts past the height as the proportions of its tissues change,
+    but slowly, over tens of slices, and it is still the object.
+    The defaults were chosen on the round-1 walks of the 40 training-volume structures, 24
+    composite objects of the training volumes, and the generated and synthetic groups, with the
+    shipped nets and a candidate (``scripts/drift_gap_walks.py``, its plateau grid; never dev); a
+    slice without a mask breaks a run. An option, off by default (``StoppingConfig.drift_plateau``).
+    """
+
+    height: float = 0.75
+    run: int = 8
+    rise_within: int = 4
+    rise_from: float = 0.5
+
+    def find(self, drifts: Sequence[float | None]) -> int | None:
+        """Index of the first slice of the plateau in ``drifts`` (walking out from the interacted
+        slice, exclusive; None = a slice without a mask), or None when there is none yet."""
+        seq = [0.0, *drifts]  # the interacted slice: no drift
+        high = [d is not None and d >= self.height for d in seq]
+        for p in range(1, len(seq) - self.run + 1):
+            if not high[p] or high[p - 1] or not all(high[p: p + self.run]):
+                continue
+            before = seq[max(0, p - self.rise_within): p]
+            if any(d is not None and d <= self.rise_from * self.height for d in before):
+                return p - 1
+        return None
+
+
 def first_drift(evidence: Sequence[SliceEvidence], tolerance: float) -> int | None:
     """Index of the first slice whose drift exceeds ``tolerance``, or None."""
     for i, e in enumerate(evidence):
@@ -219,6 +258,12 @@ class StoppingConfig:
     leak_cut: LeakCutRule | None = LeakCutRule()
     #: stop at an intensity gap, dropping the boundary slice and what came after it (None = off)
     drift_gap: DriftGapRule | None = DriftGapRule()
+    #: stop at sustained drift after a step, dropping the slices from its first one on (None = off).
+    #: Off by default: measured, it lifts the confocal nuclei's round 1 (0.725 -> 0.847) and
+    #: composite objects of the training volumes, but on the MNI brain it cut round 1's walk from a
+    #: 30-pixel first mask, and the extension guard then held every later round short (r3 0.709 ->
+    #: 0.056). See docs/stopping/README.md.
+    drift_plateau: DriftPlateauRule | None = None
     #: a negative click this deep in a slice's mask erases the slice (see prompt.ERASE_DEPTH). Off by
     #: default: measured, it helped the training volumes' structures (+0.006 Dice at round 6) but
     #: erased true parts of brain structures (macaque r6 0.367 -> 0.323, a falling curve).

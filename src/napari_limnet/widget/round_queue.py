@@ -24,11 +24,12 @@ if TYPE_CHECKING:
 
 #: Why a propagation stopped, for the status line; only the rules a user may want to overrule.
 _STOP_WORDS = {"intensity gap": "an intensity gap (the boundary to a touching neighbour)",
-               "area valley": "an area valley (the object tapered, then grew into something else)"}
+               "area valley": "an area valley (the object tapered, then grew into something else)",
+               "sustained drift": "sustained intensity drift (the mask had moved into other tissue)"}
 
 
 def stop_note(stops: dict) -> str:
-    """A status-line sentence naming the directions that stopped at a gap or a valley ('' if none).
+    """A status-line sentence naming the directions that stopped at a gap, a valley or sustained drift ('' if none).
 
     ``stops``: the round's ``{"up": reason, "down": reason}`` (``last_round_stats["stops"]``).
     """
