@@ -74,5 +74,6 @@ def test_sessions_record_the_plateau_option_and_older_ones_replay_without_it():
     assert ctrl.stopping.drift_plateau is None and ctrl.stopping.drift_gap is not None
     apply_settings(ctrl, settings)
     assert asdict(ctrl.stopping) == asdict(on)
-    with pytest.raises(ValueError, match="drift_plateau"):
-        apply_settings(ctrl, {**settings, "stopping": {**settings["stopping"], "drift_plateau": [0.75, 8]}})
+    for bad in ([0.75, 8], {"height": "high"}, {"height": 0.75, "shape": 1}, {"run": True}):
+        with pytest.raises(ValueError, match="drift_plateau"):
+            apply_settings(ctrl, {**settings, "stopping": {**settings["stopping"], "drift_plateau": bad}})

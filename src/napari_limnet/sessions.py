@@ -28,6 +28,7 @@ Format (version 2; version 1 files are read too)::
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -97,12 +98,8 @@ def apply_settings(ctrl, settings: dict) -> None:
             leak = LeakCutRule(**{"growth": None, **cut, "valley": ValleyRule(**cut["valley"]) if cut.get("valley") else None})
         # ... before the grown-mask erase no "grown_erase", before the intensity gap no "drift_gap",
         # and before the sustained-drift stop no "drift_plateau"
-        rules = {}
-        for key, rule in (("drift_gap", DriftGapRule), ("drift_plateau", DriftPlateauRule)):
-            value = st.get(key)
-            if value is not None and not isinstance(value, dict):
-                raise ValueError(f"invalid {key} setting in the session: {value!r}")
-            rules[key] = rule(**value) if value else None
+        rules = {key: _drift_rule(key, rule, st.get(key))
+                 for key, rule in (("drift_gap", DriftGapRule), ("drift_plateau", DriftPlateauRule))}
         ctrl.stopping = replace(StoppingConfig(), **{"grown_erase": None, **st, "valley": valley, "leak_cut": leak, **rules})
     # sessions saved before the weak-edge look have no "prompt", those saved before the texture
     # edge no "texture_edge", before the small-window look no "small_look", and before the collapse
@@ -112,6 +109,17 @@ def apply_settings(ctrl, settings: dict) -> None:
     if not isinstance(pr, dict) or set(pr) - known or not all(isinstance(pr.get(k, True), bool) for k in known):
         raise ValueError(f"invalid prompt settings in the session: {pr!r}")
     ctrl.prompt = PromptConfig(**{"texture_edge": False, "small_look": False, "collapse_guard": False, **pr})
+
+
+def _drift_rule(key: str, rule: type, value):
+    """A stopping rule from a session's (untrusted) settings: None, or a dict of its numeric fields."""
+    if value is None:
+        return None
+    fields = {f.name for f in dataclasses.fields(rule)}
+    if (not isinstance(value, dict) or set(value) - fields
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value.values())):
+        raise ValueError(f"invalid {key} setting in the session: {value!r}")
+    return rule(**value)
 
 
 @dataclass
