@@ -71,7 +71,8 @@ def replay_dice(record: dict, *rules) -> float:
     kept, hit = record["anchor"][0], record["anchor"][1]
     for rows in record["walks"].values():
         drifts = walk_drifts(rows)
-        k = min([len(rows), *(i for i in (r.find(drifts) if r is not None else None for r in rules) if i is not None)])
+        stops = [r.find(drifts) for r in rules if r is not None]
+        k = min([len(rows), *(i for i in stops if i is not None)])
         kept += sum(r[3] for r in rows[:k])
         hit += sum(r[4] for r in rows[:k])
     return 2 * hit / (kept + record["total_truth"])

@@ -77,3 +77,26 @@ def test_sessions_record_the_plateau_option_and_older_ones_replay_without_it():
     for bad in ([0.75, 8], {"height": "high"}, {"height": 0.75, "shape": 1}, {"run": True}):
         with pytest.raises(ValueError, match="drift_plateau"):
             apply_settings(ctrl, {**settings, "stopping": {**settings["stopping"], "drift_plateau": bad}})
+
+
+def test_composite_training_objects_are_two_touching_structures():
+    """The proxy group the rule was checked on (never dev): each case is the union of two labelled
+    structures of one training volume that touch, in a fixed, spread-out order."""
+    from scipy import ndimage
+
+    from napari_limnet.data.real_volumes import default_train_dir, load_real_volumes
+    from napari_limnet.evaluation.cases import load_composite_train_cases
+
+    if not (default_train_dir() / "train_cases.json").is_file():
+        pytest.skip("../shared/data/train is not here")
+    cases = load_composite_train_cases(6)
+    assert len(cases) == 6 and len({c.name for c in cases}) == 6
+    assert [c.name for c in cases] == [c.name for c in load_composite_train_cases(6)]
+    volumes = {v.name: v for v in load_real_volumes()}
+    for case in cases[:3]:
+        assert case.group == "composite"
+        name, a, b = case.name.removeprefix("composite_").rsplit("_", 2)
+        labels = volumes[name].labels
+        part_a, part_b = labels == int(a), labels == int(b)
+        np.testing.assert_array_equal(case.truth, part_a | part_b)
+        assert (ndimage.binary_dilation(part_a) & part_b).any(), "the two parts touch"

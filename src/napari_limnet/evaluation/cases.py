@@ -142,10 +142,15 @@ def load_train_cases(max_cases: int | None = 40, min_voxels: int = 500, min_slic
             if truth.sum() < min_voxels or truth.any(axis=(1, 2)).sum() < min_slices:
                 continue
             cases.append(Case(f"train_{v.name}_{int(lab)}", "train", image, truth, tuple(v.spacing)))
-    if max_cases is not None and len(cases) > max_cases:
-        step = len(cases) / max_cases
-        cases = [cases[int(i * step)] for i in range(max_cases)]
-    return cases
+    return _spread(cases, max_cases)
+
+
+def _spread(cases: list[Case], max_cases: int | None) -> list[Case]:
+    """Every k-th case, to keep at most ``max_cases`` spread over the whole (fixed-order) list."""
+    if max_cases is None or len(cases) <= max_cases:
+        return cases
+    step = len(cases) / max_cases
+    return [cases[int(i * step)] for i in range(max_cases)]
 
 
 def load_composite_train_cases(max_cases: int | None = 16, min_voxels: int = 500, min_slices: int = 5) -> list[Case]:
@@ -176,7 +181,4 @@ def load_composite_train_cases(max_cases: int | None = 16, min_voxels: int = 500
                 if (grown & (v.labels == b)).any():
                     truth = (v.labels == a) | (v.labels == b)
                     cases.append(Case(f"composite_{v.name}_{a}_{b}", "composite", image, truth, tuple(v.spacing)))
-    if max_cases is not None and len(cases) > max_cases:
-        step = len(cases) / max_cases
-        cases = [cases[int(i * step)] for i in range(max_cases)]
-    return cases
+    return _spread(cases, max_cases)
