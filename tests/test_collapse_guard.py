@@ -1,6 +1,7 @@
 """The first click's collapse guard (inference.prompt.EdgePass, PromptConfig.collapse_guard): once a
 larger window won on a clear edge, re-framing may not shrink the mask onto a patch inside the object."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -9,11 +10,13 @@ from napari_limnet.evaluation.metrics import dice
 from napari_limnet.evaluation.robot_user import first_click
 from napari_limnet.evaluation.textured_nuclei import textured_nuclei_case
 from napari_limnet.inference.crops import CropBox
+from napari_limnet.inference.mask_store import SliceMask
 from napari_limnet.inference.prompt import COLLAPSE_CONTRAST, EDGE_CONTRAST, EdgePass, PromptConfig
 
 
 def edge_pass(contrast: float, area: int) -> EdgePass:
-    return EdgePass(CropBox(0, 128, 0, 128), torch.zeros(128, 128), contrast, area)
+    """An edge pass whose mask covers ``area`` pixels (one row)."""
+    return EdgePass(CropBox(0, 128, 0, 128), torch.zeros(128, 128), contrast, SliceMask(0, 0, np.ones((1, area), bool)))
 
 
 def test_a_pass_collapses_only_when_it_shrinks_and_loses_the_edge():

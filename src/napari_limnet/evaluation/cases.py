@@ -173,12 +173,15 @@ def load_composite_train_cases(max_cases: int | None = 16, min_voxels: int = 500
     for v in load_real_volumes():
         image = np.ascontiguousarray(v.image)
         image.setflags(write=False)
-        parts = [int(lab) for lab in np.unique(v.labels) if lab
-                 and (v.labels == lab).sum() >= min_voxels and (v.labels == lab).any(axis=(1, 2)).sum() >= min_slices]
-        for i, a in enumerate(parts):
-            grown = ndimage.binary_dilation(v.labels == a)
-            for b in parts[i + 1:]:
-                if (grown & (v.labels == b)).any():
-                    truth = (v.labels == a) | (v.labels == b)
-                    cases.append(Case(f"composite_{v.name}_{a}_{b}", "composite", image, truth, tuple(v.spacing)))
+        parts = {}  # label -> its (Z, Y, X) mask, for the structures large enough
+        for lab in np.unique(v.labels):
+            part = v.labels == lab
+            if lab and part.sum() >= min_voxels and part.any(axis=(1, 2)).sum() >= min_slices:
+                parts[int(lab)] = part
+        labs = list(parts)
+        for i, a in enumerate(labs):
+            grown = ndimage.binary_dilation(parts[a])
+            for b in labs[i + 1:]:
+                if (grown & parts[b]).any():
+                    cases.append(Case(f"composite_{v.name}_{a}_{b}", "composite", image, parts[a] | parts[b], tuple(v.spacing)))
     return _spread(cases, max_cases)

@@ -110,13 +110,18 @@ class EdgePass:
     """A first-click pass whose mask stands on a clear edge (see :data:`COLLAPSE_CONTRAST`).
 
     window: its window; logits: the net's (S, S) output there; contrast: its outline's contrast
-    (the larger of raw and averaged, as in the search); area: its mask's area in slice pixels.
+    (the larger of raw and averaged, as in the search); mask: that output pasted into the slice.
     """
 
     window: CropBox
     logits: torch.Tensor
     contrast: float
-    area: int
+    mask: SliceMask | None
+
+    @property
+    def area(self) -> int:
+        """The mask's area in slice pixels."""
+        return self.mask.area if self.mask is not None else 0
 
     def collapsed_into(self, contrast: float, area: int) -> bool:
         """True when a re-framed pass with this outline contrast and mask area lost the edge."""
@@ -301,8 +306,7 @@ def _first_scale(runner, source, spacing_yx, z, box, positive, negative, size,
                 largest = WEAK_EDGE_LARGEST_FACTOR
         elif contrast >= EDGE_CONTRAST:
             chosen, chosen_factor = (cand, logits), factor
-            drawn_mask = paste_mask(logits, cand, shape)
-            won = EdgePass(cand, logits, contrast, drawn_mask.area if drawn_mask is not None else 0)
+            won = EdgePass(cand, logits, contrast, paste_mask(logits, cand, shape))
             break
     # the search's passes count toward predict_prompt_mask's budget, as the larger windows' do
     small = box.scaled(SMALL_FACTOR)
@@ -316,7 +320,8 @@ def _first_scale(runner, source, spacing_yx, z, box, positive, negative, size,
         if _outline_contrast(x[0, 0], (logits > 0).float(), averaged=True) >= max(SMALL_FLOOR, SMALL_GAIN * prior_contrast):
             chosen = (small, logits)
     cand, logits = chosen
-    mask = clean_prompt_mask(paste_mask(logits, cand, shape), positive, negative, None)
+    pasted = won.mask if won is not None else paste_mask(logits, cand, shape)  # a win is the chosen window
+    mask = clean_prompt_mask(pasted, positive, negative, None)
     if mask is None:
         return box, passes, None
     return CropBox.framing(union_bbox(mask.bbox, points_bbox(positive)), spacing_yx), passes, won
@@ -387,13 +392,11 @@ def predict_prompt_mask(
         logits = runner.interaction(x)[0, 0]
         mask = paste_mask(logits, box, shape)
         if edge is not None:
-            contrast = _outline_contrast(x[0, 0], (logits > 0).float(), averaged=config.texture_edge)
-            area = mask.area if mask is not None else 0
-            if edge.collapsed_into(contrast, area):
-                box, logits = edge.window, edge.logits
-                mask = paste_mask(logits, box, shape)
+            this = EdgePass(box, logits, _outline_contrast(x[0, 0], (logits > 0).float(), averaged=config.texture_edge), mask)
+            if edge.collapsed_into(this.contrast, this.area):
+                box, logits, mask = edge.window, edge.logits, edge.mask
                 break
-            edge = EdgePass(box, logits, contrast, area) if contrast >= EDGE_CONTRAST else edge
+            edge = this if this.contrast >= EDGE_CONTRAST else edge
         anchor = union_bbox(mask.bbox if mask is not None else None, clicks_box, prev_box)
         wanted = CropBox.framing(anchor, spacing_yx)
         if mask is None or _stable(box, wanted) or (box.covers_slice(shape) and wanted.covers_slice(shape)):
