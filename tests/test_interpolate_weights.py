@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from napari_limnet.modeling.weights import MODULE_NAMES, LimNetModels, save_checkpoint
-from napari_limnet.training.interpolate_weights import interpolate_state, interpolate_weights, main
+from napari_limnet.training.interpolate_weights import average_states, interpolate_state, interpolate_weights, main
 
 
 def _folder(tmp_path, name, seed):
@@ -57,3 +57,23 @@ def test_folders_interpolate_loadably_and_record_both_ends(tmp_path):
     for key, value in m1.propagation.state_dict().items():
         if value.is_floating_point():
             torch.testing.assert_close(one.propagation.state_dict()[key], value)
+
+
+def test_several_ends_average_into_a_soup_and_are_all_recorded(tmp_path):
+    start, m0 = _folder(tmp_path, "start", 0)
+    ends = [_folder(tmp_path, f"end{i}", i + 1) for i in range(3)]
+    main(["--start", str(start), "--end", *(str(f) for f, _ in ends), "--alpha", "1", "--out", str(tmp_path / "soup")])
+    soup = LimNetModels.load(weights_dir=tmp_path / "soup")
+    for net in MODULE_NAMES:
+        states = [getattr(m, net).state_dict() for _, m in ends]
+        for key, value in getattr(soup, net).state_dict().items():
+            if value.is_floating_point():
+                torch.testing.assert_close(value, sum(s[key] for s in states) / 3)
+            else:
+                assert torch.equal(value, states[0][key])
+        last = json.loads((tmp_path / "soup" / f"{net}.json").read_text())["runs"][-1]
+        assert last["ends"] == [str(f) for f, _ in ends] and len(last["end_runs"]) == 3 and "soup" in last["kind"]
+    with pytest.raises(ValueError, match="nothing to average"):
+        average_states([])
+    with pytest.raises(ValueError, match="shapes differ"):
+        average_states([{"w": torch.ones(3)}, {"w": torch.ones(4)}])

@@ -9,10 +9,17 @@ on the new data while giving back less on the old (Wortsman et al., "Robust fine
 zero-shot models", CVPR 2022). Both ends must share one architecture and, for this to be
 meaningful, one starting point (``end`` fine-tuned from ``start``).
 
+``end`` may also name several folders, e.g. the same fine-tuning recipe run with different seeds:
+their uniform average (a "model soup", Wortsman et al., ICML 2022) is then the end point. Runs
+that share a starting point stay in one basin, so their average is a net of its own, and it
+averages out how much of the start each seed happened to keep or lose.
+
 Command line::
 
     python -m napari_limnet.training.interpolate_weights --start src/napari_limnet/weights \\
         --end runs/sweep/m100_decoders --alpha 0.5 --out runs/wise/m100_decoders_a0.5
+    python -m napari_limnet.training.interpolate_weights --start src/napari_limnet/weights \\
+        --end runs/distill/p30_d6 runs/distill/p30_d6_s2 runs/distill/p30_d6_s3 --alpha 1 --out runs/soup/p30_d6
 
 writes ``<out>/<name>.pt`` and ``<out>/<name>.json`` (the start's training record plus one
 entry naming both ends, alpha and the end's runs) for each module asked for; modules not asked
@@ -51,6 +58,31 @@ def interpolate_state(start: dict, end: dict, alpha: float) -> dict:
     return out
 
 
+def average_states(states: list[dict]) -> dict:
+    """Uniform mean of same-architecture state dicts over floating tensors; integers from the first.
+
+    Raises ValueError on an empty list, or when the dicts do not hold the same keys and shapes.
+    """
+    if not states:
+        raise ValueError("nothing to average: no weight sets given")
+    first = states[0]
+    for other in states[1:]:
+        if other.keys() != first.keys():
+            diff = sorted(set(first) ^ set(other))[:5]
+            raise ValueError(f"the weight sets are different architectures (keys differ, e.g. {diff})")
+    out = {}
+    for key, a in first.items():
+        tensors = [s[key] for s in states]
+        shapes = {tuple(t.shape) for t in tensors}
+        if len(shapes) > 1:
+            raise ValueError(f"{key}: shapes differ, {sorted(shapes)}")
+        if a.is_floating_point():
+            out[key] = torch.stack([t.float() for t in tensors]).mean(dim=0)
+        else:
+            out[key] = a.clone()
+    return out
+
+
 def _load(path: Path) -> dict:
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
@@ -63,9 +95,15 @@ def _record(folder: Path, name: str) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {"runs": []}
 
 
-def interpolate_weights(start: Path, end: Path, alpha: float, out: Path, modules=MODULE_NAMES) -> list[Path]:
-    """Write interpolated ``<module>.pt`` + ``.json`` into ``out``; returns the weight paths written."""
-    start, end, out = Path(start), Path(end), Path(out)
+def interpolate_weights(start: Path, end, alpha: float, out: Path, modules=MODULE_NAMES) -> list[Path]:
+    """Write interpolated ``<module>.pt`` + ``.json`` into ``out``; returns the weight paths written.
+
+    ``end`` is one folder or a list of folders; several are averaged uniformly before interpolating.
+    """
+    ends = [Path(e) for e in end] if isinstance(end, (list, tuple)) else [Path(end)]
+    if not ends:
+        raise ValueError("no end folder given")
+    start, out = Path(start), Path(out)
     unknown = set(modules) - set(MODULE_NAMES)
     if unknown:
         raise ValueError(f"unknown modules {sorted(unknown)}; expected some of {MODULE_NAMES}")
@@ -79,20 +117,26 @@ def interpolate_weights(start: Path, end: Path, alpha: float, out: Path, modules
                 if (start / f"{name}.json").is_file():
                     shutil.copyfile(start / f"{name}.json", out / f"{name}.json")
             continue
-        state = interpolate_state(_load(start / f"{name}.pt"), _load(end / f"{name}.pt"), alpha)
+        end_state = average_states([_load(e / f"{name}.pt") for e in ends])
+        state = interpolate_state(_load(start / f"{name}.pt"), end_state, alpha)
         torch.save({"state_dict": state}, target)
-        start_rec, end_rec = _record(start, name), _record(end, name)
+        start_rec = _record(start, name)
         n_start = len(start_rec.get("runs", []))
-        record = dict(start_rec, module=name)
-        record["runs"] = list(start_rec.get("runs", [])) + [{
+        # each end's runs after those it shares with the start: the fine-tuning being interpolated
+        end_runs = [_record(e, name).get("runs", [])[n_start:] for e in ends]
+        entry = {
             "command": " ".join([Path(sys.executable).name, "-m", "napari_limnet.training.interpolate_weights"] + sys.argv[1:]),
             "kind": "weight interpolation: (1 - alpha) * start + alpha * end",
             "alpha": alpha,
             "start": str(start),
-            "end": str(end),
-            # the end's runs after those it shares with the start: the fine-tuning being interpolated
-            "end_runs": end_rec.get("runs", [])[n_start:],
-        }]
+        }
+        if len(ends) == 1:
+            entry.update(end=str(ends[0]), end_runs=end_runs[0])
+        else:
+            entry.update(kind="weight interpolation: (1 - alpha) * start + alpha * uniform mean of the ends (a soup)",
+                         ends=[str(e) for e in ends], end_runs=end_runs)
+        record = dict(start_rec, module=name)
+        record["runs"] = list(start_rec.get("runs", [])) + [entry]
         (out / f"{name}.json").write_text(json.dumps(record, indent=1))
         written.append(target)
     return written
@@ -101,7 +145,8 @@ def interpolate_weights(start: Path, end: Path, alpha: float, out: Path, modules
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--start", required=True, type=Path, help="weights folder alpha = 0 gives (the shipped nets)")
-    parser.add_argument("--end", required=True, type=Path, help="weights folder alpha = 1 gives (a fine-tuned run)")
+    parser.add_argument("--end", required=True, type=Path, nargs="+",
+                        help="weights folder alpha = 1 gives (a fine-tuned run); several folders are averaged (a soup)")
     parser.add_argument("--alpha", required=True, type=float)
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--modules", nargs="+", default=list(MODULE_NAMES), choices=MODULE_NAMES)
