@@ -106,3 +106,33 @@ def test_sessions_saved_before_the_growth_rules_replay_without_them():
     assert ctrl.stopping.grown_erase is None and ctrl.stopping.leak_cut.growth is None
     apply_settings(ctrl, settings)
     assert asdict(ctrl.stopping) == asdict(StoppingConfig())
+
+
+@pytest.mark.parametrize("path, bad", [
+    (("valley",), {"depth": 0.5, "slope": 1}),
+    (("valley",), [0.5, 1.5]),
+    (("leak_cut",), {"growth": "2x"}),
+    (("leak_cut", "valley"), {"floor": None}),
+    ((), {"presence_threshold": True}),
+    ((), {"propagate_trims": 1}),
+    ((), {"stop_somewhere": 3}),
+])
+def test_malformed_stopping_settings_are_clear_errors_that_name_the_setting(path, bad):
+    """Session files are untrusted: every stopping rule in them is checked field by field, so a
+    malformed one is a ValueError naming it, never a bare TypeError or a silently wrong rule."""
+    from napari_limnet.sessions import apply_settings, controller_settings
+
+    ctrl = LimNetController(np.random.default_rng(0).random((4, 16, 16), dtype=np.float32))
+    settings = controller_settings(ctrl)
+    stopping = json.loads(json.dumps(settings["stopping"]))
+    if path:
+        target = stopping
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = bad
+    else:
+        stopping.update(bad)
+    before = ctrl.stopping
+    with pytest.raises(ValueError, match=f"invalid {path[-1] if path else 'stopping'} setting"):
+        apply_settings(ctrl, {**settings, "stopping": stopping})
+    assert ctrl.stopping == before

@@ -33,6 +33,7 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -77,8 +78,6 @@ def controller_settings(ctrl) -> dict:
 
 def apply_settings(ctrl, settings: dict) -> None:
     """Set a controller to the recorded settings (see :func:`controller_settings`)."""
-    from dataclasses import replace
-
     from .inference.fusion import FusionConfig
     from .inference.prompt import PromptConfig
     from .inference.stopping import DriftGapRule, DriftPlateauRule, LeakCutRule, StoppingConfig, ValleyRule
@@ -90,17 +89,17 @@ def apply_settings(ctrl, settings: dict) -> None:
     ctrl.fusion = FusionConfig(mode=settings.get("fusion", "mrf"))
     st = settings.get("stopping")
     if st:
-        valley = ValleyRule(**st["valley"]) if st.get("valley") else None
-        cut = st.get("leak_cut")
-        leak = None
-        if cut:
-            # sessions saved before the growth cut have no "growth": replay them without it
-            leak = LeakCutRule(**{"growth": None, **cut, "valley": ValleyRule(**cut["valley"]) if cut.get("valley") else None})
-        # ... before the grown-mask erase no "grown_erase", before the intensity gap no "drift_gap",
-        # and before the sustained-drift stop no "drift_plateau"
-        rules = {key: _drift_rule(key, rule, st.get(key))
-                 for key, rule in (("drift_gap", DriftGapRule), ("drift_plateau", DriftPlateauRule))}
-        ctrl.stopping = replace(StoppingConfig(), **{"grown_erase": None, **st, "valley": valley, "leak_cut": leak, **rules})
+        # a rule a session does not name is replayed off: sessions saved before the growth cut have
+        # no "growth", before the grown-mask erase no "grown_erase", before the intensity gap no
+        # "drift_gap", and before the sustained-drift stop no "drift_plateau"
+        valley = partial(_settings_rule, "valley", ValleyRule)
+        leak = partial(_settings_rule, "leak_cut", LeakCutRule, defaults={"growth": None, "valley": None},
+                       nested={"valley": valley})
+        off = dict.fromkeys(("valley", "leak_cut", "drift_gap", "drift_plateau", "grown_erase"))
+        ctrl.stopping = _settings_rule("stopping", StoppingConfig, st, defaults=off, nested={
+            "valley": valley, "leak_cut": leak,
+            "drift_gap": partial(_settings_rule, "drift_gap", DriftGapRule),
+            "drift_plateau": partial(_settings_rule, "drift_plateau", DriftPlateauRule)})
     # sessions saved before the weak-edge look have no "prompt", those saved before the texture
     # edge no "texture_edge", before the small-window look no "small_look", and before the collapse
     # guard no "collapse_guard": replay them as made
@@ -111,15 +110,33 @@ def apply_settings(ctrl, settings: dict) -> None:
     ctrl.prompt = PromptConfig(**{"texture_edge": False, "small_look": False, "collapse_guard": False, **pr})
 
 
-def _drift_rule(key: str, rule: type, value):
-    """A stopping rule from a session's (untrusted) settings: None, or a dict of its numeric fields."""
+def _settings_rule(key: str, rule: type, value, defaults: dict | None = None, nested: dict | None = None):
+    """A stopping dataclass from a session's (untrusted) settings: None, or a dict of its fields.
+
+    Each field must hold what its annotation allows: a number for ``float``/``int`` (never a
+    bool), a bool for ``bool``, and None where the annotation admits None. ``nested`` maps a field
+    to the builder of its own rule; ``defaults`` are the values of fields older sessions lack, when
+    they differ from today's defaults. Anything else is a ValueError that names the setting.
+    """
     if value is None:
         return None
-    fields = {f.name for f in dataclasses.fields(rule)}
-    if (not isinstance(value, dict) or set(value) - fields
-            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value.values())):
+    nested = nested or {}
+    fields = {f.name: str(f.type) for f in dataclasses.fields(rule)}
+    if not isinstance(value, dict) or set(value) - set(fields):
         raise ValueError(f"invalid {key} setting in the session: {value!r}")
-    return rule(**value)
+    out = dict(defaults or {})
+    for name, v in value.items():
+        kind = fields[name]
+        if name in nested:
+            out[name] = nested[name](v)
+            continue
+        ok = ((v is None and "None" in kind)
+              or (kind.startswith("bool") and isinstance(v, bool))
+              or (kind.startswith(("float", "int")) and isinstance(v, (int, float)) and not isinstance(v, bool)))
+        if not ok:
+            raise ValueError(f"invalid {key} setting in the session: {name}={v!r}")
+        out[name] = v
+    return rule(**out)
 
 
 @dataclass
