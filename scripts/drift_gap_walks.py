@@ -30,10 +30,11 @@ GRID = list(itertools.product((0.5, 0.6, 0.75, 0.9, 1.0), (0.5, 0.67, 0.8), (2, 
 PLATEAU_GRID = list(itertools.product((0.75, 1.0), (3, 5, 8), (2, 3, 4), (0.5, 100.0)))
 
 
-def walks_of(case, models=None) -> dict:
+def walks_of(case, models=None, presence_threshold: float | None = None) -> dict:
     """The round-1 walks of one case (rule off): {"anchor": [kept, tp, true], "walks": {+1/-1: rows}}.
 
-    ``models``: the nets to walk with (None = the shipped ones).
+    ``models``: the nets to walk with (None = the shipped ones). ``presence_threshold``: walk on
+    until the presence falls under this (None = the shipped threshold), to replay presence rules.
 
     rows: [drift, presence, proposed area, kept area, true positives, true area] per visited slice.
     """
@@ -42,8 +43,10 @@ def walks_of(case, models=None) -> dict:
     from napari_limnet.inference.stopping import StoppingConfig
 
     t = case.truth
-    ctl = LimNetController(case.image, spacing=case.spacing, models=models,
-                           stopping=replace(StoppingConfig(), drift_gap=None, drift_plateau=None))
+    stopping = replace(StoppingConfig(), drift_gap=None, drift_plateau=None)
+    if presence_threshold is not None:
+        stopping = replace(stopping, presence_threshold=presence_threshold)
+    ctl = LimNetController(case.image, spacing=case.spacing, models=models, stopping=stopping)
     z0, yx = first_click(t)
     m = ctl.interact(z0, [yx], [])
     ev = ctl.state.evidence

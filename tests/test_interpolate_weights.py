@@ -77,3 +77,17 @@ def test_several_ends_average_into_a_soup_and_are_all_recorded(tmp_path):
         average_states([])
     with pytest.raises(ValueError, match="shapes differ"):
         average_states([{"w": torch.ones(3)}, {"w": torch.ones(4)}])
+
+
+def test_kept_prefixes_come_from_start_and_are_recorded(tmp_path):
+    start, m0 = _folder(tmp_path, "start", 0)
+    end, m1 = _folder(tmp_path, "end", 1)
+    interpolate_weights(start, end, 1.0, tmp_path / "kept", modules=("propagation",), keep=("decoder.presence.",))
+    kept = LimNetModels.load(weights_dir=tmp_path / "kept").propagation.state_dict()
+    a, b = m0.propagation.state_dict(), m1.propagation.state_dict()
+    presence = [k for k in a if k.startswith("decoder.presence.")]
+    assert presence
+    for key, value in kept.items():
+        torch.testing.assert_close(value, a[key] if key in presence or not value.is_floating_point() else b[key])
+    last = json.loads((tmp_path / "kept" / "propagation.json").read_text())["runs"][-1]
+    assert last["kept_from_start"] == ["decoder.presence."]

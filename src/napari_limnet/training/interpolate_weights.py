@@ -39,8 +39,11 @@ import torch
 from ..modeling.weights import MODULE_NAMES
 
 
-def interpolate_state(start: dict, end: dict, alpha: float) -> dict:
+def interpolate_state(start: dict, end: dict, alpha: float, keep: tuple[str, ...] = ()) -> dict:
     """``(1 - alpha) * start + alpha * end`` over floating tensors; integer tensors from ``start``.
+
+    Tensors whose names start with one of ``keep`` (e.g. ``"decoder.presence."``) are taken from
+    ``start`` unchanged: the parts of a fine-tuning that are not to move.
 
     Raises ValueError when the two state dicts do not hold the same keys and shapes.
     """
@@ -54,7 +57,8 @@ def interpolate_state(start: dict, end: dict, alpha: float) -> dict:
         b = end[key]
         if a.shape != b.shape:
             raise ValueError(f"{key}: shapes differ, {tuple(a.shape)} vs {tuple(b.shape)}")
-        out[key] = torch.lerp(a.float(), b.float(), alpha) if a.is_floating_point() else a.clone()
+        moves = a.is_floating_point() and not key.startswith(tuple(keep))
+        out[key] = torch.lerp(a.float(), b.float(), alpha) if moves else a.clone()
     return out
 
 
@@ -95,10 +99,11 @@ def _record(folder: Path, name: str) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {"runs": []}
 
 
-def interpolate_weights(start: Path, end, alpha: float, out: Path, modules=MODULE_NAMES) -> list[Path]:
+def interpolate_weights(start: Path, end, alpha: float, out: Path, modules=MODULE_NAMES, keep: tuple[str, ...] = ()) -> list[Path]:
     """Write interpolated ``<module>.pt`` + ``.json`` into ``out``; returns the weight paths written.
 
     ``end`` is one folder or a list of folders; several are averaged uniformly before interpolating.
+    ``keep``: tensor-name prefixes taken from ``start`` in every module asked for.
     """
     ends = [Path(e) for e in end] if isinstance(end, (list, tuple)) else [Path(end)]
     if not ends:
@@ -118,7 +123,7 @@ def interpolate_weights(start: Path, end, alpha: float, out: Path, modules=MODUL
                     shutil.copyfile(start / f"{name}.json", out / f"{name}.json")
             continue
         end_state = average_states([_load(e / f"{name}.pt") for e in ends])
-        state = interpolate_state(_load(start / f"{name}.pt"), end_state, alpha)
+        state = interpolate_state(_load(start / f"{name}.pt"), end_state, alpha, keep)
         torch.save({"state_dict": state}, target)
         start_rec = _record(start, name)
         n_start = len(start_rec.get("runs", []))
@@ -130,6 +135,8 @@ def interpolate_weights(start: Path, end, alpha: float, out: Path, modules=MODUL
             "alpha": alpha,
             "start": str(start),
         }
+        if keep:
+            entry["kept_from_start"] = list(keep)
         if len(ends) == 1:
             entry.update(end=str(ends[0]), end_runs=end_runs[0])
         else:
@@ -150,8 +157,10 @@ def main(argv=None) -> None:
     parser.add_argument("--alpha", required=True, type=float)
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--modules", nargs="+", default=list(MODULE_NAMES), choices=MODULE_NAMES)
+    parser.add_argument("--keep", nargs="+", default=[], metavar="PREFIX",
+                        help="tensor-name prefixes taken from --start unchanged, e.g. decoder.presence.")
     args = parser.parse_args(argv)
-    for path in interpolate_weights(args.start, args.end, args.alpha, args.out, args.modules):
+    for path in interpolate_weights(args.start, args.end, args.alpha, args.out, args.modules, tuple(args.keep)):
         print(path)
 
 
