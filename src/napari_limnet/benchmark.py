@@ -57,6 +57,11 @@ METHODS = ("limnet", "previous_stopping", "no_valley", "no_drift_gap", "drift_pl
 DEFAULT_METHODS = ("limnet", "previous_stopping", "no_mrf", "region_growing")
 #: Groups that are not real scans (left out of "all_real").
 NOT_REAL = ("synthetic", "train", "textured_nuclei", "packed_nuclei", "composite")
+
+
+def is_real_dev(group: str) -> bool:
+    """Whether a case group is real dev data (not generated, not training, not a border-cut copy)."""
+    return group not in NOT_REAL and not group.endswith("_border")
 #: How many of the least confident slices the "go to the slice that needs you" hit rate looks at.
 CONFIDENCE_TOP = 3
 
@@ -178,7 +183,7 @@ def summarise(results: list[dict], methods) -> dict:
     groups = sorted({r["group"] for r in results})
     summary = {}
     for g in groups + ["all_real"]:
-        rows = [r for r in results if (r["group"] == g if g != "all_real" else r["group"] not in NOT_REAL)]
+        rows = [r for r in results if (r["group"] == g if g != "all_real" else is_real_dev(r["group"]))]
         if not rows:
             continue
         entry = {"n": len(rows)}
@@ -307,6 +312,9 @@ def main(argv=None) -> dict:
     p.add_argument("--composite-train", type=int, default=0,
                    help="also run this many composite objects of the TRAINING volumes: two touching structures as one "
                         "(evaluation.cases.load_composite_train_cases; 0 = none)")
+    p.add_argument("--border-cut", action="store_true",
+                   help="also run a copy of every generated and training case cropped so that an image edge cuts its "
+                        "object (evaluation.border_cut; group <group>_border; never dev)")
     p.add_argument("--train-held-out-every", type=int, default=0,
                    help="only the training structures a --hold-out-every K training run never trained on "
                         "(all of them unless --train-cases caps the number)")
@@ -348,6 +356,10 @@ def main(argv=None) -> dict:
         from .evaluation.cases import load_composite_train_cases
 
         cases += load_composite_train_cases(args.composite_train)
+    if args.border_cut:
+        from .evaluation.border_cut import border_cut_cases
+
+        cases += border_cut_cases([c for c in cases if c.group in NOT_REAL])
     results = []
     t0 = time.time()
     for case in cases:
