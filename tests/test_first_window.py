@@ -60,24 +60,32 @@ def test_sessions_record_the_prompt_choice_and_old_sessions_replay_without_it():
     vol, _, _ = textured_disk(0, 10, 64)
     ctrl = LimNetController(vol)
     settings = controller_settings(ctrl)
-    assert settings["prompt"] == {"weak_edge_look": True, "texture_edge": True, "small_look": True, "collapse_guard": True}
+    assert settings["prompt"] == {"weak_edge_look": True, "texture_edge": True, "small_look": True, "collapse_guard": True,
+                                  "border_contrast": True, "mirror_border": False}
     other = LimNetController(vol, prompt=PromptConfig(weak_edge_look=False, texture_edge=False, small_look=False,
-                                                      collapse_guard=False))
+                                                      collapse_guard=False, border_contrast=False, mirror_border=True))
     apply_settings(other, settings)
     assert other.prompt == PromptConfig()
     old = {k: v for k, v in settings.items() if k != "prompt"}  # saved before the weak-edge look existed
     apply_settings(other, old)
-    assert other.prompt == PromptConfig(weak_edge_look=False, texture_edge=False, small_look=False, collapse_guard=False)
+    assert other.prompt == PromptConfig(weak_edge_look=False, texture_edge=False, small_look=False, collapse_guard=False,
+                                        border_contrast=False)
     apply_settings(other, {**settings, "prompt": {"weak_edge_look": True}})  # saved before the texture edge
-    assert other.prompt == PromptConfig(weak_edge_look=True, texture_edge=False, small_look=False, collapse_guard=False)
+    assert other.prompt == PromptConfig(weak_edge_look=True, texture_edge=False, small_look=False, collapse_guard=False,
+                                        border_contrast=False)
     # saved before the small-window look
     apply_settings(other, {**settings, "prompt": {"weak_edge_look": True, "texture_edge": True}})
-    assert other.prompt == PromptConfig(small_look=False, collapse_guard=False)
+    assert other.prompt == PromptConfig(small_look=False, collapse_guard=False, border_contrast=False)
     # saved before the collapse guard
     apply_settings(other, {**settings, "prompt": {"weak_edge_look": True, "texture_edge": True, "small_look": True}})
-    assert other.prompt == PromptConfig(collapse_guard=False)
+    assert other.prompt == PromptConfig(collapse_guard=False, border_contrast=False)
+    # saved before the border contrast
+    before = {"weak_edge_look": True, "texture_edge": True, "small_look": True, "collapse_guard": True}
+    apply_settings(other, {**settings, "prompt": before})
+    assert other.prompt == PromptConfig(border_contrast=False)
     for bad in ({"weak_edge_look": "yes"}, {"weak_edge_look": True, "extra": 1}, ["weak_edge_look"],
-                {"weak_edge_look": True, "texture_edge": 1}, {"small_look": "no"}, {"collapse_guard": 0}):
+                {"weak_edge_look": True, "texture_edge": 1}, {"small_look": "no"}, {"collapse_guard": 0},
+                {"border_contrast": "on"}, {"mirror_border": None}):
         with pytest.raises(ValueError, match="invalid prompt settings"):
             apply_settings(other, {**settings, "prompt": bad})
 

@@ -47,13 +47,15 @@ VARIANTS = {
     "no_texture_edge": {"prompt": PromptConfig(texture_edge=False)},
     "no_small_look": {"prompt": PromptConfig(small_look=False)},
     "no_collapse_guard": {"prompt": PromptConfig(collapse_guard=False)},
+    "no_border_contrast": {"prompt": PromptConfig(border_contrast=False)},
+    "mirror_border": {"prompt": PromptConfig(mirror_border=True)},
     "no_growth": {"stopping": replace(StoppingConfig(), grown_erase=None, leak_cut=replace(LeakCutRule(), growth=None))},
 }
 #: Rows whose round 1 is another prompt on the robot's first slice (rounds 2-6 click as usual).
 FIRST_PROMPTS = {"box_r1": "box", "mask_r1": "mask"}
 METHODS = ("limnet", "previous_stopping", "no_valley", "no_drift_gap", "drift_plateau", "no_leak_cut", "core_erase", "trim_spread",
-           "no_weak_edge_look", "no_texture_edge", "no_small_look", "no_collapse_guard", "no_growth", "no_mrf", "box_r1", "mask_r1",
-           "region_growing", "candidate")
+           "no_weak_edge_look", "no_texture_edge", "no_small_look", "no_collapse_guard", "no_border_contrast", "mirror_border",
+           "no_growth", "no_mrf", "box_r1", "mask_r1", "region_growing", "candidate")
 DEFAULT_METHODS = ("limnet", "previous_stopping", "no_mrf", "region_growing")
 #: Groups that are not real scans (left out of "all_real").
 NOT_REAL = ("synthetic", "train", "textured_nuclei", "packed_nuclei", "composite")
@@ -276,7 +278,8 @@ def plot(summary: dict, methods, path: Path) -> None:
               "no_leak_cut": ("tab:purple", ":+"), "core_erase": ("tab:cyan", ":d"),
               "trim_spread": ("tab:brown", "-.*"), "no_weak_edge_look": ("tab:olive", "--x"),
               "no_texture_edge": ("tab:pink", ":x"), "no_small_look": ("gold", "-.s"),
-              "no_collapse_guard": ("darkgoldenrod", "--p"),
+              "no_collapse_guard": ("darkgoldenrod", "--p"), "no_border_contrast": ("teal", ":h"),
+              "mirror_border": ("slateblue", "-.H"),
               "no_growth": ("tab:cyan", "--d"), "no_mrf": ("tab:orange", "--s"),
               "box_r1": ("tab:red", "-D"), "mask_r1": ("black", "-P"),
               "region_growing": ("tab:gray", ":^"), "candidate": ("tab:pink", "-h")}

@@ -98,6 +98,14 @@ class CropBox:
         h, w = shape
         return max(self.y0, 0), min(self.y1, h), max(self.x0, 0), min(self.x1, w)
 
+    def inside_crop(self, shape: tuple[int, int], size: int = CROP_SIZE) -> torch.Tensor:
+        """(size, size) bool: which crop pixels show the slice of ``shape`` (H, W), not padding."""
+        ya, yb, xa, xb = self.clipped(shape)
+        window = torch.zeros(self.height, self.width)
+        if yb > ya and xb > xa:
+            window[ya - self.y0 : yb - self.y0, xa - self.x0 : xb - self.x0] = 1.0
+        return self.resample_to_crop(window, size, mode="nearest") > 0.5
+
     def covers_slice(self, shape: tuple[int, int]) -> bool:
         """True if the window contains the whole slice."""
         return self.y0 <= 0 and self.x0 <= 0 and self.y1 >= shape[0] and self.x1 >= shape[1]
@@ -120,14 +128,18 @@ class CropBox:
         return out
 
     # -- resampling --------------------------------------------------------------------------
-    def pad_to_box(self, region: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-        """Edge-pad ``region`` (the :meth:`clipped` part of a slice) to the full (height, width) window."""
+    def pad_to_box(self, region: np.ndarray, shape: tuple[int, int], mode: str = "edge") -> np.ndarray:
+        """Pad ``region`` (the :meth:`clipped` part of a slice) to the full (height, width) window.
+
+        ``mode``: ``"edge"`` repeats the slice's border pixels; ``"symmetric"`` mirrors the slice
+        across its border (an object cut by the edge looks whole).
+        """
         ya, yb, xa, xb = self.clipped(shape)
         pads = ((ya - self.y0, self.y1 - yb), (xa - self.x0, self.x1 - xb))
         if region.size == 0:
             return np.zeros((self.height, self.width), dtype=region.dtype)
         if any(p for pair in pads for p in pair):
-            region = np.pad(region, pads, mode="edge")
+            region = np.pad(region, pads, mode=mode)
         return region
 
     def resample_to_crop(self, window: torch.Tensor, size: int = CROP_SIZE, mode: str = "bilinear") -> torch.Tensor:

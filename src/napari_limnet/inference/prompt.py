@@ -97,12 +97,26 @@ class PromptConfig:
     collapse_guard: re-framing a larger window that won on a clear edge stops where a pass
     collapses, and the last mask on the edge stands (:data:`COLLAPSE_CONTRAST`); False = the
     release before it (re-framing always replaces it).
+    border_contrast: an outline's contrast is measured only where the crop shows the slice. A
+    window past the image edge is edge-padded, so the ring outside an object cut by the edge
+    repeats the object's own border pixels and its contrast looked like no edge at all; False =
+    the release before it (the padding counted).
+    mirror_border: the interaction net sees the slice mirrored across its edges where a window
+    reaches past them (an object cut by the edge looks whole), instead of the edge pixels
+    repeated. Off by default (see the README's border-cut paragraph).
     """
 
     weak_edge_look: bool = True
     texture_edge: bool = True
     small_look: bool = True
     collapse_guard: bool = True
+    border_contrast: bool = True
+    mirror_border: bool = False
+
+    @property
+    def padding(self) -> str:
+        """How the interaction net's windows are filled past the slice's edges (read_crop's mode)."""
+        return "symmetric" if self.mirror_border else "edge"
 
 
 @dataclass(frozen=True)
@@ -165,9 +179,10 @@ def interaction_input(
     negative: np.ndarray,
     previous: SliceMask | None,
     size: int = CROP_SIZE,
+    padding: str = "edge",
 ) -> torch.Tensor:
-    """The interaction net's input for one crop: (1, 4, size, size)."""
-    raw = read_crop(source, z, box, size)[None]
+    """The interaction net's input for one crop: (1, 4, size, size) (padding: see ``read_crop``)."""
+    raw = read_crop(source, z, box, size, padding)[None]
     low, high = intensity_window(raw)
     image = apply_window(raw, low, high)[0]
     pos = click_map(box.to_crop(positive, size), size)
@@ -209,7 +224,7 @@ def clean_prompt_mask(
     return SliceMask.from_region(mask.y0, mask.x0, np.isin(labels, sorted(keep)))
 
 
-def boundary_contrast(image: torch.Tensor, mask: torch.Tensor, smooth: int = 0) -> float:
+def boundary_contrast(image: torch.Tensor, mask: torch.Tensor, smooth: int = 0, inside_slice: torch.Tensor | None = None) -> float:
     """How well a mask's outline sits on an image edge, in a (S, S) crop.
 
     |median inside - median of a 3-pixel ring outside| over the two inter-quartile ranges. A blob
@@ -219,6 +234,9 @@ def boundary_contrast(image: torch.Tensor, mask: torch.Tensor, smooth: int = 0) 
     and the ring moved out by k // 2 pixels so that no average straddles the outline. Fine texture
     (chromatin in a nucleus) inflates the inter-quartile ranges of the raw crop; the averages keep
     the step across the outline and lose the texture.
+
+    ``inside_slice``: (S, S) bool, the crop pixels that show the slice (``CropBox.inside_crop``);
+    when given, both sides are measured there only, never on the padding past the image edge.
     """
     inside = mask > 0.5
     if smooth > 1:
@@ -230,6 +248,8 @@ def boundary_contrast(image: torch.Tensor, mask: torch.Tensor, smooth: int = 0) 
         inside, ring = core, far & ~grown
     else:
         ring = torch.nn.functional.max_pool2d(inside[None, None].float(), 7, 1, 3)[0, 0].bool() & ~inside
+    if inside_slice is not None:
+        inside, ring = inside & inside_slice, ring & inside_slice
     if inside.sum() < 4 or ring.sum() < 4:
         return 0.0
     a25, a50, a75 = quartiles(image[inside])
@@ -250,12 +270,20 @@ def size_prior_box(positive: np.ndarray, spacing_yx: tuple[float, float]) -> Cro
     return box
 
 
-def _outline_contrast(image: torch.Tensor, drawn: torch.Tensor, averaged: bool) -> float:
-    """boundary_contrast of a (S, S) mask on its crop; with ``averaged``, the larger of raw and averaged."""
-    contrast = boundary_contrast(image, drawn)
+def _outline_contrast(image: torch.Tensor, drawn: torch.Tensor, averaged: bool, inside_slice: torch.Tensor | None = None) -> float:
+    """boundary_contrast of a (S, S) mask on its crop; with ``averaged``, the larger of raw and averaged.
+
+    ``inside_slice``: see :func:`boundary_contrast` (None = the whole crop counts).
+    """
+    contrast = boundary_contrast(image, drawn, inside_slice=inside_slice)
     if averaged:
-        contrast = max(contrast, boundary_contrast(image, drawn, smooth=TEXTURE_SMOOTH))
+        contrast = max(contrast, boundary_contrast(image, drawn, smooth=TEXTURE_SMOOTH, inside_slice=inside_slice))
     return contrast
+
+
+def _shown(box: CropBox, shape: tuple[int, int], size: int, config: PromptConfig) -> torch.Tensor | None:
+    """The crop pixels an outline's contrast is measured on (None = all; see ``border_contrast``)."""
+    return box.inside_crop(shape, size) if config.border_contrast else None
 
 
 def _contains(outer: CropBox, inner: tuple[int, int, int, int]) -> bool:
@@ -292,11 +320,12 @@ def _first_scale(runner, source, spacing_yx, z, box, positive, negative, size,
         cand = box.scaled(factor) if factor != 1 else box
         if factor != 1 and min(cand.height, cand.width) > 1.5 * max(shape):
             break
-        x = interaction_input(source, z, cand, positive, negative, None, size)
+        x = interaction_input(source, z, cand, positive, negative, None, size, config.padding)
         logits = runner.interaction(x)[0, 0]
         passes += 1
         drawn = (logits > 0).float()
-        contrast = _outline_contrast(x[0, 0], drawn, averaged=chosen is not None and config.texture_edge)
+        contrast = _outline_contrast(x[0, 0], drawn, averaged=chosen is not None and config.texture_edge,
+                                     inside_slice=_shown(cand, shape, size, config))
         if chosen is None:
             chosen, chosen_factor = (cand, logits), factor
             first_contrast, first_image = contrast, x[0, 0]
@@ -313,11 +342,13 @@ def _first_scale(runner, source, spacing_yx, z, box, positive, negative, size,
     if (config.small_look and chosen_factor == 1 and first_contrast < EDGE_CONTRAST
             and _contains(small, points_bbox(positive))):
         # the size prior's raw contrast is first_contrast; add its averaged one
-        prior_contrast = max(first_contrast, boundary_contrast(first_image, (chosen[1] > 0).float(), smooth=TEXTURE_SMOOTH))
-        x = interaction_input(source, z, small, positive, negative, None, size)
+        prior_contrast = max(first_contrast, boundary_contrast(first_image, (chosen[1] > 0).float(), smooth=TEXTURE_SMOOTH,
+                                                               inside_slice=_shown(chosen[0], shape, size, config)))
+        x = interaction_input(source, z, small, positive, negative, None, size, config.padding)
         logits = runner.interaction(x)[0, 0]
         passes += 1
-        if _outline_contrast(x[0, 0], (logits > 0).float(), averaged=True) >= max(SMALL_FLOOR, SMALL_GAIN * prior_contrast):
+        small_contrast = _outline_contrast(x[0, 0], (logits > 0).float(), averaged=True, inside_slice=_shown(small, shape, size, config))
+        if small_contrast >= max(SMALL_FLOOR, SMALL_GAIN * prior_contrast):
             chosen = (small, logits)
     cand, logits = chosen
     pasted = won.mask if won is not None else paste_mask(logits, cand, shape)  # a win is the chosen window
@@ -388,11 +419,13 @@ def predict_prompt_mask(
     budget = MAX_REFRAMES + 1 if passes == 0 else MAX_REFRAMES + 2
     while True:
         passes += 1
-        x = interaction_input(source, z, box, positive, negative, previous, size)
+        x = interaction_input(source, z, box, positive, negative, previous, size, config.padding)
         logits = runner.interaction(x)[0, 0]
         mask = paste_mask(logits, box, shape)
         if edge is not None:
-            this = EdgePass(box, logits, _outline_contrast(x[0, 0], (logits > 0).float(), averaged=config.texture_edge), mask)
+            contrast = _outline_contrast(x[0, 0], (logits > 0).float(), averaged=config.texture_edge,
+                                         inside_slice=_shown(box, shape, size, config))
+            this = EdgePass(box, logits, contrast, mask)
             if edge.collapsed_into(this.contrast, this.area):
                 box, logits, mask = edge.window, edge.logits, edge.mask
                 break

@@ -10,8 +10,11 @@ from .mask_store import SliceMask
 from .volume import VolumeSource
 
 
-def read_crop(source: VolumeSource, z: int, box: CropBox, size: int = CROP_SIZE) -> torch.Tensor:
-    """Raw intensities of ``box`` on slice z, resized to (size, size) float32 (edge-padded outside)."""
+def read_crop(source: VolumeSource, z: int, box: CropBox, size: int = CROP_SIZE, padding: str = "edge") -> torch.Tensor:
+    """Raw intensities of ``box`` on slice z, resized to (size, size) float32.
+
+    ``padding``: how the window is filled past the slice's edges (``CropBox.pad_to_box``'s mode).
+    """
     ya, yb, xa, xb = box.clipped(source.slice_shape)
     if yb <= ya or xb <= xa:  # box entirely outside the slice: use the nearest edge pixels
         ya, yb = min(max(ya, 0), source.shape[1] - 1), min(max(yb, 1), source.shape[1])
@@ -19,7 +22,7 @@ def read_crop(source: VolumeSource, z: int, box: CropBox, size: int = CROP_SIZE)
         region = source.read(z, ya, yb, xa, xb)
         window = np.full((box.height, box.width), float(region.mean()), dtype=np.float32)
     else:
-        window = box.pad_to_box(source.read(z, ya, yb, xa, xb), source.slice_shape)
+        window = box.pad_to_box(source.read(z, ya, yb, xa, xb), source.slice_shape, padding)
     return box.resample_to_crop(torch.from_numpy(np.ascontiguousarray(window)), size)
 
 
