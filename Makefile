@@ -29,7 +29,7 @@ test-slow: install
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks scripts
 
-ALL_METHODS = limnet previous_stopping no_valley no_drift_gap drift_plateau no_leak_cut core_erase trim_spread no_weak_edge_look no_texture_edge no_small_look no_collapse_guard no_growth no_mrf box_r1 mask_r1 region_growing
+ALL_METHODS = limnet previous_stopping no_valley no_drift_gap drift_plateau no_leak_cut core_erase trim_spread no_weak_edge_look no_texture_edge no_small_look no_collapse_guard no_border_contrast mirror_border no_growth no_mrf box_r1 mask_r1 region_growing
 benchmark: install
 	$(PY) benchmarks/accuracy.py --methods $(ALL_METHODS) --out docs/benchmark
 	$(PY) benchmarks/accuracy.py --no-dev --synthetic 0 --train-cases 40 --methods $(ALL_METHODS) --out docs/benchmark --name benchmark_train
