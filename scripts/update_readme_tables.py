@@ -23,7 +23,8 @@ METHODS = {"limnet": "LIM-Net (shipped)", "previous_stopping": "previous stoppin
            "no_leak_cut": "- leak cut", "core_erase": "+ core erase (not kept)",
            "trim_spread": "+ trims spread (option, off)", "no_weak_edge_look": "- weak-edge look",
            "no_texture_edge": "- texture edge", "no_small_look": "- small-window look",
-           "no_collapse_guard": "- collapse guard", "no_growth": "- growth cut and erase",
+           "no_collapse_guard": "- collapse guard", "no_border_contrast": "- border contrast",
+           "mirror_border": "+ mirror past the edge (option, off)", "no_growth": "- growth cut and erase",
            "no_mrf": "no MRF", "region_growing": "region growing"}
 GROUPS = ("macaque", "mni152", "nuclei3d", "nuclei_confocal", "synthetic", "all_real", "train")
 
