@@ -64,6 +64,8 @@ NOT_REAL = ("synthetic", "train", "textured_nuclei", "packed_nuclei", "composite
 def is_real_dev(group: str) -> bool:
     """Whether a case group is real dev data (not generated, not training, not a border-cut copy)."""
     return group not in NOT_REAL and not group.endswith("_border")
+
+
 #: How many of the least confident slices the "go to the slice that needs you" hit rate looks at.
 CONFIDENCE_TOP = 3
 
