@@ -39,6 +39,18 @@ import torch
 from ..modeling.weights import MODULE_NAMES
 
 
+def _check_same_architecture(states: list[dict]) -> None:
+    """ValueError unless every state dict holds the same keys with the same shapes as the first."""
+    first = states[0]
+    for other in states[1:]:
+        if other.keys() != first.keys():
+            diff = sorted(set(first) ^ set(other))[:5]
+            raise ValueError(f"the weight sets are different architectures (keys differ, e.g. {diff})")
+        for key, a in first.items():
+            if a.shape != other[key].shape:
+                raise ValueError(f"{key}: shapes differ, {tuple(a.shape)} vs {tuple(other[key].shape)}")
+
+
 def interpolate_state(start: dict, end: dict, alpha: float, keep: tuple[str, ...] = ()) -> dict:
     """``(1 - alpha) * start + alpha * end`` over floating tensors; integer tensors from ``start``.
 
@@ -49,14 +61,10 @@ def interpolate_state(start: dict, end: dict, alpha: float, keep: tuple[str, ...
     """
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
-    if start.keys() != end.keys():
-        diff = sorted(set(start) ^ set(end))[:5]
-        raise ValueError(f"the two weight sets are different architectures (keys differ, e.g. {diff})")
+    _check_same_architecture([start, end])
     out = {}
     for key, a in start.items():
         b = end[key]
-        if a.shape != b.shape:
-            raise ValueError(f"{key}: shapes differ, {tuple(a.shape)} vs {tuple(b.shape)}")
         moves = a.is_floating_point() and not key.startswith(tuple(keep))
         out[key] = torch.lerp(a.float(), b.float(), alpha) if moves else a.clone()
     return out
@@ -69,17 +77,10 @@ def average_states(states: list[dict]) -> dict:
     """
     if not states:
         raise ValueError("nothing to average: no weight sets given")
-    first = states[0]
-    for other in states[1:]:
-        if other.keys() != first.keys():
-            diff = sorted(set(first) ^ set(other))[:5]
-            raise ValueError(f"the weight sets are different architectures (keys differ, e.g. {diff})")
+    _check_same_architecture(states)
     out = {}
-    for key, a in first.items():
+    for key, a in states[0].items():
         tensors = [s[key] for s in states]
-        shapes = {tuple(t.shape) for t in tensors}
-        if len(shapes) > 1:
-            raise ValueError(f"{key}: shapes differ, {sorted(shapes)}")
         if a.is_floating_point():
             out[key] = torch.stack([t.float() for t in tensors]).mean(dim=0)
         else:
