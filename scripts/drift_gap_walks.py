@@ -99,25 +99,41 @@ def replay_grid(records: list, groups: list, rules: list, base: dict, also=()) -
     return table
 
 
-def main(argv=None) -> None:
-    from napari_limnet.evaluation.cases import load_composite_train_cases, load_train_cases, synthetic_holdout
-    from napari_limnet.evaluation.packed_nuclei import packed_nuclei_cases
-    from napari_limnet.evaluation.textured_nuclei import textured_nuclei_cases
-    from napari_limnet.inference.stopping import DriftGapRule, DriftPlateauRule
-
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default="docs/stopping/drift_gap_walks.json")
+def walk_args(doc: str, default_out: str, argv=None) -> argparse.Namespace:
+    """The walk scripts' command line (--out, --threads, --weights); sets torch's thread count."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default=default_out)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--weights", default=None, help="walk with the nets in this folder (default: the shipped ones)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    return args
+
+
+def proxy_walks(weights: str | None = None, presence_threshold: float | None = None) -> list[dict]:
+    """Round-1 walks (:func:`walks_of`) of the proxy cases, never dev: 40 training structures, 24
+    composite objects, the synthetic hold-out and the generated textured and packed nuclei.
+
+    ``weights``: a folder of nets to walk with (None = the shipped ones).
+    """
+    from napari_limnet.evaluation.cases import load_composite_train_cases, load_train_cases, synthetic_holdout
+    from napari_limnet.evaluation.packed_nuclei import packed_nuclei_cases
+    from napari_limnet.evaluation.textured_nuclei import textured_nuclei_cases
+
     models = None
-    if args.weights:
+    if weights:
         from napari_limnet.modeling.weights import LimNetModels
-        models = LimNetModels.load("cpu", args.weights)
+        models = LimNetModels.load("cpu", weights)
     cases = (load_train_cases(40) + load_composite_train_cases(24) + synthetic_holdout(8) + textured_nuclei_cases(8)
              + packed_nuclei_cases(12))
-    records = [walks_of(c, models) for c in cases]
+    return [walks_of(c, models, presence_threshold) for c in cases]
+
+
+def main(argv=None) -> None:
+    from napari_limnet.inference.stopping import DriftGapRule, DriftPlateauRule
+
+    args = walk_args(__doc__, "docs/stopping/drift_gap_walks.json", argv)
+    records = proxy_walks(args.weights)
     groups = sorted({r["group"] for r in records})
     base = {id(r): replay_dice(r) for r in records}
     print("the gap rule alone:")

@@ -19,17 +19,15 @@ mean Dice change, the worst case and how many cases are lower.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from drift_gap_walks import walk_drifts, walks_of  # noqa: E402
+from drift_gap_walks import proxy_walks, walk_args, walk_drifts  # noqa: E402
 
 WALK_THRESHOLD = 0.25
 THRESHOLD = 0.5
@@ -77,23 +75,8 @@ def replay(record: dict, stop) -> float:
 
 
 def main(argv=None) -> None:
-    from napari_limnet.evaluation.cases import load_composite_train_cases, load_train_cases, synthetic_holdout
-    from napari_limnet.evaluation.packed_nuclei import packed_nuclei_cases
-    from napari_limnet.evaluation.textured_nuclei import textured_nuclei_cases
-
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default="docs/stopping/presence_dip_walks.json")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--weights", default=None, help="walk with the nets in this folder (default: the shipped ones)")
-    args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    models = None
-    if args.weights:
-        from napari_limnet.modeling.weights import LimNetModels
-        models = LimNetModels.load("cpu", args.weights)
-    cases = (load_train_cases(40) + load_composite_train_cases(24) + synthetic_holdout(8) + textured_nuclei_cases(8)
-             + packed_nuclei_cases(12))
-    records = [walks_of(c, models, presence_threshold=WALK_THRESHOLD) for c in cases]
+    args = walk_args(__doc__, "docs/stopping/presence_dip_walks.json", argv)
+    records = proxy_walks(args.weights, presence_threshold=WALK_THRESHOLD)
     groups = sorted({r["group"] for r in records})
     base = {id(r): replay(r, shipped_stop) for r in records}
     rules = [({"rule": "dip", "low": lo}, lambda rows, lo=lo: dip_stop(rows, lo)) for lo in (0.3, 0.4, 0.45)]
