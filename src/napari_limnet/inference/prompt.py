@@ -282,8 +282,13 @@ def _outline_contrast(image: torch.Tensor, drawn: torch.Tensor, averaged: bool, 
 
 
 def _shown(box: CropBox, shape: tuple[int, int], size: int, config: PromptConfig) -> torch.Tensor | None:
-    """The crop pixels an outline's contrast is measured on (None = all; see ``border_contrast``)."""
-    return box.inside_crop(shape, size) if config.border_contrast else None
+    """The crop pixels an outline's contrast is measured on (None = all; see ``border_contrast``).
+
+    A window inside the slice shows the slice everywhere, so it needs no mask.
+    """
+    if not config.border_contrast or box.clipped(shape) == (box.y0, box.y1, box.x0, box.x1):
+        return None
+    return box.inside_crop(shape, size)
 
 
 def _contains(outer: CropBox, inner: tuple[int, int, int, int]) -> bool:
