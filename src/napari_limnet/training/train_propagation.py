@@ -12,6 +12,10 @@ Learning when to stop (docs/design.md, section 4): half of the clips are placed 
 the object ends inside the clip; the generator puts similar-intensity distractors directly
 above and below the primary object, touching it; empty target frames are in the mask loss,
 and an explicit "object present" head is trained on every frame.
+
+Objects cut by the field of view (``--border-cut P``, training.field_of_view): a share P of the
+main stream's volumes gets an image edge through its object, edge-padded beyond as inference pads
+a window there, so the net also learns where a cut object goes on and where it ends.
 """
 
 from __future__ import annotations
