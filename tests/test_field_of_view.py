@@ -8,6 +8,7 @@ import torch
 from napari_limnet.data.synthetic import make_volumes
 from napari_limnet.modeling.weights import build_network, load_checkpoint, shipped_weights_dir
 from napari_limnet.training import train_propagation
+from napari_limnet.training.batch_ops import crop
 from napari_limnet.training.field_of_view import KEEP_RANGE, cut_by_image_edge
 
 
@@ -91,3 +92,27 @@ def test_border_cut_training_run_is_recorded(tmp_path):
                             "--threads", "1", "--border-cut", "0.5", "--out", str(tmp_path)])
     run = json.loads((tmp_path / "propagation.json").read_text())["runs"][-1]
     assert run["border_cut"] == 0.5 and run["args"]["border_cut"] == "0.5"
+
+
+def test_interaction_episodes_on_cut_volumes_keep_masks_and_clicks_inside_the_image(tmp_path):
+    from napari_limnet.training import train_interaction
+
+    args = train_interaction.build_parser().parse_args(
+        ["--batch", "8", "--per-volume", "4", "--bank", "4", "--refresh-batch", "2", "--canvas", "96", "--size", "64",
+         "--device", "cpu", "--border-cut", "1.0", "--out", str(tmp_path)])
+    net = build_network("interaction")
+    load_checkpoint(net, shipped_weights_dir() / "interaction.pt")
+    gen = torch.Generator().manual_seed(4)
+    vols = make_volumes(2, (10, 96, 96), gen)
+    cut, area = cut_by_image_edge(vols, gen, 1.0)
+    img, gt, lab = train_interaction.sample_slices(cut, gen, 4)
+    area = area.repeat_interleave(4, 0)
+    assert not (gt & ~area).any(), "slices and image areas line up"
+    x, target, box = train_interaction.run_episode(net, img, gt, lab, gen, 64, 3, torch.device("cpu"), image_area=area)
+    assert x.shape == (8, 4, 64, 64) and target.shape == (8, 1, 64, 64)
+    past_edge = crop(area.float().unsqueeze(1), box, 64, "zeros")[:, 0] == 0
+    assert past_edge.any(), "some windows reach past the image edge"
+    assert x[:, 3][past_edge].max() == 0, "the previous mask stops at the image edge"
+    step_fn, _ = train_interaction.make_step(args, net, torch.device("cpu"), torch.Generator().manual_seed(0))
+    loss, n = step_fn(0)
+    assert torch.isfinite(loss) and n == 8

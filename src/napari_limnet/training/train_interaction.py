@@ -10,6 +10,10 @@ session on each, as the controller runs it:
 - *refine* slices start from a wrong mask (as propagation leaves it) and a corrective click;
 - then 0-3 further clicks are taken from the net's own errors (no gradient), re-framing the
   crop each time around the prediction and the clicks, and the last pass is trained.
+
+``--border-cut P`` (training.field_of_view): a share P of the main stream's volumes gets an
+image edge through its object, so first-click windows reach past the image (edge-padded, as at
+inference) and the net learns to take the whole visible part of a cut object.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from .click_simulation import ClickSet, error_click, first_click
 from .common import (
     autocast, common_parser, corrupt_masks, data_record, dice_score, make_bank, seg_loss, setup, train_loop, validation_volumes,
 )
+from .field_of_view import cut_by_image_edge
 from .distillation import distill_bank, distill_batch, distill_record, frozen_teacher, soft_bce
 from .what_moves import evaluating
 from ..data.synthetic import make_volumes
@@ -103,16 +108,25 @@ def initial_state(img, gt, lab, gen, size, refine_p: float = REFINE_P):
     return clicks, prev, box
 
 
-def run_episode(net, img, gt, lab, gen, size, n_extra: int, device, refine_p: float = REFINE_P):
-    """Simulate clicks without gradient; return the final pass's input, crop target and box."""
+def run_episode(net, img, gt, lab, gen, size, n_extra: int, device, refine_p: float = REFINE_P, image_area=None):
+    """Simulate clicks without gradient; return the final pass's input, crop target and box.
+
+    ``image_area``: (B, H, W) bool, the pixels that are image (``field_of_view.cut_by_image_edge``);
+    every mask is clipped to it, as the controller clips a mask to the volume, so error clicks
+    never land past the image edge. None: the whole canvas.
+    """
     b, h, w = gt.shape
     clicks, prev, box = initial_state(img, gt, lab, gen, size, refine_p)
+    if image_area is not None:
+        prev = prev & image_area
     for _ in range(n_extra):
         with torch.no_grad(), autocast(device):
             logits = net(net_input(img, box, clicks, prev, size).contiguous(memory_format=torch.channels_last))
         pred = paste(torch.sigmoid(logits.float()), box, (h, w))[:, 0] > 0.5
         inside = paste(torch.ones_like(logits), box, (h, w))[:, 0] > 0.5
         prev = torch.where(inside, pred, prev)  # outside the crop the old mask stays
+        if image_area is not None:
+            prev = prev & image_area
         pts, pos, err = error_click(prev, gt, gen)
         clicks.add(pts, pos, err)
         context = 1.4 + 0.4 * torch.rand(b, generator=gen, device=gt.device)
@@ -160,6 +174,8 @@ def build_parser():
     parser.add_argument("--refine-p", type=float, default=REFINE_P,
                         help="share of samples starting from a wrong previous mask and a corrective click")
     parser.add_argument("--empty-p", type=float, default=EMPTY_P, help="share of slices where the target is absent")
+    parser.add_argument("--border-cut", type=float, default=0.0,
+                        help="share of main-stream volumes whose object an image edge cuts (training.field_of_view)")
     return parser
 
 
@@ -183,7 +199,7 @@ def main(argv=None):
         return out
 
     train_loop(args, NAME, net, opt, step_fn, validate_all,
-               extra=lambda: {**data_record(args, bank), **distill_record(args, step_fn.distill_bank)})
+               extra=lambda: {"border_cut": args.border_cut, **data_record(args, bank), **distill_record(args, step_fn.distill_bank)})
 
 
 def make_step(args, net, device, gen, bank=None):
@@ -208,10 +224,14 @@ def make_step(args, net, device, gen, bank=None):
                 if step > 0 and step % args.refresh_every == 0:
                     source.refresh()
                 vols = source.draw(n_volumes, reverse_z=False)
+            image_area = None
+            if source is bank and getattr(args, "border_cut", 0.0) > 0:
+                vols, image_area = cut_by_image_edge(vols, gen, args.border_cut)
+                image_area = image_area.repeat_interleave(args.per_volume, 0)  # per slice, as sample_slices orders them
             img, gt, lab = sample_slices(vols, gen, args.per_volume, empty_p=args.empty_p)
         n_extra = int(torch.multinomial(torch.tensor([0.35, 0.25, 0.2, 0.2]), 1, generator=extra_clicks).item())
         with torch.profiler.record_function("clicks"):
-            x, target, _ = run_episode(net, img, gt, lab, gen, args.size, n_extra, device, args.refine_p)
+            x, target, _ = run_episode(net, img, gt, lab, gen, args.size, n_extra, device, args.refine_p, image_area)
         return x.contiguous(memory_format=torch.channels_last), target
 
     def step_fn(step):
