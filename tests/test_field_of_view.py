@@ -80,7 +80,7 @@ def test_propagation_clips_never_predict_outside_the_image(volumes):
     z, valid = train_propagation.sample_clips(cut, gen, 4)
     with torch.no_grad():
         loss, preds, presence, tgt = train_propagation.run_clip(net, cut, z, valid, gen, 64, torch.device("cpu"), True, True,
-                                                                inside=inside)
+                                                                image_area=inside)
     assert torch.isfinite(loss) and preds.shape == (8, 4, 96, 96)
     assert not (preds & ~inside.unsqueeze(1)).any()
     assert preds[:, 1:].flatten(1).any(1).any(), "propagation still finds the cut objects"
@@ -92,6 +92,9 @@ def test_border_cut_training_run_is_recorded(tmp_path):
                             "--threads", "1", "--border-cut", "0.5", "--out", str(tmp_path)])
     run = json.loads((tmp_path / "propagation.json").read_text())["runs"][-1]
     assert run["border_cut"] == 0.5 and run["args"]["border_cut"] == "0.5"
+    for bad in ("1.5", "-0.1"):
+        with pytest.raises(SystemExit):
+            train_propagation.build_parser().parse_args(["--border-cut", bad])
 
 
 def test_interaction_episodes_on_cut_volumes_keep_masks_and_clicks_inside_the_image(tmp_path):

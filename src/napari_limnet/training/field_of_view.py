@@ -10,12 +10,13 @@ such objects (``evaluation/border_cut.py``, the benchmark's ``--border-cut`` pro
 through its object (a random fraction of the object's extent kept) becomes the image edge.
 Beyond it the image repeats the last row or column inside, exactly as edge padding fills a
 window there; the target is empty and the label map is 0 (nothing to click on, nothing to
-leak into). ``inside`` marks the pixels that remain image, so training can clip its predicted
+leak into). The returned image area marks the pixels that remain image, so training can clip its predicted
 masks to it as the controller clips a mask to the volume.
 """
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import replace
 
 import torch
@@ -26,12 +27,30 @@ from ..data.synthetic import SyntheticVolumes
 KEEP_RANGE = (0.35, 0.85)
 
 
+def add_border_cut_argument(parser: argparse.ArgumentParser) -> None:
+    """``--border-cut P``: the share of main-stream volumes :func:`cut_by_image_edge` cuts (0-1)."""
+    parser.add_argument("--border-cut", type=_share, default=0.0,
+                        help="share of main-stream volumes whose object an image edge cuts (training.field_of_view)")
+
+
+def border_cut_share(args) -> float:
+    """``args.border_cut``, or 0 for a namespace without it (adaptation builds its own)."""
+    return float(getattr(args, "border_cut", 0.0))
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"a share between 0 and 1, not {text}")
+    return value
+
+
 def cut_by_image_edge(vols: SyntheticVolumes, gen: torch.Generator, p: float,
                       keep_range: tuple[float, float] = KEEP_RANGE) -> tuple[SyntheticVolumes, torch.Tensor]:
     """Cut the object of each volume by an image edge with probability ``p``.
 
     vols: a batch with image, labels, target of shape (B, D, H, W); ``gen`` is a generator on
-    their device. Returns the batch (new tensors, shapes unchanged) and ``inside`` (B, H, W) bool:
+    their device. Returns the batch (new tensors, shapes unchanged) and the image area (B, H, W) bool:
     True where a pixel is still image (all True for volumes left whole). A chosen volume gets one
     edge, on a random side (top, bottom, left, right), through its target at a uniform fraction of
     ``keep_range`` of the target's extent on that axis (at least 2 pixels kept). Volumes with an

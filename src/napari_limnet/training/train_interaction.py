@@ -27,7 +27,7 @@ from .click_simulation import ClickSet, error_click, first_click
 from .common import (
     autocast, common_parser, corrupt_masks, data_record, dice_score, make_bank, seg_loss, setup, train_loop, validation_volumes,
 )
-from .field_of_view import cut_by_image_edge
+from .field_of_view import add_border_cut_argument, border_cut_share, cut_by_image_edge
 from .distillation import distill_bank, distill_batch, distill_record, frozen_teacher, soft_bce
 from .what_moves import evaluating
 from ..data.synthetic import make_volumes
@@ -174,8 +174,7 @@ def build_parser():
     parser.add_argument("--refine-p", type=float, default=REFINE_P,
                         help="share of samples starting from a wrong previous mask and a corrective click")
     parser.add_argument("--empty-p", type=float, default=EMPTY_P, help="share of slices where the target is absent")
-    parser.add_argument("--border-cut", type=float, default=0.0,
-                        help="share of main-stream volumes whose object an image edge cuts (training.field_of_view)")
+    add_border_cut_argument(parser)
     return parser
 
 
@@ -225,8 +224,8 @@ def make_step(args, net, device, gen, bank=None):
                     source.refresh()
                 vols = source.draw(n_volumes, reverse_z=False)
             image_area = None
-            if source is bank and getattr(args, "border_cut", 0.0) > 0:
-                vols, image_area = cut_by_image_edge(vols, gen, args.border_cut)
+            if source is bank and border_cut_share(args) > 0:
+                vols, image_area = cut_by_image_edge(vols, gen, border_cut_share(args))
                 image_area = image_area.repeat_interleave(args.per_volume, 0)  # per slice, as sample_slices orders them
             img, gt, lab = sample_slices(vols, gen, args.per_volume, empty_p=args.empty_p)
         n_extra = int(torch.multinomial(torch.tensor([0.35, 0.25, 0.2, 0.2]), 1, generator=extra_clicks).item())

@@ -29,7 +29,7 @@ from .batch_ops import batch_bbox, crop, framing, paste
 from .common import (
     autocast, common_parser, corrupt_masks, data_record, dice_score, make_bank, seg_loss, setup, train_loop, validation_volumes,
 )
-from .field_of_view import cut_by_image_edge
+from .field_of_view import add_border_cut_argument, border_cut_share, cut_by_image_edge
 from .distillation import distill_bank, distill_batch, distill_record, frozen_teacher, soft_bce
 from .what_moves import evaluating
 from ..data.synthetic import make_volumes
@@ -66,10 +66,10 @@ def frames(volume: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     return volume[torch.arange(b, device=volume.device).view(b, 1), z]
 
 
-def run_clip(net, vols, z, valid, gen, size: int, device, context_jitter: bool, train: bool, teacher=None, inside=None):
+def run_clip(net, vols, z, valid, gen, size: int, device, context_jitter: bool, train: bool, teacher=None, image_area=None):
     """Propagate through clips; returns (loss, per-frame canvas predictions (B, T, H, W), presence probs (B, T), targets).
 
-    ``inside``: (B, H, W) bool, the pixels that are image (``field_of_view.cut_by_image_edge``);
+    ``image_area``: (B, H, W) bool, the pixels that are image (``field_of_view.cut_by_image_edge``);
     the first mask and every predicted mask are clipped to it, as the controller clips a mask to
     the volume. None: the whole canvas.
 
@@ -83,8 +83,8 @@ def run_clip(net, vols, z, valid, gen, size: int, device, context_jitter: bool, 
     # frame 0: the true mask, sometimes slightly wrong (as a prompt mask can be)
     mild = corrupt_masks(tgt[:, 0], lab[:, 0], gen, 0.1 + 0.2 * rnd(b), torch.randint(0, 3, (b,), generator=gen, device=device))
     mask0 = torch.where((rnd(b) < 0.5).view(b, 1, 1) & mild.flatten(1).any(1).view(b, 1, 1), mild, tgt[:, 0])
-    if inside is not None:
-        mask0 = mask0 & inside
+    if image_area is not None:
+        mask0 = mask0 & image_area
     ctx = lambda: (1.4 + 0.5 * rnd(b)) if context_jitter else torch.full((b,), 1.6, device=device)  # noqa: E731
     box0 = framing(batch_bbox(mask0)[0], ctx())
     raw0 = crop(img[:, 0:1], box0, size)
@@ -136,8 +136,8 @@ def run_clip(net, vols, z, valid, gen, size: int, device, context_jitter: bool, 
             t_memory.add(t_feats.key.float(), t_value.float())
         pred = paste(pred_crop, box, (h, w))[:, 0] > 0.5
         pred = pred & (p_present > 0.5).view(b, 1, 1)
-        if inside is not None:
-            pred = pred & inside
+        if image_area is not None:
+            pred = pred & image_area
         preds.append(pred)
         presences.append(p_present)
         prev = torch.where(pred.flatten(1).any(1).view(b, 1, 1), pred, prev)
@@ -174,8 +174,7 @@ def build_parser():
     parser = common_parser(__doc__, seconds=600, batch=24, lr=1e-3)
     parser.add_argument("--clip", type=int, default=8, help="slices per clip")
     parser.add_argument("--depth", type=int, default=24, help="slices per synthetic volume")
-    parser.add_argument("--border-cut", type=float, default=0.0,
-                        help="share of main-stream volumes whose object an image edge cuts (training.field_of_view)")
+    add_border_cut_argument(parser)
     return parser
 
 
@@ -225,12 +224,12 @@ def make_step(args, net, device, gen, bank=None):
                 if step > 0 and step % args.refresh_every == 0:
                     bank.refresh()
                 vols = bank.draw(args.batch)
-            inside = None
-            if getattr(args, "border_cut", 0.0) > 0:
-                vols, inside = cut_by_image_edge(vols, gen, args.border_cut)
+            image_area = None
+            if border_cut_share(args) > 0:
+                vols, image_area = cut_by_image_edge(vols, gen, border_cut_share(args))
             z, valid = sample_clips(vols, gen, args.clip)
         with torch.profiler.record_function("forward"):
-            loss, *_ = run_clip(net, vols, z, valid, gen, args.size, device, True, train=True, inside=inside)
+            loss, *_ = run_clip(net, vols, z, valid, gen, args.size, device, True, train=True, image_area=image_area)
         if teacher is None:
             return loss, args.batch
         with torch.no_grad(), torch.profiler.record_function("data"):
