@@ -110,23 +110,30 @@ def walk_args(doc: str, default_out: str, argv=None) -> argparse.Namespace:
     return args
 
 
-def proxy_walks(weights: str | None = None, presence_threshold: float | None = None) -> list[dict]:
-    """Round-1 walks (:func:`walks_of`) of the proxy cases, never dev: 40 training structures, 24
-    composite objects, the synthetic hold-out and the generated textured and packed nuclei.
-
-    ``weights``: a folder of nets to walk with (None = the shipped ones).
-    """
+def proxy_cases(border_cut: bool = False) -> list:
+    """The proxy cases, never dev: 40 training structures, 24 composite objects, the synthetic
+    hold-out and the generated textured and packed nuclei (``border_cut``: and a border-cut copy
+    of each that allows one, ``evaluation.border_cut``)."""
+    from napari_limnet.evaluation.border_cut import border_cut_cases
     from napari_limnet.evaluation.cases import load_composite_train_cases, load_train_cases, synthetic_holdout
     from napari_limnet.evaluation.packed_nuclei import packed_nuclei_cases
     from napari_limnet.evaluation.textured_nuclei import textured_nuclei_cases
 
+    cases = (load_train_cases(40) + load_composite_train_cases(24) + synthetic_holdout(8) + textured_nuclei_cases(8)
+             + packed_nuclei_cases(12))
+    return cases + border_cut_cases(cases) if border_cut else cases
+
+
+def proxy_walks(weights: str | None = None, presence_threshold: float | None = None, border_cut: bool = False) -> list[dict]:
+    """Round-1 walks (:func:`walks_of`) of :func:`proxy_cases`.
+
+    ``weights``: a folder of nets to walk with (None = the shipped ones).
+    """
     models = None
     if weights:
         from napari_limnet.modeling.weights import LimNetModels
         models = LimNetModels.load("cpu", weights)
-    cases = (load_train_cases(40) + load_composite_train_cases(24) + synthetic_holdout(8) + textured_nuclei_cases(8)
-             + packed_nuclei_cases(12))
-    return [walks_of(c, models, presence_threshold) for c in cases]
+    return [walks_of(c, models, presence_threshold) for c in proxy_cases(border_cut)]
 
 
 def main(argv=None) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from drift_gap_walks import walk_args, walks_of  # noqa: E402
+from drift_gap_walks import proxy_walks, walk_args  # noqa: E402
 from presence_dip_walks import replay  # noqa: E402
 
 WALK_THRESHOLD = 0.2
@@ -33,25 +33,9 @@ def threshold_stop(t: float):
     return lambda rows: next((i for i, r in enumerate(rows) if r[1] < t), len(rows))
 
 
-def proxy_cases() -> list:
-    """The proxy cases and a border-cut copy of each (never dev)."""
-    from napari_limnet.evaluation.border_cut import border_cut_cases
-    from napari_limnet.evaluation.cases import load_composite_train_cases, load_train_cases, synthetic_holdout
-    from napari_limnet.evaluation.packed_nuclei import packed_nuclei_cases
-    from napari_limnet.evaluation.textured_nuclei import textured_nuclei_cases
-
-    cases = (load_train_cases(40) + load_composite_train_cases(24) + synthetic_holdout(8) + textured_nuclei_cases(8)
-             + packed_nuclei_cases(12))
-    return cases + border_cut_cases(cases)
-
-
 def main(argv=None) -> None:
     args = walk_args(__doc__, "docs/stopping/presence_threshold_walks.json", argv)
-    models = None
-    if args.weights:
-        from napari_limnet.modeling.weights import LimNetModels
-        models = LimNetModels.load("cpu", args.weights)
-    records = [walks_of(c, models, WALK_THRESHOLD) for c in proxy_cases()]
+    records = proxy_walks(args.weights, WALK_THRESHOLD, border_cut=True)
     groups = sorted({r["group"] for r in records})
     table = {}
     for g in groups + ["all"]:
