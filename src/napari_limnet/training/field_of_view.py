@@ -62,15 +62,9 @@ def cut_by_image_edge(vols: SyntheticVolumes, gen: torch.Generator, p: float,
     chosen, side, keep = rnd() < p, (rnd() * 4).long().clamp_max(3), keep_range[0] + rnd() * (keep_range[1] - keep_range[0])
     along_y = side < 2  # sides 0/1: top/bottom edge (cut in Y); 2/3: left/right edge (cut in X)
     present_y = vols.target.any(1).any(2)  # (B, H)
-    present_x = vols.target.any(1).any(1)  # (B, W)
     chosen = chosen & present_y.any(1)
-    n = max(h, w)
-    present = torch.zeros(b, n, dtype=torch.bool, device=dev)
-    present[:, :h] = torch.where(along_y.view(b, 1), present_y, False)
-    present[:, :w] |= torch.where(along_y.view(b, 1), False, present_x)
-    idx = torch.arange(n, device=dev).view(1, n)
-    lo = torch.where(present, idx, n).amin(1)
-    hi = torch.where(present, idx, -1).amax(1) + 1
+    (lo_y, hi_y), (lo_x, hi_x) = _extent(present_y), _extent(vols.target.any(1).any(1))
+    lo, hi = torch.where(along_y, lo_y, lo_x), torch.where(along_y, hi_y, hi_x)  # the object's [lo, hi) on the cut axis
     kept = (keep * (hi - lo)).round().long().clamp_min(2)
     # the image spans [start, stop) on the cut axis; an edge after the object's start, or before its end
     low_edge = side % 2 == 0
@@ -91,6 +85,13 @@ def cut_by_image_edge(vols: SyntheticVolumes, gen: torch.Generator, p: float,
         target=(vols.target & keep_px).contiguous(),
     )
     return out, inside
+
+
+def _extent(present: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, n) bool -> the first and one past the last True index, (B,) each (meaningless where none)."""
+    n = present.shape[1]
+    idx = torch.arange(n, device=present.device).view(1, n)
+    return torch.where(present, idx, n).amin(1), torch.where(present, idx, -1).amax(1) + 1
 
 
 def _span_index(n: int, start: torch.Tensor, stop: torch.Tensor, applies: torch.Tensor) -> torch.Tensor:
