@@ -16,6 +16,9 @@ def test_inside_crop_marks_the_pixels_that_show_the_slice():
     assert not shown[:16].any() and not shown[:, :32].any() and shown[16:, 32:].all()
     assert CropBox(0, 50, 0, 50).inside_crop((100, 100), 128).all()
     assert CropBox(0, 256, 0, 256).inside_crop((64, 64), 128).sum() == 32 * 32
+    assert CropBox(0, 50, 0, 50).within_slice((100, 100)) and CropBox(50, 100, 50, 100).within_slice((100, 100))
+    assert not box.within_slice((100, 100)) and not CropBox(0, 256, 0, 256).within_slice((64, 64))
+    assert not CropBox(60, 101, 0, 41).within_slice((100, 100))
 
 
 def test_an_object_cut_by_the_image_edge_keeps_its_edge_only_where_the_image_is():

@@ -106,6 +106,10 @@ class CropBox:
             window[ya - self.y0 : yb - self.y0, xa - self.x0 : xb - self.x0] = 1.0
         return self.resample_to_crop(window, size, mode="nearest") > 0.5
 
+    def within_slice(self, shape: tuple[int, int]) -> bool:
+        """True if the window lies wholly inside a slice of ``shape`` (H, W): no padding."""
+        return self.y0 >= 0 and self.x0 >= 0 and self.y1 <= shape[0] and self.x1 <= shape[1]
+
     def covers_slice(self, shape: tuple[int, int]) -> bool:
         """True if the window contains the whole slice."""
         return self.y0 <= 0 and self.x0 <= 0 and self.y1 >= shape[0] and self.x1 >= shape[1]

@@ -286,7 +286,7 @@ def _shown(box: CropBox, shape: tuple[int, int], size: int, config: PromptConfig
 
     A window inside the slice shows the slice everywhere, so it needs no mask.
     """
-    if not config.border_contrast or box.clipped(shape) == (box.y0, box.y1, box.x0, box.x1):
+    if not config.border_contrast or box.within_slice(shape):
         return None
     return box.inside_crop(shape, size)
 
