@@ -1,4 +1,4 @@
-"""Training volumes cut by the image edge (training.field_of_view, ``train_propagation --border-cut``)."""
+"""Training volumes cut by the image edge (training.field_of_view, ``--border-cut`` of train_propagation and train_interaction)."""
 
 import json
 
