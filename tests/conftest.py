@@ -1,6 +1,9 @@
-"""Shared fixtures: fake networks with known behaviour, small volumes, temp cache folders."""
+"""Shared fixtures: fake networks with known behaviour, small volumes, temp cache folders, scripts/ modules."""
 
 from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -52,6 +55,21 @@ class FakeFusion(nn.Module):
     def forward(self, images, scalars):
         self.seen += images.shape[0]
         return torch.full((images.shape[0],), float(self.logit))
+
+
+def _load_script(name: str):
+    """The module ``scripts/<name>.py`` (scripts are not a package), imported from its file."""
+    path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def load_script():
+    """``load_script(name)`` -> the module ``scripts/<name>.py``."""
+    return _load_script
 
 
 def fake_models(fusion_logit: float = -10.0) -> LimNetModels:

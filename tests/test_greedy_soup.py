@@ -1,20 +1,13 @@
 """scripts/greedy_soup.py: the proxy objective and the refusal of dev reports."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "greedy_soup.py"
-
 
 @pytest.fixture(scope="module")
-def greedy_soup():
-    spec = importlib.util.spec_from_file_location("greedy_soup", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def greedy_soup(load_script):
+    return load_script("greedy_soup")
 
 
 def test_objective_is_mean_gain_plus_mean_worst_round(greedy_soup):
