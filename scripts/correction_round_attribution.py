@@ -55,11 +55,10 @@ def kind_effects(before: np.ndarray, after: np.ndarray, truth: np.ndarray) -> di
 
 
 def proxy_cases():
-    """The issue-21 proxy cases (the benchmark's --synthetic 8 --textured-nuclei 8 --packed-nuclei 12
-    --train-held-out-every 3 --border-cut), never dev."""
-    from napari_limnet.benchmark import synthetic_holdout
+    """The issue-21 proxy cases, never dev: what ``greedy_soup.PROXY_ARGS`` asks the benchmark for
+    (--synthetic 8 --textured-nuclei 8 --packed-nuclei 12 --train-held-out-every 3 --border-cut)."""
     from napari_limnet.evaluation.border_cut import border_cut_cases
-    from napari_limnet.evaluation.cases import load_train_cases
+    from napari_limnet.evaluation.cases import load_train_cases, synthetic_holdout
     from napari_limnet.evaluation.packed_nuclei import packed_nuclei_cases
     from napari_limnet.evaluation.textured_nuclei import textured_nuclei_cases
 
@@ -87,9 +86,7 @@ def main(argv=None) -> dict:
         ctrl = LimNetController(case.image, spacing=case.spacing, models=models)
         session = run_session(ctrl.interact, case.truth, 6, keep_masks=True)
         truth = np.asarray(case.truth, dtype=bool)
-        for r in range(1, len(session.masks)):
-            if r >= len(session.clicks):
-                break  # the robot stopped: the case was perfect
+        for r in range(1, len(session.masks)):  # one mask per click; none once the case is perfect
             z, _, positive = session.clicks[r]
             before, after = session.masks[r - 1], session.masks[r]
             rows.append({"case": case.name, "group": case.group, "round": r + 1, "positive": bool(positive),

@@ -24,7 +24,7 @@ on these 8-23-case groups the single worst is one chaotic case most of the time
 (``textured_nuclei_3_border``, whose round 3 swings 0.07-0.77 between seeds of one recipe), so it
 would rank seeds by that case alone.
 
-Writes ``<out>/greedy_soup.json`` (every ingredient's and every tried soup's J, gain and worst;
+Writes ``<out>/greedy_soup.json`` (every ingredient's and every tried soup's J and its parts;
 the kept list) and the final soup's weights in ``<out>/soup``. Only the propagation net moves
 (the recipe fine-tunes nothing else); the other modules are copied from ``--start``.
 """

@@ -12,7 +12,6 @@ each proxy column with each dev column. Reads only committed reports under docs/
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from scipy.stats import spearmanr
@@ -44,8 +43,8 @@ def last_round_change(summary: dict, group: str, shipped: dict | None = None) ->
     return entry["candidate"]["dice"][-1] - old["dice"][-1]
 
 
-def main(argv=None) -> list[dict]:
-    del argv
+def main() -> list[dict]:
+    """Print the rows and the rank correlations; returns the rows."""
     shipped_edge = json.loads((ROOT / EDGE / "proxies_e40_t50_s1.json").read_text())["summary"]
     rows = []
     for label, proxy_path, dev_path in PAIRS:
@@ -70,4 +69,4 @@ def main(argv=None) -> list[dict]:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()
