@@ -91,8 +91,12 @@ def _confidence_hits(snapshots: list[dict], clicks, seed: int) -> dict:
     return {"hits": hits, "random_hits": random_hits, "area_hits": area_hits}
 
 
-def run_variant(case: Case, rounds: int, models, precision: str, variant: str, seed: int) -> tuple[dict, object]:
-    """One robot session of a LIM-Net variant: Dice, seconds, over/undershoot per round (+ confidence hits)."""
+def run_variant(case: Case, rounds: int, models, precision: str, variant: str, seed: int,
+                robot_jitter: int = 0) -> tuple[dict, object]:
+    """One robot session of a LIM-Net variant: Dice, seconds, over/undershoot per round (+ confidence hits).
+
+    ``robot_jitter`` > 0: the robot's clicks move up to that many pixels, drawn from ``seed``
+    (:func:`~.evaluation.robot_user.jittered`)."""
     from .controller import LimNetController
     from .evaluation.robot_user import true_box
 
@@ -116,7 +120,7 @@ def run_variant(case: Case, rounds: int, models, precision: str, variant: str, s
             strip.extend((float(c), dice(mask[k], case.truth[k])) for k, c in ctrl.slice_confidence().items())
         return mask
 
-    s = run_session(interact, case.truth, rounds, keep_masks=True, first_round=first)
+    s = run_session(interact, case.truth, rounds, keep_masks=True, first_round=first, jitter=robot_jitter, seed=seed)
     over, under = _extent_errors(s.masks, case.truth)
     out = {"dice": s.dice, "seconds": s.seconds, "overshoot": over, "undershoot": under}
     if variant == "limnet":
@@ -126,27 +130,28 @@ def run_variant(case: Case, rounds: int, models, precision: str, variant: str, s
 
 
 def evaluate_case(case: Case, rounds: int, methods, models=None, precision: str = "fp32", seed: int = 0,
-                  candidate_models=None) -> dict:
+                  candidate_models=None, robot_jitter: int = 0) -> dict:
     """All methods on one case: per-method Dice, seconds and over/undershoot per round.
 
-    ``candidate_models``: the weights of the ``candidate`` method (plain LIM-Net otherwise)."""
+    ``candidate_models``: the weights of the ``candidate`` method (plain LIM-Net otherwise).
+    ``robot_jitter`` / ``seed``: see :func:`run_variant`."""
     out = {"name": case.name, "group": case.group}
     session = None
     for m in methods:
         if m == "candidate":
             if candidate_models is None:
                 raise ValueError("the candidate method needs candidate_models (--candidate DIR)")
-            result, _ = run_variant(case, rounds, candidate_models, precision, "limnet", seed)
+            result, _ = run_variant(case, rounds, candidate_models, precision, "limnet", seed, robot_jitter)
             out[m] = {k: v for k, v in result.items() if k not in ("confidence", "strip_r1")}
         elif m in VARIANTS or m in FIRST_PROMPTS:
-            out[m], s = run_variant(case, rounds, models, precision, m, seed)
+            out[m], s = run_variant(case, rounds, models, precision, m, seed, robot_jitter)
             if m == "limnet":
                 session = s
     if "limnet" in out:
         out["overshoot_r1"] = out["limnet"]["overshoot"][0]
     if "region_growing" in methods:
         if session is None:
-            _, session = run_variant(case, rounds, models, precision, "limnet", seed)
+            _, session = run_variant(case, rounds, models, precision, "limnet", seed, robot_jitter)
         rg_dice, rg_sec, by_slice = [], [], {}
         for z, yx, positive in session.clicks:
             pos, neg = by_slice.setdefault(z, ([], []))
@@ -331,6 +336,10 @@ def main(argv=None) -> dict:
     p.add_argument("--candidate", default=None,
                    help="folder of candidate weights: adds the 'candidate' method and the shipping check against 'limnet'")
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--robot-jitter", type=int, default=0,
+                   help="move every robot click up to this many pixels within its region (0 = the exact protocol); "
+                        "measures how much groups move when only the clicks' pixels change")
+    p.add_argument("--robot-seed", type=int, default=0, help="seed of the jitter (and of the confidence hit-rate draw)")
     p.add_argument("--out", default="bench_out", help="folder for <name>.json and <name>.png")
     p.add_argument("--name", default="benchmark", help="file stem of the report and plot")
     args = p.parse_args(argv)
@@ -368,7 +377,8 @@ def main(argv=None) -> dict:
     results = []
     t0 = time.time()
     for case in cases:
-        r = evaluate_case(case, args.rounds, args.methods, models, args.precision, candidate_models=candidate_models)
+        r = evaluate_case(case, args.rounds, args.methods, models, args.precision, seed=args.robot_seed,
+                          candidate_models=candidate_models, robot_jitter=args.robot_jitter)
         results.append(r)
         line = "  ".join(f"{m}={r[m]['dice'][-1]:.3f}" for m in args.methods if m in r)
         r1 = r["limnet"]["dice"][0] if "limnet" in r else float("nan")
@@ -382,6 +392,8 @@ def main(argv=None) -> dict:
         "rounds": args.rounds,
         "precision": args.precision,
         "threads": torch.get_num_threads(),
+        "robot_jitter": args.robot_jitter,
+        "robot_seed": args.robot_seed,
         "wall_seconds": round(time.time() - t0, 1),
         "summary": summary,
         "cases": results,

@@ -6,6 +6,11 @@
   connected error region (FN and FP regions separately, 8-connectivity) and click at its point
   farthest from its boundary: positive for FN, negative for FP. All clicks on that slice so
   far are passed.
+
+``run_session(..., jitter=J, seed=S)`` (J > 0; off by default) moves every click to a random pixel
+of its kind (the object on round 1; later the slice's FN pixels for a positive click, FP pixels
+for a negative one) at most J pixels from that point, seeded: an imprecise user, used to measure how much a benchmark's groups move when
+nothing but the clicks' exact pixels changes.
 """
 
 from __future__ import annotations
@@ -49,6 +54,20 @@ def corrective_click(pred: np.ndarray, truth: np.ndarray) -> tuple[int, tuple[in
     return z, deepest_point(region), positive
 
 
+def jittered(region: np.ndarray, yx: tuple[int, int], jitter: int, rng: np.random.Generator) -> tuple[int, int]:
+    """A random pixel of the 2D bool ``region`` within ``jitter`` pixels (both axes) of ``yx``; ``yx``
+    itself when ``jitter`` is 0 (``yx`` is always a candidate, so one always exists)."""
+    if jitter <= 0:
+        return yx
+    y, x = yx
+    y0, x0 = max(0, y - jitter), max(0, x - jitter)
+    ys, xs = np.nonzero(region[y0 : y + jitter + 1, x0 : x + jitter + 1])
+    if len(ys) == 0:
+        return yx
+    i = int(rng.integers(len(ys)))
+    return int(ys[i] + y0), int(xs[i] + x0)
+
+
 @dataclass
 class Session:
     """What one robot-user session recorded."""
@@ -71,13 +90,18 @@ def run_session(
     rounds: int = 6,
     keep_masks: bool = False,
     first_round: Callable[[int, np.ndarray], np.ndarray] | None = None,
+    jitter: int = 0,
+    seed: int = 0,
 ) -> Session:
     """Drive ``interact(z, positive, negative) -> mask`` for ``rounds`` rounds against ``truth``.
 
     ``first_round(z, truth2d) -> mask``, when given, replaces round 1's click on the robot's first
     slice z (e.g. the true box of that slice, or its true mask); later rounds click as usual.
+    ``jitter`` > 0 moves each click up to that many pixels within its region (:func:`jittered`),
+    drawn from ``seed``; 0 is the exact protocol.
     """
     truth = np.asarray(truth, dtype=bool)
+    rng = np.random.default_rng(seed)
     session = Session()
     by_slice: dict[int, tuple[list, list]] = {}
     pred = np.zeros_like(truth)
@@ -85,6 +109,7 @@ def run_session(
         if r == 0:
             z, yx = first_click(truth)
             positive = True
+            yx = jittered(truth[z], yx, jitter, rng)
         else:
             nxt = corrective_click(pred, truth)
             if nxt is None:  # perfect: the remaining rounds keep the score
@@ -92,6 +117,7 @@ def run_session(
                 session.seconds.append(0.0)
                 continue
             z, yx, positive = nxt
+            yx = jittered(truth[z] & ~pred[z] if positive else pred[z] & ~truth[z], yx, jitter, rng)
         t0 = time.perf_counter()
         if r == 0 and first_round is not None:
             session.clicks.append((z, yx, True))
