@@ -9,8 +9,8 @@
 
 ``run_session(..., jitter=J, seed=S)`` (J > 0; off by default) moves every click to a random pixel
 of its kind (the object on round 1; later the slice's FN pixels for a positive click, FP pixels
-for a negative one) at most J pixels from that point, seeded: an imprecise user, used to measure how much a benchmark's groups move when
-nothing but the clicks' exact pixels changes.
+for a negative one) at most J pixels from that point, seeded: an imprecise user, used to measure
+how much a benchmark's groups move when nothing but the clicks' exact pixels changes.
 """
 
 from __future__ import annotations
