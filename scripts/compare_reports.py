@@ -13,6 +13,16 @@ import json
 import sys
 
 
+def curves(report: dict, method: str) -> dict[str, list[float]]:
+    """Group -> Dice per round of ``method`` in a benchmark report (groups that ran it)."""
+    return {g: s[method]["dice"] for g, s in report["summary"].items() if method in s}
+
+
+def round_changes(base: dict[str, list[float]], other: dict[str, list[float]]) -> dict[str, list[float]]:
+    """Group -> ``other`` minus ``base`` Dice per round, over the groups both hold (sorted)."""
+    return {g: [b - a for a, b in zip(base[g], other[g])] for g in sorted(set(base) & set(other))}
+
+
 def load(spec: str) -> tuple[str, dict]:
     label, _, rest = spec.partition("=")
     path, _, method = rest.partition(":")
@@ -29,10 +39,11 @@ def main(argv=None) -> None:
     specs = [load(s) for s in (argv if argv is not None else sys.argv[1:])]
     base_label, base = specs[0]
     groups = [g for g in base if all(g in s for _, s in specs)]
+    changes = [round_changes(base, s) for _, s in specs]
     for g in groups:
         print(f"{g}:")
-        for label, s in specs:
-            worst = min(a - b for a, b in zip(s[g], base[g]))
+        for (label, s), change in zip(specs, changes):
+            worst = min(change[g])
             print(f"  {label:>24} " + " ".join(f"{x:.3f}" for x in s[g]) + f"   worst vs {base_label}: {worst:+.3f}")
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 KINDS = ("added", "removed", "changed")
 
@@ -55,15 +56,12 @@ def kind_effects(before: np.ndarray, after: np.ndarray, truth: np.ndarray) -> di
 
 
 def proxy_cases():
-    """The issue-21 proxy cases, never dev: what ``greedy_soup.PROXY_ARGS`` asks the benchmark for
-    (--synthetic 8 --textured-nuclei 8 --packed-nuclei 12 --train-held-out-every 3 --border-cut)."""
-    from napari_limnet.evaluation.border_cut import border_cut_cases
-    from napari_limnet.evaluation.cases import load_train_cases, synthetic_holdout
-    from napari_limnet.evaluation.packed_nuclei import packed_nuclei_cases
-    from napari_limnet.evaluation.textured_nuclei import textured_nuclei_cases
+    """The issue-21 proxy cases, never dev: the benchmark's cases for ``greedy_soup.PROXY_ARGS``."""
+    from greedy_soup import PROXY_ARGS
 
-    cases = synthetic_holdout(8) + textured_nuclei_cases(8) + packed_nuclei_cases(12) + load_train_cases(None, held_out_every=3)
-    return cases + border_cut_cases(cases)
+    from napari_limnet import benchmark
+
+    return benchmark.load_cases(benchmark.build_parser().parse_args(PROXY_ARGS))
 
 
 def main(argv=None) -> dict:

@@ -37,7 +37,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from compare_reports import curves, round_changes  # noqa: E402
 from napari_limnet import benchmark  # noqa: E402
 from napari_limnet.training.interpolate_weights import interpolate_weights  # noqa: E402
 
@@ -46,21 +48,16 @@ PROXY_ARGS = ["--no-dev", "--synthetic", "8", "--train-held-out-every", "3", "--
               "--packed-nuclei", "12", "--border-cut"]
 
 
-def curves(report: dict, method: str) -> dict[str, list[float]]:
-    """Group -> Dice per round of ``method`` in a benchmark report."""
-    return {g: s[method]["dice"] for g, s in report["summary"].items() if method in s}
-
-
 def objective(candidate: dict[str, list[float]], shipped: dict[str, list[float]]) -> dict:
     """J = gain (mean per-round change) + mean_worst (mean of each group's lowest per-round change).
 
     ``candidate`` and ``shipped``: group -> Dice per round; only groups in both count.
     Raises ValueError when they share no group.
     """
-    groups = sorted(set(candidate) & set(shipped))
-    if not groups:
+    deltas = round_changes(shipped, candidate)
+    if not deltas:
         raise ValueError("the candidate and shipped reports share no proxy group")
-    deltas = {g: [c - s for c, s in zip(candidate[g], shipped[g])] for g in groups}
+    groups = list(deltas)
     gain = sum(sum(d) / len(d) for d in deltas.values()) / len(groups)
     mean_worst = sum(min(d) for d in deltas.values()) / len(groups)
     worst_group = min(groups, key=lambda g: min(deltas[g]))
@@ -122,7 +119,7 @@ def main(argv=None) -> None:
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     shipped_report = json.loads(args.shipped_report.read_text())
-    if any(benchmark.is_real_dev(g) or g == "all_real" for g in shipped_report["summary"]):
+    if any(benchmark.is_real_dev(g) for g in shipped_report["summary"]):  # all_real included
         raise SystemExit(f"{args.shipped_report} holds dev groups: the soup is chosen on proxy cases only")
     known = {}
     for path in args.ingredient_reports:

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from compare_reports import curves, round_changes  # noqa: E402
 
 
 def _curves(path: str, method: str) -> dict[str, list[float]]:
-    summary = json.loads(open(path).read())["summary"]
-    return {g: s[method]["dice"] for g, s in summary.items() if method in s}
+    return curves(json.loads(Path(path).read_text()), method)
 
 
 def paired_changes(pairs: list[tuple[dict, dict]]) -> dict[str, list[list[float]]]:
@@ -30,8 +33,9 @@ def paired_changes(pairs: list[tuple[dict, dict]]) -> dict[str, list[list[float]
     """
     if not pairs:
         raise ValueError("no seeds given")
-    groups = set.intersection(*(set(s) & set(c) for s, c in pairs))
-    return {g: [[b - a for a, b in zip(s[g], c[g])] for s, c in pairs] for g in sorted(groups)}
+    per_seed = [round_changes(s, c) for s, c in pairs]
+    groups = set.intersection(*(set(d) for d in per_seed))
+    return {g: [d[g] for d in per_seed] for g in sorted(groups)}
 
 
 def main(argv=None) -> dict:

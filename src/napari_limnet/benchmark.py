@@ -307,7 +307,8 @@ def plot(summary: dict, methods, path: Path) -> None:
     plt.close(fig)
 
 
-def main(argv=None) -> dict:
+def build_parser() -> argparse.ArgumentParser:
+    """The benchmark's command line (see :func:`main`)."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=None, help="folder with cases.json (default ../shared/data/dev)")
     p.add_argument("--cases", nargs="*", default=None, help="only these case names")
@@ -342,17 +343,12 @@ def main(argv=None) -> dict:
     p.add_argument("--robot-seed", type=int, default=0, help="seed of the jitter (and of the confidence hit-rate draw)")
     p.add_argument("--out", default="bench_out", help="folder for <name>.json and <name>.png")
     p.add_argument("--name", default="benchmark", help="file stem of the report and plot")
-    args = p.parse_args(argv)
-    import torch
+    return p
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    from .modeling.weights import LimNetModels
 
-    models = LimNetModels.load("cpu", args.weights) if args.weights else None
-    candidate_models = LimNetModels.load("cpu", args.candidate) if args.candidate else None
-    if candidate_models is not None and "candidate" not in args.methods:
-        args.methods = [*args.methods, "candidate"]
+def load_cases(args: argparse.Namespace) -> list[Case]:
+    """The cases the parsed command line asks for: dev (unless --no-dev), then the generated,
+    training and composite cases, then a border-cut copy of every non-dev case (--border-cut)."""
     cases = [] if args.no_dev else load_dev_cases(args.data, args.cases)
     if args.synthetic:
         cases += synthetic_holdout(args.synthetic)
@@ -374,6 +370,22 @@ def main(argv=None) -> dict:
         from .evaluation.border_cut import border_cut_cases
 
         cases += border_cut_cases([c for c in cases if c.group in NOT_REAL])
+    return cases
+
+
+def main(argv=None) -> dict:
+    args = build_parser().parse_args(argv)
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from .modeling.weights import LimNetModels
+
+    models = LimNetModels.load("cpu", args.weights) if args.weights else None
+    candidate_models = LimNetModels.load("cpu", args.candidate) if args.candidate else None
+    if candidate_models is not None and "candidate" not in args.methods:
+        args.methods = [*args.methods, "candidate"]
+    cases = load_cases(args)
     results = []
     t0 = time.time()
     for case in cases:
