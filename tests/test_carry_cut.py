@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from napari_limnet.inference.carry_cut import carry_cut, split_by_cut
+from napari_limnet.inference.carry_cut import carry_cut, outward_steps, split_by_cut
 from napari_limnet.inference.mask_store import SliceMask
 
 SHAPE = (40, 60)
@@ -66,3 +66,12 @@ def test_carry_cut_never_empties_a_slice_and_ignores_an_erase():
     out = carry_cut(old, 1, old[1], SliceMask.from_dense(obj[1]), 0, 2, SHAPE)
     assert 0 not in out and 2 in out, "slice 0 holds only the far end of the leak: the cut would empty it, so it keeps its mask"
     assert carry_cut(old, 1, old[1], None, 0, 2, SHAPE) == {}
+
+
+def test_the_cut_walks_away_from_the_slice_the_mask_came_from():
+    assert outward_steps(9, 12) == (-1,) and outward_steps(9, 4) == (1,)
+    assert outward_steps(9, 9) == (1, -1) and outward_steps(9, None) == (1, -1)
+    obj, leak = stack(7)
+    old = {s: SliceMask.from_dense(obj[s] | leak[s]) for s in range(7)}
+    out = carry_cut(old, 3, old[3], SliceMask.from_dense(obj[3]), 0, 6, SHAPE, steps=outward_steps(3, 6))
+    assert sorted(out) == [0, 1, 2], "slices 4-6, between z and the source, keep their masks"

@@ -2,11 +2,12 @@
 
 A trim (a negative-only round that keeps part of slice z's mask) splits z's old mask into the part
 kept and the part removed. The removed part is usually a leak into touching tissue, and the same
-leak sits on the neighbouring slices, which the propagation carried it to. Walking away from z,
-each neighbour's old mask is split the same way: its pixels no farther (in-plane) from the
-previous slice's removed part than from its kept part, in connected pieces that touch the removed part's
-footprint, are removed; the rest is kept. The walk stops at the end of the range, at a slice
-without a mask, where nothing is removed any more, or where the whole mask would go (a trim
+leak sits on the slices the propagation carried it to. Walking away from z, each neighbour's old
+mask is split the same way: its pixels no farther (in-plane) from the previous slice's removed part
+than from its kept part, in connected pieces that touch the removed part's footprint, are removed;
+the rest is kept. The walk leads away from the interacted slice that z's mask was propagated from
+(both ways on an interacted slice: :func:`outward_steps`). It stops at the end of the range, at a
+slice without a mask, where nothing is removed any more, or where the whole mask would go (a trim
 never empties a slice it did not click).
 
 Only pixels are removed, never added, so a carried cut cannot start a leak.
@@ -43,6 +44,19 @@ def split_by_cut(mask: np.ndarray, removed: np.ndarray, kept: np.ndarray) -> np.
     return np.isin(labels, touching[touching > 0])
 
 
+def outward_steps(z: int, source: int | None) -> tuple[int, ...]:
+    """The directions a trim on z carries its cut: away from the interacted slice its mask came from.
+
+    A propagated leak is inherited by the slices beyond the one it entered on, walking away from
+    the source; the slices between the source and z hold the object growing towards its middle
+    (a rim trimmed near an object's end is object on those slices). On an interacted slice (or a
+    slice of unknown origin) both ways lead away from it.
+    """
+    if source is None or source == z:
+        return (1, -1)
+    return (1,) if z > source else (-1,)
+
+
 def _window(masks: list[SliceMask], shape: tuple[int, int], pad: int = 2) -> tuple[int, int, int, int]:
     """(ya, yb, xa, xb): the union of the masks' bounding boxes, padded, within the slice."""
     ymin = min(m.bbox[0] for m in masks)
@@ -53,17 +67,18 @@ def _window(masks: list[SliceMask], shape: tuple[int, int], pad: int = 2) -> tup
 
 
 def carry_cut(old: Mapping[int, SliceMask], z: int, before: SliceMask, after: SliceMask | None,
-              low: int, high: int, shape: tuple[int, int]) -> dict[int, SliceMask]:
+              low: int, high: int, shape: tuple[int, int], steps: tuple[int, ...] = (1, -1)) -> dict[int, SliceMask]:
     """New masks for the slices of [low, high] (z excluded) that a trim on z carries its cut to.
 
     ``old``: slice -> its current mask; ``before`` / ``after``: slice z's mask before and after
-    the trim (``after`` None or empty = not a trim: nothing is carried); ``shape``: (H, W).
+    the trim (``after`` None or empty = not a trim: nothing is carried); ``shape``: (H, W);
+    ``steps``: the directions to walk (+1 = towards higher slices; see :func:`outward_steps`).
     Returns only the slices that change; each new mask is a non-empty subset of the old one.
     """
     if after is None:
         return {}
     out: dict[int, SliceMask] = {}
-    for step in (1, -1):
+    for step in steps:
         s = z + step
         chain = []
         while low <= s <= high and s in old:
