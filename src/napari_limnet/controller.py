@@ -366,7 +366,7 @@ class LimNetController:
         """
         if trim and self.stopping.carry_trims and prompt.mask is not None and state.masks.get(z) is not None:
             masks = carry_cut(state.masks, z, state.masks[z], prompt.mask, low, high, self._source.slice_shape,
-                              outward_steps(z, state.sources.get(z)))
+                              (1, -1) if self.stopping.carry_both_ways else outward_steps(z, state.sources.get(z)))
             return masks, {s: state.evidence[s] for s in masks if s in state.evidence}, {}
         if prompt.mask is None or (trim and not (self.stopping.propagate_trims and state.masks)):
             return {}, {}, {}
