@@ -49,15 +49,13 @@ VARIANTS = {
     "no_collapse_guard": {"prompt": PromptConfig(collapse_guard=False)},
     "no_border_contrast": {"prompt": PromptConfig(border_contrast=False)},
     "mirror_border": {"prompt": PromptConfig(mirror_border=True)},
-    "carry_trims": {"stopping": replace(StoppingConfig(), carry_trims=True)},
-    "carry_trims_both": {"stopping": replace(StoppingConfig(), carry_trims=True, carry_both_ways=True)},
     "no_growth": {"stopping": replace(StoppingConfig(), grown_erase=None, leak_cut=replace(LeakCutRule(), growth=None))},
 }
 #: Rows whose round 1 is another prompt on the robot's first slice (rounds 2-6 click as usual).
 FIRST_PROMPTS = {"box_r1": "box", "mask_r1": "mask"}
 METHODS = ("limnet", "previous_stopping", "no_valley", "no_drift_gap", "drift_plateau", "no_leak_cut", "core_erase", "trim_spread",
            "no_weak_edge_look", "no_texture_edge", "no_small_look", "no_collapse_guard", "no_border_contrast", "mirror_border",
-           "carry_trims", "carry_trims_both", "no_growth", "no_mrf", "box_r1", "mask_r1", "region_growing", "candidate")
+           "no_growth", "no_mrf", "box_r1", "mask_r1", "region_growing", "candidate")
 DEFAULT_METHODS = ("limnet", "previous_stopping", "no_mrf", "region_growing")
 #: Groups that are not real scans (left out of "all_real").
 NOT_REAL = ("synthetic", "train", "textured_nuclei", "packed_nuclei", "composite")

@@ -20,7 +20,6 @@ import numpy as np
 
 from .inference.fusion import FusionConfig, keep_old
 from .inference.mask_store import LazyMask, SliceMask, dense_slice, dense_volume
-from .inference.carry_cut import carry_cut, outward_steps
 from .inference.prompt import ERASE_DEPTH, PromptConfig, PromptResult, predict_prompt_mask
 from .inference.cancel import Cancelled
 from .inference.propagation import PropagationConfig, propagate
@@ -364,10 +363,6 @@ class LimNetController:
         (``StoppingConfig.propagate_trims``) spreads only within the current z-extent and only
         removes pixels (each propagated slice is intersected with the old mask).
         """
-        if trim and self.stopping.carry_trims and prompt.mask is not None and state.masks.get(z) is not None:
-            masks = carry_cut(state.masks, z, state.masks[z], prompt.mask, low, high, self._source.slice_shape,
-                              (1, -1) if self.stopping.carry_both_ways else outward_steps(z, state.sources.get(z)))
-            return masks, {s: state.evidence[s] for s in masks if s in state.evidence}, {}
         if prompt.mask is None or (trim and not (self.stopping.propagate_trims and state.masks)):
             return {}, {}, {}
         if trim:

@@ -278,12 +278,6 @@ class StoppingConfig:
     #: neighbouring slices: the trimmed mask is propagated within the object's current z-extent
     #: and intersected with the old masks, so it can only remove pixels (never start a leak).
     propagate_trims: bool = False
-    #: a trim on slice z also cuts its neighbours: the part it removed from z is followed from slice
-    #: to slice through the old masks (:func:`~.carry_cut.carry_cut`); only removes pixels
-    carry_trims: bool = False
-    #: a carried cut walks both ways from z, not only away from the slice z's mask came from
-    #: (:func:`~.carry_cut.outward_steps`)
-    carry_both_ways: bool = False
 
 
 #: The stopping of the previous release (presence, drift at 2 spreads; no valley, no leak cut,
