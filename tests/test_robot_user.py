@@ -46,3 +46,26 @@ def test_no_jitter_is_the_exact_protocol_and_a_seed_repeats_its_clicks():
         assert pos and truth[zc, y, x] and x >= 20
     seeds = {tuple(run_session(_half_right(truth), truth, rounds=3, jitter=2, seed=s).clicks[0][1]) for s in range(8)}
     assert len(seeds) > 1
+
+
+def test_the_benchmark_pools_several_jitter_seeds_and_keeps_each_seeds_curve(tmp_path):
+    import json
+
+    import pytest
+
+    from napari_limnet.benchmark import main
+
+    args = ["--no-dev", "--synthetic", "0", "--packed-nuclei", "1", "--rounds", "2", "--methods", "limnet",
+            "--threads", "1", "--out", str(tmp_path), "--robot-jitter", "2"]
+    report = main([*args, "--robot-seeds", "1", "2", "--name", "pooled"])
+    single = [main([*args, "--robot-seed", str(s), "--name", f"seed{s}"]) for s in (1, 2)]
+    entry = report["summary"]["packed_nuclei"]
+    assert entry["n"] == 1 and entry["sessions"] == 2
+    assert [c["robot_seed"] for c in report["cases"]] == [1, 2] and report["robot_seeds"] == [1, 2]
+    by_seed = entry["limnet"]["dice_by_seed"]
+    for s, rep in zip(("1", "2"), single):
+        assert by_seed[s] == rep["summary"]["packed_nuclei"]["limnet"]["dice"], "a seed's curve is that seed's own run"
+    assert entry["limnet"]["dice"] == pytest.approx([(a + b) / 2 for a, b in zip(by_seed["1"], by_seed["2"])], abs=1e-4)
+    assert json.loads((tmp_path / "pooled.json").read_text())["summary"] == report["summary"]
+    with pytest.raises(SystemExit):
+        main(["--no-dev", "--synthetic", "0", "--packed-nuclei", "1", "--robot-seeds", "1", "2", "--out", str(tmp_path)])

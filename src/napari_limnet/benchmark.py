@@ -187,15 +187,31 @@ def strip_agreement(pairs) -> dict:
     return out
 
 
+def dice_by_seed(rows: list[dict], method: str) -> dict[str, list[float]] | None:
+    """{seed: mean Dice per round} of ``method`` over the rows of each robot seed (``--robot-seeds``);
+    None when the rows hold fewer than two seeds."""
+    seeds = sorted({r["robot_seed"] for r in rows if "robot_seed" in r})
+    if len(seeds) < 2:
+        return None
+    return {str(s): np.mean([r[method]["dice"] for r in rows if r.get("robot_seed") == s], axis=0).round(4).tolist()
+            for s in seeds}
+
+
 def summarise(results: list[dict], methods) -> dict:
-    """Mean Dice per round and mean seconds per round per group and method (plus 'all real')."""
+    """Mean Dice per round and mean seconds per round per group and method (plus 'all real').
+
+    With several robot seeds (``--robot-seeds``) every (case, seed) session counts once, so each
+    seed weighs the same, and each method's curve per seed is kept as ``dice_by_seed``.
+    """
     groups = sorted({r["group"] for r in results})
     summary = {}
     for g in groups + ["all_real"]:
         rows = [r for r in results if (r["group"] == g if g != "all_real" else is_real_dev(r["group"]))]
         if not rows:
             continue
-        entry = {"n": len(rows)}
+        entry = {"n": len({r["name"] for r in rows})}
+        if len(rows) != entry["n"]:
+            entry["sessions"] = len(rows)  # several robot seeds per case
         for m in methods:
             have = [r[m] for r in rows if m in r]
             if have:
@@ -206,6 +222,9 @@ def summarise(results: list[dict], methods) -> dict:
                 for k in ("overshoot", "undershoot"):
                     if all(k in h for h in have):
                         entry[m][k] = np.mean([h[k] for h in have], axis=0).round(2).tolist()
+                by_seed = dice_by_seed([r for r in rows if m in r], m)
+                if by_seed:
+                    entry[m]["dice_by_seed"] = by_seed
         over = [r["overshoot_r1"] for r in rows if "overshoot_r1" in r]
         if over:
             entry["overshoot_r1_mean_slices"] = float(np.mean(over))
@@ -341,6 +360,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="move every robot click up to this many pixels within its region (0 = the exact protocol); "
                         "measures how much groups move when only the clicks' pixels change")
     p.add_argument("--robot-seed", type=int, default=0, help="seed of the jitter (and of the confidence hit-rate draw)")
+    p.add_argument("--robot-seeds", type=int, nargs="+", default=None,
+                   help="with --robot-jitter: run every case once per seed (replaces --robot-seed); the summary pools "
+                        "all sessions (each seed weighs the same) and keeps each method's curve per seed ('dice_by_seed'), "
+                        "so one report compares methods over several jitter draws, each method seeing the same seeds")
     p.add_argument("--out", default="bench_out", help="folder for <name>.json and <name>.png")
     p.add_argument("--name", default="benchmark", help="file stem of the report and plot")
     return p
@@ -374,7 +397,10 @@ def load_cases(args: argparse.Namespace) -> list[Case]:
 
 
 def main(argv=None) -> dict:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.robot_seeds and args.robot_jitter <= 0:
+        parser.error("--robot-seeds needs --robot-jitter > 0 (without jitter every seed repeats the same sessions)")
     import torch
 
     if args.threads:
@@ -388,13 +414,18 @@ def main(argv=None) -> dict:
     cases = load_cases(args)
     results = []
     t0 = time.time()
+    seeds = args.robot_seeds or [args.robot_seed]
     for case in cases:
-        r = evaluate_case(case, args.rounds, args.methods, models, args.precision, seed=args.robot_seed,
-                          candidate_models=candidate_models, robot_jitter=args.robot_jitter)
-        results.append(r)
-        line = "  ".join(f"{m}={r[m]['dice'][-1]:.3f}" for m in args.methods if m in r)
-        r1 = r["limnet"]["dice"][0] if "limnet" in r else float("nan")
-        print(f"{case.name:<16} r1={r1:.3f}  {line}  overshoot_r1={r.get('overshoot_r1')}", flush=True)
+        for seed in seeds:
+            r = evaluate_case(case, args.rounds, args.methods, models, args.precision, seed=seed,
+                              candidate_models=candidate_models, robot_jitter=args.robot_jitter)
+            if args.robot_seeds:
+                r["robot_seed"] = seed
+            results.append(r)
+            line = "  ".join(f"{m}={r[m]['dice'][-1]:.3f}" for m in args.methods if m in r)
+            r1 = r["limnet"]["dice"][0] if "limnet" in r else float("nan")
+            tag = f" seed {seed}" if args.robot_seeds else ""
+            print(f"{case.name:<16}{tag} r1={r1:.3f}  {line}  overshoot_r1={r.get('overshoot_r1')}", flush=True)
     summary = summarise(results, args.methods)
     print()
     print_table(summary, args.methods)
@@ -406,6 +437,7 @@ def main(argv=None) -> dict:
         "threads": torch.get_num_threads(),
         "robot_jitter": args.robot_jitter,
         "robot_seed": args.robot_seed,
+        "robot_seeds": args.robot_seeds,
         "wall_seconds": round(time.time() - t0, 1),
         "summary": summary,
         "cases": results,
