@@ -1,4 +1,7 @@
-"""The robot user's optional click jitter: off by default, seeded, inside the click's region."""
+"""The robot user's optional click jitter: off by default, seeded, inside the click's region; the
+benchmark's pooling over several jitter seeds."""
+
+import json
 
 import numpy as np
 import pytest
@@ -49,10 +52,6 @@ def test_no_jitter_is_the_exact_protocol_and_a_seed_repeats_its_clicks():
 
 
 def test_the_benchmark_pools_several_jitter_seeds_and_keeps_each_seeds_curve(tmp_path):
-    import json
-
-    import pytest
-
     from napari_limnet.benchmark import main
 
     args = ["--no-dev", "--synthetic", "0", "--packed-nuclei", "1", "--rounds", "2", "--methods", "limnet",
@@ -62,6 +61,7 @@ def test_the_benchmark_pools_several_jitter_seeds_and_keeps_each_seeds_curve(tmp
     entry = report["summary"]["packed_nuclei"]
     assert entry["n"] == 1 and entry["sessions"] == 2
     assert [c["robot_seed"] for c in report["cases"]] == [1, 2] and report["robot_seeds"] == [1, 2]
+    assert report["robot_seed"] is None and single[0]["robot_seed"] == 1 and single[0]["robot_seeds"] is None
     by_seed = entry["limnet"]["dice_by_seed"]
     for s, rep in zip(("1", "2"), single):
         assert by_seed[s] == rep["summary"]["packed_nuclei"]["limnet"]["dice"], "a seed's curve is that seed's own run"

@@ -436,7 +436,7 @@ def main(argv=None) -> dict:
         "precision": args.precision,
         "threads": torch.get_num_threads(),
         "robot_jitter": args.robot_jitter,
-        "robot_seed": args.robot_seed,
+        "robot_seed": None if args.robot_seeds else args.robot_seed,
         "robot_seeds": args.robot_seeds,
         "wall_seconds": round(time.time() - t0, 1),
         "summary": summary,
