@@ -1,5 +1,5 @@
-import json, sys, collections, numpy as np
-sys.path.insert(0, '/tmp/diag')
+import json, os, sys, collections, numpy as np
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the other diagnostics of this folder
 from replay import c, shipped_rule, EDGE, NOEDGE, SF, SG
 def make(facs_noedge=(2, 4), iou_tau=None, small_before_large=False):
     def rule(r):

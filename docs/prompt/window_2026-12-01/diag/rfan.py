@@ -1,7 +1,7 @@
-import json, sys, collections, numpy as np
+import json, os, sys, collections, numpy as np
 W = {(r['case'], r['jitter']): r for r in json.load(open(sys.argv[2]))}
 rows = json.load(open(sys.argv[1]))
-sys.path.insert(0, '/tmp/diag')
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the other diagnostics of this folder
 from replay import shipped_rule
 bins = collections.defaultdict(list)
 for r in rows:
