@@ -158,3 +158,45 @@ def test_undo_while_refining_says_so_and_stops_refining(session):
     assert s.undo() == "edit" and s.object_id is None and s.controller.n_rounds == 0
     np.testing.assert_array_equal(s.committed, committed)
     assert s.undo_label() == "the commit of object 2"
+
+
+def test_reset_is_undoable_and_never_reaches_an_earlier_commit(session):
+    """Issue 38.1: Commit object 1, click a new object, Reset, Undo: the reset is undone, object 1 stays."""
+    s, _ = session
+    s.run_round(15, [(24, 24)], [])
+    s.commit()
+    committed = s.committed.copy()
+    s.next_object()
+    s.run_round(12, [(24, 24)], [])
+    mask_before = np.array(s.controller.mask)
+    s.reset()
+    assert s.controller.n_rounds == 0 and s.undo_label() == "the reset"
+    assert s.undo() == "reset"
+    np.testing.assert_array_equal(s.committed, committed)
+    np.testing.assert_array_equal(s.controller.mask, mask_before)
+    assert s.controller.n_rounds == 1 and s.undo_label() == "round 1"
+    assert s.undo() == "round"
+    assert s.undo_label() == "the commit of object 1"
+
+
+def test_reset_after_a_commit_starts_a_new_object_that_does_not_replace_it(session):
+    """Reset after Commit: the next object gets a new id (object 1 keeps its voxels)."""
+    s, _ = session
+    s.run_round(15, [(24, 24)], [])
+    s.commit()
+    n1 = int((s.committed == 1).sum())
+    s.reset()
+    assert s.undo_label() == "the reset of object 1"
+    s.run_round(12, [(24, 24)], [])  # the fake nets find the same tube: object 1 must keep its voxels
+    rec = s.commit()
+    assert rec.object_id == 2 and int((s.committed == 1).sum()) == n1
+    s.undo()  # the commit of object 2
+    s.undo()  # its round
+    assert s.undo() == "reset" and s.object_id == 1 and not s.has_uncommitted_changes
+    assert s.undo() == "commit" and not (s.committed == 1).any()
+
+
+def test_reset_with_nothing_to_clear_records_nothing(session):
+    s, _ = session
+    s.reset()
+    assert s.undo_label() is None and s.undo() is None

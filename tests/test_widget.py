@@ -263,15 +263,20 @@ def test_scribbles_become_clicks(annotator, qtbot):
     assert widget.session().controller.interactions[z][1], "negative stroke clicks reached the round"
 
 
-def test_keys_are_bound_on_viewer_and_plugin_layers(annotator):
+def test_keys_are_bound_on_viewer_and_plugin_layers_where_napari_binds_nothing(annotator):
+    from napari_limnet.widget.keys import KEYS, napari_keys, normalise_key
+
     viewer, widget, image, s = annotator
     def keys(obj):
-        return {str(k).upper() for k in obj.keymap}
+        return {normalise_key(k) for k in obj.keymap}
 
-    for key in ("S", "C", "U", "R", "N", "T"):
-        assert key in keys(viewer), key
-        for role in ("prompts", "current object", "committed", "scribbles"):
-            assert key in keys(viewer.layers[f"ct {role}"]), (key, role)
+    for key in KEYS.values():
+        assert normalise_key(key) in keys(viewer), key
+        for role in ("prompts", "current object", "committed", "scribbles", "boxes"):
+            layer = viewer.layers[f"ct {role}"]
+            napari_owns = normalise_key(key) in napari_keys(layer)
+            assert (normalise_key(key) in keys(layer)) != napari_owns, (key, role)
+    assert "P" in napari_keys(viewer.layers["ct current object"]) and "R" in napari_keys(viewer.layers["ct boxes"])
     # the viewer's T binding really toggles the prompt mode
     binding = next(fn for k, fn in viewer.keymap.items() if str(k).upper() == "T")
     binding(viewer)

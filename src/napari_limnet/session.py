@@ -64,6 +64,15 @@ class _Round:
 
 
 @dataclass
+class _Reset:
+    """Marks a Reset of the current object: what undoing it brings back (controller snapshot, id)."""
+
+    snapshot: tuple
+    object_id: int | None
+    committed_round: int | None
+
+
+@dataclass
 class _Edit:
     """Marks the start of refining committed object ``object_id`` (undone: no current object)."""
 
@@ -86,7 +95,7 @@ class AnnotationSession:
             raise ValueError(f"the committed labels must be integers, got {committed.dtype}")
         self.controller = controller
         self.committed = committed
-        self._history: list[CommitRecord | _Round] = []
+        self._history: list[CommitRecord | _Round | _Reset | _Edit] = []
         self.object_id: int | None = None  # given at the object's first commit (ids stay unique)
         self._committed_round: int | None = None  # controller round at the last commit of this object
         #: per committed object, the rounds that made it (for saved sessions), in commit order
@@ -271,10 +280,14 @@ class AnnotationSession:
 
     # -- undo / reset / next --------------------------------------------------------------------
     def undo(self) -> str | None:
-        """Revert the latest round, commit or start of refining: 'round', 'commit', 'edit' or None."""
+        """Revert the latest action: 'round', 'commit', 'edit' (start of refining), 'reset' or None."""
         if not self._history:
             return None
         action = self._history.pop()
+        if isinstance(action, _Reset):
+            self.controller.restore(action.snapshot)
+            self.object_id, self._committed_round = action.object_id, action.committed_round
+            return "reset"
         if isinstance(action, _Edit):
             self.controller.reset()
             self.object_id = None
@@ -372,12 +385,29 @@ class AnnotationSession:
         action = self._history[-1]
         if isinstance(action, _Edit):
             return f"refining object {action.object_id}"
+        if isinstance(action, _Reset):
+            return "the reset" if action.object_id is None else f"the reset of object {action.object_id}"
         if isinstance(action, CommitRecord):
             return "the loaded session" if action.object_id == 0 else f"the commit of object {action.object_id}"
         return f"round {self.controller.n_rounds}"
 
     def reset(self) -> None:
-        """Forget the current object's rounds (commits stay, and stay undoable).
+        """Clear the current object (commits stay): the next click starts a new object. Undoable.
+
+        Undo brings the object back exactly as it was (its rounds, its id, whether it was committed).
+        Nothing to clear (no rounds, no loaded mask): nothing happens and nothing is recorded.
+        """
+        ctrl = self.controller
+        if not (ctrl.n_rounds or ctrl.started_from_mask):
+            self.object_id, self._committed_round = None, None
+            return
+        self._history.append(_Reset(ctrl.snapshot(), self.object_id, self._committed_round))
+        ctrl.reset()
+        self.object_id = None
+        self._committed_round = None
+
+    def _put_away(self) -> None:
+        """Forget the current object's rounds for Next object / refining another object (commits stay).
 
         When the object was just committed (nothing new since), undoing that commit later brings
         the object back as the current object, with its rounds (see :meth:`undo`).
@@ -419,7 +449,7 @@ class AnnotationSession:
         voxels = int(mask.sum())
         if object_id <= 0 or voxels == 0:
             raise ValueError(f"there is no committed object {object_id}; committed ids: {self.committed_ids() or 'none'}")
-        self.reset()
+        self._put_away()
         self.controller.load_mask(mask)
         self.object_id = object_id
         self._committed_round = self.controller.n_rounds  # nothing new to commit yet
@@ -429,6 +459,6 @@ class AnnotationSession:
     def next_object(self, overwrite: bool = False) -> CommitRecord | None:
         """Finish the current object (committing it if it has uncommitted rounds) and start a new id."""
         record = self.commit(overwrite) if self.has_uncommitted_changes else None
-        self.reset()
+        self._put_away()
         self.object_id = None
         return record

@@ -54,6 +54,10 @@ class ObjectsMixin:
             if sess.n_rounds or sess.controller.started_from_mask:
                 msg += f" Object {sess.object_id} is the current object again ({sess.n_rounds} round(s)): continue or commit it."
             self.status.setText(msg)
+        elif what == "reset":
+            self._layers.set_clicks(lead, sess.interactions)
+            self._show_current(sess, lead)
+            self.status.setText(f"Undid {label}: the object is back with its {sess.n_rounds} round(s).")
         elif what == "edit":
             self._layers.set_clicks(lead, {})
             self._show_current(sess, lead)
@@ -67,9 +71,15 @@ class ObjectsMixin:
         if sess is None:
             return
         self.cancel()
+        had = sess.n_rounds or sess.controller.started_from_mask
         sess.reset()
         self._clear_current_object(sess)
-        self.status.setText("Reset: the current object was cleared (committed objects are kept).")
+        self._update_undo_label()
+        if had:
+            self.status.setText(f"Reset: the current object was cleared (committed objects are kept). "
+                                f"Undo [{KEYS['undo']}] brings it back.")
+        else:
+            self.status.setText("Reset: nothing to clear; the next click starts a new object.")
 
     def next_object(self) -> None:
         sess = self.session()

@@ -19,7 +19,7 @@ from qtpy.QtWidgets import (
 )
 
 from .confidence import ConfidenceStrip
-from .keys import KEYS, RANGE_MODES
+from .keys import KEYS, RANGE_MODES, key_hint, keys_for
 from .tooltips import TOOLTIPS
 
 
@@ -27,7 +27,7 @@ class PanelMixin:
     def _button(self, text: str, slot, tip: str) -> QPushButton:
         b = QPushButton(text)
         b.clicked.connect(lambda *_: slot())
-        b.setToolTip(TOOLTIPS[tip])
+        b.setToolTip(TOOLTIPS[tip] + key_hint(tip))
         return b
 
     def _build_ui(self) -> None:
@@ -169,20 +169,22 @@ class PanelMixin:
                 pass
 
     def _bind_keys(self, target) -> None:
+        """The plugin's keys on the viewer, or on one of its layers where napari binds nothing (see :mod:`.keys`)."""
         actions = {
-            KEYS["segment"]: self.segment,
-            KEYS["commit"]: self.commit,
-            KEYS["undo"]: self.undo,
-            KEYS["reset"]: self.reset,
-            KEYS["next"]: self.next_object,
-            KEYS["toggle"]: self.toggle_mode,
-            KEYS["goto"]: self.go_to_least_confident,
-            KEYS["edit"]: lambda: self.edit_object(self.edit_id.value()),
-            KEYS["learn"]: self.learn,
-            KEYS["propagate"]: self.propagate_slice,
+            "segment": self.segment,
+            "commit": self.commit,
+            "undo": self.undo,
+            "reset": self.reset,
+            "next": self.next_object,
+            "toggle": self.toggle_mode,
+            "goto": self.go_to_least_confident,
+            "edit": lambda: self.edit_object(self.edit_id.value()),
+            "learn": self.learn,
+            "propagate": self.propagate_slice,
         }
-        for key, fn in actions.items():
-            target.bind_key(key, lambda *_a, fn=fn: fn(), overwrite=True)
+        self._unbind_keys(target)  # a key bound by an older widget that napari now owns on this layer
+        for name, key in keys_for(target).items():
+            target.bind_key(key, lambda *_a, fn=actions[name]: fn(), overwrite=True)
 
     def _set_actions_enabled(self, enabled: bool) -> None:
         for b in (self.mode_button, self.segment_button, self.propagate_button, self.commit_button, self.undo_button,

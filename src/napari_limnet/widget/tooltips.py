@@ -1,19 +1,19 @@
-"""All tooltips of the annotator in one place (as micro-sam does)."""
+"""All tooltips of the annotator in one place (as micro-sam does); the key sentence comes from :mod:`.keys`."""
 
 TOOLTIPS = {
     "image": "The 3D image to segment. 2D and RGB images cannot be segmented; for a 4D (t, z, y, x) "
     "image the current time point is used.",
     "toggle": "Switch between positive (green, on the object) and negative (red, background) clicks. "
-    "Selected points switch too. Key: T.",
+    "Selected points switch too.",
     "segment": "Run a round on the current slice with all its clicks: 2D mask, propagation through the "
-    "stack, fusion with the earlier rounds. Key: S.",
+    "stack, fusion with the earlier rounds.",
     "commit": "Copy the current object into the committed layer under its own id. Other objects are "
-    "never overwritten unless 'Overwrite' is ticked. Key: C.",
-    "undo": "Undo the last round or the last commit. Key: U.",
-    "reset": "Clear the current object's rounds and clicks (committed objects stay). Key: R.",
-    "next": "Finish this object (committing it if needed) and start a new one. Key: N.",
+    "never overwritten unless 'Overwrite' is ticked.",
+    "undo": "Undo the last round, commit, reset or start of refining (the button names which).",
+    "reset": "Clear the current object's rounds and clicks (committed objects stay); Undo brings them back.",
+    "next": "Finish this object (committing it if needed) and start a new one.",
     "propagate": "Propagate this slice as you see it in the 'current object' layer: paint or erase it with "
-    "napari's brush (or place clicks and look at the 2D preview), then press P. Your mask is taken as is. Key: P.",
+    "napari's brush (or place clicks and look at the 2D preview), then press Propagate. Your mask is taken as is.",
     "cancel": "Stop the running propagation; the result of the previous round is kept.",
     "auto": "Run a full round (propagation + fusion) after every click. Untick to place several "
     "clicks and press Segment [S].",
@@ -31,12 +31,12 @@ TOOLTIPS = {
     "device": "Where the networks run. CPU works everywhere; CUDA/MPS are offered when present and are "
     "tested with a tiny forward pass when you pick them. Switching keeps every round.",
     "edit": "Refine an object you committed earlier: pick its id (or Ctrl-click it in the viewer). Its mask "
-    "becomes the current object; clicks correct it and Commit writes it back under the same id. Key: E.",
+    "becomes the current object; clicks correct it and Commit writes it back under the same id.",
     "level": "For a multiscale (pyramid) image: the resolution level to segment. Level 0 is full resolution "
     "(read lazily, window by window); a coarser level is faster. Labels are made at that level's scale.",
     "rerun_cpu": "The last round failed on the GPU; nothing was lost. Switch to the CPU and run it again.",
     "goto": "Jump to the slice whose mask most needs a check: low confidence (the network's 'object "
-    "present', an intensity drift, a leak past an area valley) weighted by how much area is at stake. Key: G.",
+    "present', an intensity drift, a leak past an area valley) weighted by how much area is at stake.",
     "export": "Save the committed labels: NIfTI keeps the source affine, TIFF keeps the voxel size. A session "
     "file (*.limnet.json: every object's clicks, the settings, the weights' hash) is written next to it.",
     "load_session": "Replay a saved session (*.limnet.json) on this image and add its objects to the committed "
@@ -44,7 +44,7 @@ TOOLTIPS = {
     "restore": "Bring back the committed objects autosaved for this image (after a crash).",
     "learn": "Fine-tune the networks on the objects you committed in this image, on the CPU, in the background "
     "(press again to stop). Some committed objects are held out and re-annotated by a simulated user with the "
-    "shipped and the adapted model: the report shows both. Key: L.",
+    "shipped and the adapted model: the report shows both.",
     "learn_seconds": "How long learning may take (the check on held-out objects comes after). 60-180 s pays on a laptop.",
     "use_adapted": "Segment this image with the model adapted to it. Ticked by itself only when the held-out check "
     "showed a gain. Adapted weights are saved next to exports, and saved sessions replay with them.",
