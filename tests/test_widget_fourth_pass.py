@@ -80,3 +80,81 @@ def test_napari_layer_keys_win_on_the_plugin_layers(ct, qtbot):
     assert "negative" in widget.mode_button.text()
     press(viewer, qtbot, "U")
     assert widget.session().n_rounds == rounds - 1
+
+
+@pytest.fixture
+def no_tracebacks(monkeypatch):
+    """Fail the test if an exception reaches sys.excepthook (what napari shows the user)."""
+    seen = []
+    monkeypatch.setattr(sys, "excepthook", lambda *exc: seen.append(exc))
+    yield seen
+    assert not seen, f"a traceback reached the user: {seen[0][1]!r}"
+
+
+def canvas_point(viewer, widget, z, y, x):
+    """The canvas pixel (QPoint) showing voxel (z, y, x) of the widget's image, on slice z."""
+    from qtpy.QtCore import QPoint
+
+    world = widget.layers.image.data_to_world(np.array([z, y, x], dtype=float))
+    viewer.dims.set_point(0, world[0])
+    canvas = viewer.window._qt_viewer.canvas.native
+    size = np.array([canvas.height(), canvas.width()], float)
+    pix = (np.array(world[-2:]) - np.array(viewer.camera.center[-2:])) * viewer.camera.zoom + size / 2
+    return QPoint(int(round(pix[1])), int(round(pix[0])))
+
+
+def test_a_click_while_the_mouse_moves_raises_nothing(ct, qtbot, no_tracebacks):
+    """Bug 3: press, move, release on the canvas (points add mode): one round, no 'generator already executing'."""
+    from napari.utils import progress
+    from qtpy.QtCore import Qt
+
+    viewer, s = ct
+    widget = plugin_dock(viewer, auto=True)
+    widget.image_combo.setCurrentText("ct")
+    prompts = viewer.layers["ct prompts"]
+    viewer.layers.selection.active = prompts
+    prompts.mode = "add"
+    z, y, x = s.click
+    canvas = viewer.window._qt_viewer.canvas.native
+    for k in range(3):
+        p = canvas_point(viewer, widget, z, y + k, x)
+        qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=p)
+        for dx in range(1, 4):
+            qtbot.mouseMove(canvas, p + type(p)(dx, 0))
+        qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=p + type(p)(3, 0))
+        assert not list(progress._all_instances), "no napari activity-panel progress bar"
+    wait_idle(qtbot, widget)
+    assert len(prompts.data) == 3
+    assert widget.session().n_rounds >= 1 and viewer.layers["ct current object"].data[z].any()
+
+
+QUIT_WHILE_WARMING = """
+import sys, time
+import napari
+from qtpy.QtWidgets import QApplication
+from napari_limnet.data.samples import ct_abdomen
+viewer = napari.Viewer(show=True)
+viewer.add_image(ct_abdomen().image, name="ct")
+widget = viewer.window.add_plugin_dock_widget("napari-limnet", "LIM-Net Annotator")[1]
+app = QApplication.instance()
+t = time.time()
+while time.time() - t < 0.3:
+    app.processEvents()
+    time.sleep(0.01)
+assert widget.warming, "the warm-up should still be loading the networks"
+print("quitting while warming", flush=True)
+viewer.close()
+"""
+
+
+def test_quitting_while_the_networks_load_exits_cleanly(make_napari_viewer):
+    """Bug 6: quit right after docking (the warm-up still runs): exit code 0, no deleted-object error."""
+    import os
+    import subprocess
+
+    make_napari_viewer  # the fixture sets up the display (Xvfb) this child process uses
+    env = {**os.environ, "PYTHONFAULTHANDLER": "0"}
+    run = subprocess.run([sys.executable, "-c", QUIT_WHILE_WARMING], capture_output=True, text=True, timeout=300, env=env)
+    assert "quitting while warming" in run.stdout, run.stderr[-2000:]
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "has been deleted" not in run.stderr and "Error in sys.excepthook" not in run.stderr, run.stderr[-2000:]

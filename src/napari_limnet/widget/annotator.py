@@ -27,6 +27,7 @@ from .devices import DeviceMixin
 from .files import FilesMixin
 from .images import ImageMixin
 from .keys import KEYS, RANGE_MODES  # noqa: F401 - part of this module's public surface
+from . import shutdown
 from .box_paint import BoxPaintMixin
 from .learning import LearningMixin
 from .navigation import NavigationMixin
@@ -67,7 +68,7 @@ class LimNetWidget(PanelMixin, ImageMixin, RoundsMixin, ObjectsMixin, FilesMixin
         self._worker = None
         self._running: tuple | None = None  # (session, z) of the round in the worker
         self._pending: dict[int, tuple] = {}  # slice -> (positive, negative): rounds waiting, in click order
-        self._pbar = None
+        self._clicks_waiting = 0  # clicks whose round starts from the event loop (see _on_points_changed)
         self._wired: dict[int, tuple] = {}  # id(layer) -> (layer, [(signal, slot), ...]) this widget connected
         self._closed = False
         self._alive = {"ok": True}
@@ -99,6 +100,7 @@ class LimNetWidget(PanelMixin, ImageMixin, RoundsMixin, ObjectsMixin, FilesMixin
         for signal, slot in self._viewer_connections:
             signal.connect(slot)
         self._bind_keys(self.viewer)
+        shutdown.register(self)  # quitting waits for this widget's workers (no abort at exit)
         self._refresh_images()
         from qtpy.QtCore import QTimer
 
@@ -151,13 +153,17 @@ class LimNetWidget(PanelMixin, ImageMixin, RoundsMixin, ObjectsMixin, FilesMixin
         """False once the widget is closed or its Qt object is gone (a late worker signal is ignored)."""
         return not self._closed and self._alive["ok"]
 
+    def cancel_all_work(self) -> None:
+        """Cancel the running and queued rounds and any learning (the state stays as before them)."""
+        self.cancel()
+        self._cancel_learning()
+
     def teardown(self) -> None:
         """Disconnect from the viewer and the layers, unbind the keys; the state stays for a new widget."""
         if self._closed:
             return
         self._closed = True
-        self.cancel()
-        self._cancel_learning()
+        self.cancel_all_work()
         for signal, slot in self._viewer_connections:
             try:
                 signal.disconnect(slot)

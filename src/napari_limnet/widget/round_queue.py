@@ -6,10 +6,10 @@ A mixin of :class:`~napari_limnet.widget.annotator.LimNetWidget` (it relies on t
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 from napari.qt.threading import create_worker
-from napari.utils import progress as napari_progress
 from napari.utils.notifications import show_error, show_info, show_warning
 
 from typing import TYPE_CHECKING
@@ -71,7 +71,17 @@ class RoundsMixin:
         if not self._layers.image.visible:
             show_warning(f"The image '{self._layers.image.name}' is hidden: the click was used, "
                          "but make it visible to see what you click on.")
-        self.on_clicks(int(idx[-3]))
+        # Not inside napari's mouse handler (a generator that napari resumes on every mouse move):
+        # the round starts from the event loop, once the press has been handled.
+        from qtpy.QtCore import QTimer
+
+        self._clicks_waiting += 1
+        QTimer.singleShot(0, lambda z=int(idx[-3]): self._on_click_deferred(z))
+
+    def _on_click_deferred(self, z: int) -> None:
+        self._clicks_waiting -= 1
+        if self._usable():
+            self.on_clicks(z)
 
     @staticmethod
     def _drop_last_point(prompts) -> None:
@@ -174,7 +184,7 @@ class RoundsMixin:
         self.rerun_cpu_button.setVisible(False)
         self.cancel_button.setEnabled(True)
         self.status.setText(f"Propagating from slice {z}…")
-        self._pbar = napari_progress(total=1, desc="LIM-Net round")
+        self._progress_shown_at = time.monotonic()  # the first repaint comes after PROGRESS_INTERVAL_S
         token = threading.Event()  # this round's own cancel flag: a cancel before it starts is not lost
         self._round_token = token
         relay = self._relay
@@ -194,16 +204,27 @@ class RoundsMixin:
         self._worker = worker
         worker.start()
 
+    #: Seconds between two repaints of the progress bar, and before the first one. Under software
+    #: rendering any repaint in the window re-composes the whole window, GL canvas included: napari's
+    #: activity-panel progress bar cost more CPU than the round (issue 38). So progress is this dock's
+    #: own bar, shown only once a round has run a second, then repainted once a second
+    #: (benchmarks/progress_cost.py measures it).
+    PROGRESS_INTERVAL_S = 1.0
+
     def _on_progress(self, done: int, total: int, message: str) -> None:
         if not self._usable():
             return
-        self.progress_bar.setRange(0, max(total, 1))
-        self.progress_bar.setValue(done)
-        pbar = self._pbar
-        if pbar is not None:
-            pbar.total = max(total, 1)
-            pbar.n = done
-            pbar.set_description(f"LIM-Net: {message}")
+        now = time.monotonic()
+        if now - getattr(self, "_progress_shown_at", 0.0) < self.PROGRESS_INTERVAL_S:
+            return
+        self._progress_shown_at = now
+        bar = self.progress_bar
+        if bar.maximum() != max(total, 1):
+            bar.setRange(0, max(total, 1))
+        text = f"{message} %p%" if message else "%p%"
+        if bar.format() != text:
+            bar.setFormat(text)
+        bar.setValue(done)
 
     def _on_round_done(self, sess, lead, z) -> None:
         if not self._usable():
@@ -248,9 +269,7 @@ class RoundsMixin:
         self.cancel_button.setEnabled(False)
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(1)
-        if self._pbar is not None:
-            self._pbar.close()
-            self._pbar = None
+        self.progress_bar.setFormat("%p%")
         if self._pending and not self._closed:
             z = next(iter(self._pending))
             pos, neg, prompts = self._pending.pop(z)
@@ -273,7 +292,8 @@ class RoundsMixin:
 
     @property
     def busy(self) -> bool:
-        return self._worker is not None
+        """A round runs, or a click waits for the event loop to start its round."""
+        return self._worker is not None or self._clicks_waiting > 0
 
     def _show_preview(self, z: int, mask2d: np.ndarray) -> None:
         lead = self._lead()
