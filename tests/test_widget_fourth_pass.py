@@ -147,12 +147,12 @@ viewer.close()
 """
 
 
-def test_quitting_while_the_networks_load_exits_cleanly(make_napari_viewer):
+def test_quitting_while_the_networks_load_exits_cleanly():
     """Bug 6: quit right after docking (the warm-up still runs): exit code 0, no deleted-object error."""
     import os
     import subprocess
 
-    make_napari_viewer  # the fixture sets up the display (Xvfb) this child process uses
+    # the child process uses the display pytest-xvfb set up for this session
     env = {**os.environ, "PYTHONFAULTHANDLER": "0"}
     run = subprocess.run([sys.executable, "-c", QUIT_WHILE_WARMING], capture_output=True, text=True, timeout=300, env=env)
     assert "quitting while warming" in run.stdout, run.stderr[-2000:]
