@@ -5,7 +5,7 @@
 
 Each session file names its image (``image.path`` / ``image.name``); ``--image-dir`` looks the
 file up there by name instead. Each session becomes one task (read the image, replay every
-object, write ``OUT/<image stem>_labels.<ext>`` with the source geometry). Tasks run on a
+object, write ``OUT/<image stem>_labels.<ext>`` with the geometry the session ran at, see :mod:`.replay_files`). Tasks run on a
 ``LocalCluster`` (one thread per worker process, as torch prefers) or on an existing cluster
 (``--scheduler tcp://host:8786``); progress goes to the terminal as tasks finish, and a CSV gets
 one row per object: session, image, object id, rounds, seconds, voxels, worker.
@@ -14,7 +14,6 @@ one row per object: session, image, object id, rounds, seconds, voxels, worker.
 from __future__ import annotations
 
 import csv
-import time
 from pathlib import Path
 
 
@@ -52,20 +51,11 @@ def replay_task(session_path: str, image_path: str, out_dir: str, device: str | 
     except (ImportError, ValueError):
         worker = socket.gethostname()
 
-    import numpy as np
+    from .replay_files import replay_to_file
 
-    from .io.files import read_volume, write_volume
-    from .sessions import SessionRecord, replay
-
-    t0 = time.perf_counter()
-    record = SessionRecord.load(session_path)
-    vol = read_volume(image_path)
-    result = replay(record, vol.data, spacing=vol.geometry.spacing, device=device)
-    out = Path(out_dir) / output_name(Path(image_path))
-    header_like = str(image_path) if vol.kind == "nifti" else None
-    write_volume(out, result.labels.astype(np.uint16), vol.geometry, labels=True, header_like=header_like)
-    return {"session": session_path, "image": image_path, "out": str(out), "objects": result.timings,
-            "warnings": result.warnings, "seconds": time.perf_counter() - t0, "worker": worker}
+    done = replay_to_file(session_path, image_path, out_dir, device=device, out_dir=True)
+    return {"session": session_path, "image": image_path, "out": str(done.out), "objects": done.result.timings,
+            "warnings": done.result.warnings, "seconds": done.seconds, "worker": worker}
 
 
 def run_batch(sessions: list[str], out_dir: str, image_dir: str | None = None, scheduler: str | None = None,

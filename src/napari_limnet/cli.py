@@ -147,20 +147,16 @@ def sample_command(args) -> int:
 
 
 def replay_command(args) -> int:
-    from .io.files import read_volume, write_volume
-    from .sessions import SessionRecord, replay
+    from .replay_files import replay_to_file
 
-    record = SessionRecord.load(args.session)
-    vol = read_volume(args.image)
-    t0 = time.perf_counter()
-    result = replay(record, vol.data, spacing=vol.geometry.spacing, device=args.device)
+    done_file = replay_to_file(args.session, args.image, args.out, device=args.device)
+    result = done_file.result
     for w in result.warnings:
         print(f"napari-limnet: warning: {w}", file=sys.stderr)
-    header_like = str(args.image) if vol.kind == "nifti" else None
-    write_volume(args.out, result.labels, vol.geometry, labels=True, header_like=header_like)
     done = [t for t in result.timings if not t.get("skipped")]
-    print(f"wrote {args.out}: {len(done)} object(s), {sum(t['rounds'] for t in done)} round(s), "
-          f"{time.perf_counter() - t0:.2f} s")
+    spacing = " x ".join(f"{v:g}" for v in done_file.geometry.spacing)
+    print(f"wrote {done_file.out}: {len(done)} object(s), {sum(t['rounds'] for t in done)} round(s), "
+          f"voxel size {spacing}, {done_file.seconds:.2f} s")
     return 0
 
 

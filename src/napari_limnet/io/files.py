@@ -42,6 +42,7 @@ class Volume:
     geometry: Geometry
     source: str = ""
     kind: str = ""  # 'nifti' | 'tiff' | 'numpy'
+    #: "spacing_known": False when the file states no voxel size (the geometry is then 1 x 1 x 1)
     metadata: dict = field(default_factory=dict)
 
 
@@ -107,7 +108,7 @@ def read_volume(path: str | Path) -> Volume:
         data = np.load(path, allow_pickle=False)
     except Exception as err:  # noqa: BLE001 - any numpy failure is a bad file for the user
         raise _bad_file(path, "not a valid .npy array", err) from None
-    return Volume(data, Geometry(), str(path), "numpy")
+    return Volume(data, Geometry(), str(path), "numpy", {"spacing_known": False})
 
 
 #: Deflate cannot compress better than about 1032:1; a .gz whose header claims more data than
@@ -176,9 +177,11 @@ def _read_nifti(path: Path) -> Volume:
     return Volume(np.ascontiguousarray(data), geometry, str(path), "nifti", meta)
 
 
-def _tiff_spacing(tif) -> tuple[float, float, float]:
-    """(dz, dy, dx) from ImageJ or OME metadata; 1.0 where absent."""
+def _tiff_spacing(tif) -> tuple[float, float, float] | None:
+    """(dz, dy, dx) from OME, ImageJ or napari-limnet metadata (1.0 on an axis it leaves out); None when the
+    file states no voxel size at all."""
     dz = dy = dx = 1.0
+    found = False
     try:
         if tif.is_ome and tif.ome_metadata:
             import xml.etree.ElementTree as ET
@@ -186,34 +189,33 @@ def _tiff_spacing(tif) -> tuple[float, float, float]:
             root = ET.fromstring(tif.ome_metadata)
             pixels = next((el for el in root.iter() if el.tag.endswith("Pixels")), None)
             if pixels is not None:
-                dx = float(pixels.get("PhysicalSizeX", dx))
-                dy = float(pixels.get("PhysicalSizeY", dy))
-                dz = float(pixels.get("PhysicalSizeZ", dz))
-                return dz, dy, dx
+                sizes = [pixels.get(f"PhysicalSize{a}") for a in "ZYX"]
+                if any(v is not None for v in sizes):
+                    return tuple(float(v) if v is not None else 1.0 for v in sizes)
         page = tif.pages[0]
         ij = tif.imagej_metadata or {}
         if "spacing" in ij:
-            dz = float(ij["spacing"])
+            dz, found = float(ij["spacing"]), True
         for tag_name, axis in (("YResolution", "y"), ("XResolution", "x")):
             tag = page.tags.get(tag_name)
             if tag is not None:
                 num, den = tag.value
-                if num > 0:
-                    value = den / num
+                if num > 0 and (num, den) != (1, 1):
+                    found = True
                     if axis == "y":
-                        dy = value
+                        dy = den / num
                     else:
-                        dx = value
+                        dx = den / num
         if not ij and page.description:
             try:
                 desc = json.loads(page.description)
                 if "spacing" in desc and len(desc["spacing"]) == 3:
-                    dz, dy, dx = (float(v) for v in desc["spacing"])
+                    (dz, dy, dx), found = (float(v) for v in desc["spacing"]), True
             except (ValueError, TypeError):
                 pass
     except Exception:  # noqa: BLE001 - metadata is optional; fall back to unit spacing
         pass
-    return dz, dy, dx
+    return (dz, dy, dx) if found else None
 
 
 def _read_tiff(path: Path) -> Volume:
@@ -230,6 +232,8 @@ def _read_tiff(path: Path) -> Volume:
                                max_ratio=4 * MAX_GZIP_RATIO)
             data = tif.asarray()
             spacing = _tiff_spacing(tif)
+            known = spacing is not None
+            spacing = spacing or (1.0, 1.0, 1.0)
     except ValueError as err:
         if str(err).startswith(f"cannot read {path.name}"):
             raise
@@ -238,7 +242,8 @@ def _read_tiff(path: Path) -> Volume:
         raise _bad_file(path, "the TIFF file is corrupt or truncated", err) from None
     if data is None or data.size == 0:
         raise _bad_file(path, "the TIFF file is corrupt or truncated (it holds no image data)")
-    return Volume(data, Geometry.from_spacing(spacing), str(path), "tiff", {"source_path": str(path)})
+    return Volume(data, Geometry.from_spacing(spacing), str(path), "tiff",
+                  {"source_path": str(path), "spacing_known": known})
 
 
 def cache_root() -> Path:

@@ -43,8 +43,9 @@ class FilesMixin:
     def _image_info(self) -> dict:
         image = self._layers.image
         path = self._source_path()
+        geometry = self._geometry()
         return {"name": image.name, "path": str(path) if path else None, "shape": list(self._layers.shape[-3:]),
-                "spacing": list(self._spacing()), "level": self._layers.level}
+                "spacing": list(self._spacing()), "affine": geometry.affine.tolist(), "level": self._layers.level}
 
     def save_session(self, path) -> "Path | None":
         """Write the committed objects' clicks, settings and weights' hash as a session file."""
@@ -55,6 +56,7 @@ class FilesMixin:
 
     def load_session(self, path) -> None:
         """Replay a saved session on this image (in a worker) and add its objects to the committed layer."""
+        from ..replay_files import spacing_mismatch
         from ..sessions import SessionRecord, replay
 
         sess = self.session()
@@ -63,6 +65,10 @@ class FilesMixin:
         try:
             record = SessionRecord.load(path)
             adapted = record.adapted_models(self._state.adapted)  # a missing weights file is said now, naming it
+            recorded = record.image.get("spacing")
+            problem = recorded and spacing_mismatch(recorded, self._spacing(), f"the layer '{self._layers.image.name}'")
+            if problem:
+                raise ValueError(problem + " Set the voxel size to the session's first (Settings > Voxel size).")
         except ValueError as err:
             show_warning(str(err))
             self.status.setText(str(err))

@@ -135,6 +135,15 @@ class ImageMixin:
         image = self._layers.image
         return self._layers.world_to_index(np.asarray(self.viewer.dims.point)[-image.ndim :])
 
+    def _geometry(self):
+        """The annotated level's geometry (:class:`~napari_limnet.io.geometry.Geometry`): the image layer's
+        scale (times the level's factor), translate, rotate, shear and extra affine."""
+        from ..io.geometry import Geometry
+
+        image = self._layers.image
+        return Geometry.from_layer(self._spacing(), image.translate, image.rotate, image.shear,
+                                   image.affine.affine_matrix)
+
     def _spacing(self) -> tuple[float, float, float]:
         """Voxel size (dz, dy, dx) of the annotated level."""
         return tuple(float(s) * float(f) for s, f in zip(self._layers.image.scale[-3:], self._layers.factor[-3:]))
