@@ -22,9 +22,9 @@ demo: install
 test: install
 	$(PY) -m pytest -q -p no:cacheprovider
 
-# the full crash (52 kill points), long-session (500 rounds) and fuzz (2000 files) campaigns
+# the full crash (52 kill points), long-session (500 rounds), fuzz (2000 files) and session-fuzz (320 files) campaigns
 test-slow: install
-	$(PY) -m pytest -q -p no:cacheprovider --runslow tests/test_crash.py tests/test_long_session.py tests/test_fuzz_files.py
+	$(PY) -m pytest -q -p no:cacheprovider --runslow tests/test_crash.py tests/test_long_session.py tests/test_fuzz_files.py tests/test_fuzz_sessions.py
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks scripts

@@ -125,10 +125,29 @@ def test_adapted_weights_file_round_trip_and_validation(nuc, tmp_path):
     with pytest.raises(ValueError, match="wrong shape"):
         load_adapted(tmp_path / "bad.limnet.pt")
     (tmp_path / "junk.limnet.pt").write_bytes(b"not a torch file")
-    with pytest.raises(ValueError, match="not a napari-limnet adapted-weights file"):
+    with pytest.raises(ValueError, match="not a napari-limnet weights file"):
         load_adapted(tmp_path / "junk.limnet.pt")
+    # a crafted pickle (it would run code if unpickled): refused in one sentence, without torch's hint
+    torch.save({"interaction": CraftedPickle()}, tmp_path / "evil.limnet.pt")
+    with pytest.raises(ValueError) as err:
+        load_adapted(tmp_path / "evil.limnet.pt")
+    assert "not a napari-limnet weights file" in str(err.value) and "\n" not in str(err.value)
+    assert "weights_only" not in str(err.value) and not CraftedPickle.ran
     with pytest.raises(ValueError, match="missing"):
         load_adapted(tmp_path / "nothere.limnet.pt")
+
+
+class CraftedPickle:
+    """Unpickling it would call ``_ran`` (a stand-in for running arbitrary code)."""
+
+    ran = False
+
+    def __reduce__(self):
+        return (_ran, ())
+
+
+def _ran():
+    CraftedPickle.ran = True
 
 
 def test_a_session_made_with_adapted_weights_replays_voxel_for_voxel(nuc, tmp_path):

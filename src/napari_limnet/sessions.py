@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -131,12 +132,14 @@ def _settings_rule(key: str, rule: type, value, defaults: dict | None = None, ne
         if name in nested:
             out[name] = nested[name](v)
             continue
+        number = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
         ok = ((v is None and "None" in kind)
               or (kind.startswith("bool") and isinstance(v, bool))
-              or (kind.startswith(("float", "int")) and isinstance(v, (int, float)) and not isinstance(v, bool)))
+              or (kind.startswith("float") and number)
+              or (kind.startswith("int") and number and float(v).is_integer()))
         if not ok:
             raise ValueError(f"invalid {key} setting in the session: {name}={v!r}")
-        out[name] = v
+        out[name] = int(v) if kind.startswith("int") and v is not None else v
     return rule(**out)
 
 
@@ -203,7 +206,10 @@ class SessionRecord:
         if data.get("version") not in READABLE_VERSIONS:
             raise ValueError(f"{path.name} is session format version {data.get('version')}; "
                              f"this napari-limnet reads versions {', '.join(map(str, READABLE_VERSIONS))}")
+        from .session_validation import check_session
+
         try:
+            check_session(data)
             objects = [ObjectRecord(int(o["id"]), list(o["rounds"]), o.get("base"), bool(o.get("overwrite", False)),
                                     o.get("settings"), o.get("base_mask")) for o in data.get("objects", [])]
             adapted = {str(k): str(v) for k, v in dict(data.get("adapted") or {}).items()}

@@ -63,8 +63,10 @@ def load_adapted(path: str | Path, device=None) -> LimNetModels:
         raise ValueError(f"adapted weights {path} are missing")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any unpickling failure: not our file
-        raise ValueError(f"{path.name} is not a napari-limnet adapted-weights file ({type(err).__name__}: {err})") from None
+    except Exception:  # noqa: BLE001 - any unpickling failure (a crafted pickle too): not our file
+        # one sentence: torch's own message (a multi-line weights_only hint) means nothing to a user
+        raise ValueError(f"{path.name} is not a napari-limnet weights file: it holds something other than "
+                         "plain tensors and numbers, so it was not loaded.") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ValueError(f"{path.name} is not a napari-limnet adapted-weights file")
     if data.get("version") != VERSION:
