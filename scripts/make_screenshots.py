@@ -1,6 +1,7 @@
 """Screenshots of the docked annotator with real segmentations, for README.md.
 
-    xvfb-run -a python scripts/make_screenshots.py     # writes docs/screenshot_*.png
+    xvfb-run -a python scripts/make_screenshots.py                 # writes docs/screenshot_*.png
+    xvfb-run -a -s "-screen 0 1280x720x24" python scripts/make_screenshots.py --only small_screen
 """
 
 from __future__ import annotations
@@ -51,7 +52,32 @@ def open_viewer(sample, **image_kwargs):
     return viewer, widget
 
 
+def small_screen():
+    """The whole napari window on a 1280 x 720 screen, the dock opened from the Plugins menu, after one click."""
+    os.environ["LIMNET_CACHE_DIR"] = tempfile.mkdtemp()
+    s = SAMPLES["ct_abdomen"]()
+    viewer = napari.Viewer(title="napari-limnet")
+    window = viewer.window._qt_window
+    window.showNormal()
+    window.resize(1280, 720)
+    viewer.add_image(s.image, name=s.name, scale=s.spacing, contrast_limits=(-200, 300))
+    widget = viewer.window.add_plugin_dock_widget("napari-limnet", "LIM-Net Annotator")[1]
+    widget.image_combo.setCurrentText(s.name)
+    click(viewer, widget, s.demo_clicks()[0])
+    window.resize(1280, 720)
+    wait(widget)
+    print(f"window {window.width()} x {window.height()}")
+    viewer.screenshot(str(DOCS / "screenshot_1280x720.png"), canvas_only=False)
+    viewer.close()
+
+
 def main():
+    import argparse
+
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--only", choices=["small_screen"], default=None)
+    if p.parse_args().only == "small_screen":
+        return small_screen()
     DOCS.mkdir(exist_ok=True)
     os.environ["LIMNET_CACHE_DIR"] = tempfile.mkdtemp()  # no autosave offers from earlier runs
     # 1. CT-like sample, two kidneys committed, slice view with the widget docked
@@ -103,7 +129,9 @@ def main():
     wait(widget)
     viewer.screenshot(str(DOCS / "screenshot_refine.png"), canvas_only=False)
     viewer.close()
-    print("wrote docs/screenshot_ct.png, screenshot_nuclei_3d.png, screenshot_confidence.png, screenshot_refine.png")
+    small_screen()
+    print("wrote docs/screenshot_ct.png, screenshot_nuclei_3d.png, screenshot_confidence.png, screenshot_refine.png, "
+          "screenshot_1280x720.png")
 
 
 if __name__ == "__main__":

@@ -158,3 +158,26 @@ def test_quitting_while_the_networks_load_exits_cleanly():
     assert "quitting while warming" in run.stdout, run.stderr[-2000:]
     assert run.returncode == 0, run.stderr[-2000:]
     assert "has been deleted" not in run.stderr and "Error in sys.excepthook" not in run.stderr, run.stderr[-2000:]
+
+
+def test_the_dock_fits_a_1280x720_screen(ct, qtbot):
+    """Bug 5: the dock's minimum height let the window be no shorter than 971 px; it must fit 720."""
+    viewer, s = ct
+    widget = plugin_dock(viewer)
+    widget.image_combo.setCurrentText("ct")
+    window = viewer.window._qt_window
+    window.showNormal()
+    window.resize(1280, 720)
+    qtbot.waitUntil(lambda: window.height() <= 720, timeout=5000)
+    dock = widget.parentWidget()
+    while dock is not None and not hasattr(dock, "setFloating"):
+        dock = dock.parentWidget()
+    assert dock is not None and dock.minimumSizeHint().height() < 500, dock.minimumSizeHint()
+    assert window.minimumSizeHint().height() <= 720 and window.height() <= 720
+    # what does not fit scrolls: the last control (Load session) is reachable
+    area = widget.scroll_area
+    qtbot.wait(50)
+    area.ensureWidgetVisible(widget.load_session_button)
+    qtbot.wait(50)
+    top = widget.load_session_button.mapTo(area.viewport(), widget.load_session_button.rect().topLeft()).y()
+    assert 0 <= top and top + widget.load_session_button.height() <= area.viewport().height()

@@ -9,13 +9,16 @@ from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
+    QWidget,
 )
 
 from .confidence import ConfidenceStrip
@@ -31,14 +34,31 @@ class PanelMixin:
         return b
 
     def _build_ui(self) -> None:
-        """The panel, top to bottom: image, actions, status and confidence, settings, files."""
-        root = QVBoxLayout(self)
+        """The panel, top to bottom: image, actions, status and confidence, settings, files.
+
+        All of it sits in a scroll area, so the dock shrinks to any screen (1280 x 720 included):
+        napari cannot make a window shorter than its docks' minimum height.
+        """
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        content = QWidget()
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(content)
+        outer.addWidget(scroll)
+        self.scroll_area = scroll
+        root = QVBoxLayout(content)
         self._build_actions(root)
         self._build_status(root)
         self._build_learning(root)
         root.addWidget(self._build_settings())
         self._build_files(root)
         root.addStretch(1)
+        # the height scrolls; the dock starts as wide as its widest row (plus the scroll bar and room for
+        # the longer texts buttons take later, e.g. "Undo the reset of object 12"), narrower scrolls sideways
+        slack = scroll.verticalScrollBar().sizeHint().width() + 60
+        scroll.setMinimumWidth(content.minimumSizeHint().width() + slack)
 
     def _build_actions(self, root) -> None:
         self.image_combo = QComboBox()
@@ -61,7 +81,7 @@ class PanelMixin:
         self.edit_id.setRange(1, 65535)
         self.edit_id.setToolTip(TOOLTIPS["edit"])
         self.edit_button = self._button(f"Edit object [{KEYS['edit']}]", lambda: self.edit_object(self.edit_id.value()), "edit")
-        self.propagate_button = self._button(f"Propagate this slice [{KEYS['propagate']}]", self.propagate_slice, "propagate")
+        self.propagate_button = self._button(f"Propagate slice [{KEYS['propagate']}]", self.propagate_slice, "propagate")
         self.cancel_button = self._button("Cancel", self.cancel, "cancel")
         self.cancel_button.setEnabled(False)
         rows = ((self.segment_button, self.propagate_button), (self.commit_button, self.undo_button),
