@@ -181,3 +181,39 @@ def test_the_dock_fits_a_1280x720_screen(ct, qtbot):
     qtbot.wait(50)
     top = widget.load_session_button.mapTo(area.viewport(), widget.load_session_button.rect().topLeft()).y()
     assert 0 <= top and top + widget.load_session_button.height() <= area.viewport().height()
+
+
+def test_voxel_size_fields_for_a_tiff_without_one_reach_layers_rounds_and_replay(make_napari_viewer, qtbot, tmp_path):
+    """A TIFF with no voxel size: the fields set it (layers, rounds, session), and the CLI replays the export exactly."""
+    import tifffile
+
+    from napari_limnet.cli import main
+    from napari_limnet.data.samples import nuclei
+    from napari_limnet.io.files import read_volume
+
+    s = nuclei()
+    path = tmp_path / "nuclei.tif"
+    tifffile.imwrite(path, s.image)
+    viewer = make_napari_viewer(show=True)
+    viewer.open(str(path), plugin="napari-limnet")
+    widget = plugin_dock(viewer)
+    widget.image_combo.setCurrentText("nuclei")
+    assert "states no voxel size" in widget.info.text()
+    assert [b.value() for b in widget.voxel_boxes] == [1.0, 1.0, 1.0]
+    for box, v in zip(widget.voxel_boxes, (0.29, 0.26, 0.26)):
+        box.setValue(v)
+    widget._on_voxel_size_edited()
+    np.testing.assert_allclose(viewer.layers["nuclei"].scale, (0.29, 0.26, 0.26))
+    np.testing.assert_allclose(viewer.layers["nuclei prompts"].scale, (0.29, 0.26, 0.26))
+    assert widget.session().controller.spacing == (0.29, 0.26, 0.26)
+    assert "states no voxel size" not in widget.info.text()
+    click_and_segment(widget, viewer, qtbot, *s.click)
+    widget.commit()
+    out = tmp_path / "labels.tif"
+    widget.export(str(out))
+    session = tmp_path / "labels.limnet.json"
+    replayed = tmp_path / "replayed.tif"
+    assert main(["replay", str(session), str(path), "--out", str(replayed)]) == 0
+    back = read_volume(replayed)
+    np.testing.assert_array_equal(back.data, np.asarray(viewer.layers["nuclei committed"].data))
+    np.testing.assert_allclose(back.geometry.spacing, (0.29, 0.26, 0.26), rtol=1e-5)

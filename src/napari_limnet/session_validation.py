@@ -137,6 +137,9 @@ def check_object(where: str, o, shape) -> None:
 def check_settings(where: str, settings) -> None:
     """The controller settings' plain fields (the stopping and prompt rules are checked where they are applied)."""
     _dict(where, settings, optional="*")
+    sp = settings.get("spacing")
+    if sp is not None and not (isinstance(sp, list) and len(sp) == 3 and all(map(_positive_number, sp))):
+        _fail(f"{where}.spacing", "[dz, dy, dx] (three positive numbers)", sp)
     if "stop_when_empty" in settings and not isinstance(settings["stop_when_empty"], bool):
         _fail(f"{where}.stop_when_empty", "true or false", settings["stop_when_empty"])
     m = settings.get("max_slices")

@@ -67,6 +67,7 @@ def controller_settings(ctrl) -> dict:
     from dataclasses import asdict
 
     return {
+        "spacing": [float(v) for v in ctrl.spacing],
         "stop_when_empty": bool(ctrl.stop_when_empty),
         "max_slices": ctrl.max_slices,
         "z_limits": list(ctrl.z_limits) if ctrl.z_limits is not None else None,
@@ -83,6 +84,10 @@ def apply_settings(ctrl, settings: dict) -> None:
     from .inference.prompt import PromptConfig
     from .inference.stopping import DriftGapRule, DriftPlateauRule, LeakCutRule, StoppingConfig, ValleyRule
 
+    if settings.get("spacing") is not None:  # the voxel size the rounds ran at (sessions since issue 38)
+        from .inference.volume import check_spacing
+
+        ctrl.spacing = check_spacing(settings["spacing"])
     ctrl.stop_when_empty = bool(settings.get("stop_when_empty", True))
     ctrl.max_slices = settings.get("max_slices")
     zl = settings.get("z_limits")

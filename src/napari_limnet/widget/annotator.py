@@ -15,7 +15,8 @@ The widget is assembled from mixins, one job each:
 - :mod:`.devices` -- device choice and the CPU rerun after a device error;
 - :mod:`.navigation` -- the confidence strip and going to a slice;
 - :mod:`.learning` -- learning from the committed objects (adapted networks per image);
-- :mod:`.box_paint` -- box rounds from rectangles, painted-slice rounds [P].
+- :mod:`.box_paint` -- box rounds from rectangles, painted-slice rounds [Shift+P];
+- :mod:`.voxel_size` -- the voxel size fields (files without one).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from .objects import ObjectsMixin
 from .panel import PanelMixin
 from .round_queue import RoundsMixin
 from .state import ImageState
+from .voxel_size import VoxelSizeMixin
 
 
 def unwrap(obj):
@@ -54,7 +56,7 @@ class _Relay(QObject):
 
 
 class LimNetWidget(PanelMixin, ImageMixin, RoundsMixin, ObjectsMixin, FilesMixin, DeviceMixin, NavigationMixin,
-                   LearningMixin, BoxPaintMixin, QWidget):
+                   LearningMixin, BoxPaintMixin, VoxelSizeMixin, QWidget):
     """Dock widget. ``napari_viewer`` is injected by napari."""
 
     def __init__(self, napari_viewer):

@@ -100,9 +100,8 @@ class ImageMixin:
         self._wire_layers()
         shape = self._layers.shape
         self.z_high.setValue(shape[-3] - 1)
-        sp = self._spacing()
-        lvl = f" (level {level} of {len(image.data)})" if image.multiscale else ""
-        self.info.setText(f"{image.name}{lvl}: {'x'.join(map(str, shape))}, voxel {sp[0]:g} x {sp[1]:g} x {sp[2]:g}")
+        self._show_image_info()
+        self._show_voxel_size()
         self.viewer.layers.selection.active = prompts
         if existing is None:
             self._offer_autosave()
@@ -112,6 +111,15 @@ class ImageMixin:
             if sess is not None:
                 self._show_current(sess, self._lead())
         self._update_undo_label()
+
+    def _show_image_info(self) -> None:
+        """The info line: name, level, shape, voxel size (and a hint when the file gave none)."""
+        image, shape, sp = self._layers.image, self._layers.shape, self._spacing()
+        lvl = f" (level {self._layers.level} of {len(image.data)})" if image.multiscale else ""
+        text = f"{image.name}{lvl}: {'x'.join(map(str, shape))}, voxel {sp[0]:g} x {sp[1]:g} x {sp[2]:g}"
+        if self.voxel_size_unknown():
+            text += " (the file states no voxel size: set it under Settings > Voxel size)"
+        self.info.setText(text)
 
     def _wire_layers(self) -> None:
         """Connect this widget to the plugin's layers that are in the viewer (once per layer object)."""

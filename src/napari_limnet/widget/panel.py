@@ -156,6 +156,7 @@ class PanelMixin:
         self.level_combo.setEnabled(False)
         self.level_combo.currentIndexChanged.connect(lambda *_: self._on_level_selected())
         form.addRow("Resolution level", self.level_combo)
+        self._build_voxel_size(form)
         self.device_combo = QComboBox()
         self.device_combo.addItem("cpu")  # GPUs are added once the background warm-up has looked (torch is imported there)
         self.device_combo.setToolTip(TOOLTIPS["device"])

@@ -51,4 +51,7 @@ TOOLTIPS = {
     "shipped": "Use the shipped model again for this image (the adapted one is kept; tick the box to use it again).",
     "learn_after_commit": "Learn again each time an object is committed (in the background; rounds stay responsive "
     "but share the CPU while it runs).",
+    "voxel_size": "The voxel size (z, y, x) propagation, the crop windows and the leak cut work at. Many microscopy "
+    "TIFFs carry none (napari then shows 1 x 1 x 1): type it here. It sets the image layer's scale and is recorded "
+    "in saved sessions.",
 }
