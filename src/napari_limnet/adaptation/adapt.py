@@ -117,7 +117,8 @@ def adapt(
     labels: (Z, Y, X) int array of committed objects, 0 = not annotated. Every voxel outside an
         object counts as background *for that object*, so partial annotation is fine.
     spacing: (dz, dy, dx); seconds: the time budget (also a hard limit); seed: all randomness.
-    progress(done, total, message); should_cancel() -> True stops the run and raises
+    progress(done, 1000, message): per mille of the budget (elapsed time or planned steps, whichever is
+    further), after each step; should_cancel() -> True stops the run and raises
     :class:`~napari_limnet.inference.cancel.Cancelled` (nothing is returned, ``base`` untouched).
     base: the networks to start from (default: the shipped ones); recipe: see :class:`AdaptRecipe`;
     threads: CPU threads to use (default: torch's current setting, restored afterwards);
@@ -146,11 +147,13 @@ def adapt(
             user = user_structures(volume, labels, spacing, native_axis=recipe.native_axis,
                                    intensity_strength=recipe.intensity_strength)
             if progress is not None:
-                progress(0, sum(planned.values()), "preparing")
-            trainers = [
-                _NetTrainer(name, getattr(base, name), user.structures, recipe, planned.get(name, 0), seed + k)
-                for k, name in enumerate(("interaction", "propagation"))
-            ]
+                progress(0, 1000, "preparing")
+            trainers = []
+            for k, name in enumerate(("interaction", "propagation")):
+                if cancelled():  # building a trainer fills its bank: seconds on a laptop
+                    raise Cancelled()
+                trainers.append(_NetTrainer(name, getattr(base, name), user.structures, recipe, planned.get(name, 0),
+                                            seed + k))
             time_limited, losses = False, {t.name: [] for t in trainers}
             total = sum(t.planned for t in trainers)
             while True:
@@ -164,9 +167,10 @@ def adapt(
                     break
                 trainer = min(todo, key=lambda t: t.progress)  # interleaved, ties: interaction first
                 losses[trainer.name].append(trainer.step())
-                if progress is not None:
-                    done = sum(t.done for t in trainers)
-                    progress(done, total, f"learning ({trainer.name})")
+                if progress is not None:  # per mille of the budget: time or steps, whichever is further
+                    elapsed = time.perf_counter() - t0
+                    frac = max(sum(t.done for t in trainers) / max(total, 1), elapsed / limit)
+                    progress(min(1000, int(1000 * frac)), 1000, f"learning, {elapsed:.0f} of {limit:.0f} s")
             if cancelled():
                 raise Cancelled()
     finally:

@@ -67,10 +67,12 @@ class LearnReport:
 
 
 def split_objects(ids: list[int]) -> tuple[list[int], list[int]]:
-    """(train, held out): every third object from the newest, at most MAX_HELD_OUT, none when < 2."""
+    """(train, held out): about a third of the objects (round(n / 3), at least one, at most MAX_HELD_OUT),
+    every third from the newest; none when there are fewer than 2."""
     if len(ids) < 2:
         return list(ids), []
-    held = sorted(ids[::-1][::3][:MAX_HELD_OUT])
+    n_held = min(MAX_HELD_OUT, max(1, round(len(ids) / 3)))
+    held = sorted(ids[::-1][::3][:n_held])
     return [i for i in ids if i not in held], held
 
 
