@@ -217,3 +217,24 @@ def test_voxel_size_fields_for_a_tiff_without_one_reach_layers_rounds_and_replay
     back = read_volume(replayed)
     np.testing.assert_array_equal(back.data, np.asarray(viewer.layers["nuclei committed"].data))
     np.testing.assert_allclose(back.geometry.spacing, (0.29, 0.26, 0.26), rtol=1e-5)
+
+
+def test_the_current_object_has_its_own_colour(ct, qtbot):
+    """The current object was drawn in committed object 1's colour."""
+    viewer, s = ct
+    widget = plugin_dock(viewer)
+    widget.image_combo.setCurrentText("ct")
+    current, committed = viewer.layers["ct current object"], viewer.layers["ct committed"]
+    mine = np.asarray(current.colormap.map(np.array([1])))[0]
+    others = np.asarray(committed.colormap.map(np.arange(1, 200)))
+    assert (np.abs(others[:, :3] - mine[:3]).max(1) > 0.3).all()
+
+
+def test_the_status_line_after_docking_and_the_samples_suggested_click(make_napari_viewer):
+    viewer = make_napari_viewer(show=True)
+    viewer.open_sample("napari-limnet", "ct_abdomen")
+    widget = plugin_dock(viewer)
+    text = widget.status.text()
+    assert "Pick an image" not in text and "Click on the object in 'ct_abdomen'" in text
+    z, y, x = viewer.layers["ct_abdomen"].metadata["sample_click"]
+    assert f"try slice {z}, y {y}, x {x}" in text

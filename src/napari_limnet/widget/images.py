@@ -102,6 +102,7 @@ class ImageMixin:
         self.z_high.setValue(shape[-3] - 1)
         self._show_image_info()
         self._show_voxel_size()
+        self.status.setText(self._ready_text())
         self.viewer.layers.selection.active = prompts
         if existing is None:
             self._offer_autosave()
@@ -111,6 +112,19 @@ class ImageMixin:
             if sess is not None:
                 self._show_current(sess, self._lead())
         self._update_undo_label()
+
+    def _ready_text(self) -> str:
+        """The status line once an image is picked (a sample's suggested click, where it has one)."""
+        from .keys import KEYS
+
+        image = self._layers.image
+        text = (f"Click on the object in '{image.name}' (positive; [{KEYS['toggle']}] switches to negative), "
+                "or draw a rectangle in '... boxes'.")
+        hint = image.metadata.get("sample_click")
+        if hint is not None and len(hint) == 3:
+            z, y, x = (int(v) for v in hint)
+            text += f" For this sample, try slice {z}, y {y}, x {x} (the slider is at slice {self._current_z()})."
+        return text
 
     def _show_image_info(self) -> None:
         """The info line: name, level, shape, voxel size (and a hint when the file gave none)."""
