@@ -85,11 +85,9 @@ class LearningMixin:
             show_warning(msg)
             self.status.setText(msg)
             return
-        from ..adaptation import learn_with_report
-
         token = threading.Event()
         worker = create_worker(
-            learn_with_report, self._volume(), labels, self._spacing(), seconds=float(self.learn_seconds.value()),
+            _learn_in_worker, self._volume(), labels, self._spacing(), seconds=float(self.learn_seconds.value()),
             progress=self._relay.learn_progress.emit, should_cancel=token.is_set, _start_thread=False, _ignore_errors=True,
         )
         worker.returned.connect(lambda result, st=st: self._on_learned(st, *result))
@@ -195,3 +193,11 @@ class LearningMixin:
     def _maybe_learn_after_commit(self) -> None:
         if self.learn_after_commit_check.isChecked() and not self.learning:
             self.learn()
+
+
+def _learn_in_worker(*args, **kwargs):
+    """:func:`~napari_limnet.adaptation.learn_with_report`, imported in the worker: the training modules'
+    first import took a quarter of a second of the UI thread."""
+    from ..adaptation import learn_with_report
+
+    return learn_with_report(*args, **kwargs)
