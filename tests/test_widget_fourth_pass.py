@@ -238,3 +238,35 @@ def test_the_status_line_after_docking_and_the_samples_suggested_click(make_napa
     assert "Pick an image" not in text and "Click on the object in 'ct_abdomen'" in text
     z, y, x = viewer.layers["ct_abdomen"].metadata["sample_click"]
     assert f"try slice {z}, y {y}, x {x}" in text
+
+
+def test_learn_this_image_without_clicks_on_nuclei_and_why_not_on_ct(make_napari_viewer, qtbot):
+    """Issue 37: the label-free button learns on blob-like nuclei and explains why not on a CT abdomen."""
+    from napari_limnet.data.samples import nuclei
+
+    viewer = make_napari_viewer(show=True)
+    s = nuclei()
+    viewer.add_image(s.image, name="nuc", scale=s.spacing)
+    c = ct_abdomen()
+    viewer.add_image(c.image, name="ct", scale=c.spacing)
+    widget = plugin_dock(viewer)
+    widget.image_combo.setCurrentText("ct")
+    widget.learn_image()
+    qtbot.waitUntil(lambda: not widget.learning, timeout=120000)
+    assert "does not suit learning without clicks" in widget.learn_report.text()
+    assert widget._state.adapted_current is None
+    widget.image_combo.setCurrentText("nuc")
+    widget.label_free_seconds = 8
+    widget.learn_image()
+    assert "Stop learning" in widget.learn_image_button.text()
+    qtbot.waitUntil(lambda: not widget.learning, timeout=300000)
+    st = widget._state
+    assert st.adapted_current is not None and "pseudo_labels" in st.adapted_current.info["adaptation"]
+    assert widget.learn_report.text().startswith("Without clicks:") and "Held out object(s)" in widget.learn_report.text()
+    # committed objects then refine the label-free model (Learn from my objects starts from it)
+    click_and_segment(widget, viewer, qtbot, *s.click)
+    widget.commit()
+    widget.learn_seconds.setValue(15)
+    widget.learn()
+    qtbot.waitUntil(lambda: not widget.learning, timeout=300000)
+    assert st.adapted_current.info["adaptation"]["base"] == st.adapted[next(iter(st.adapted))].digest

@@ -2,6 +2,9 @@
 
 A mixin of :class:`~napari_limnet.widget.annotator.LimNetWidget` (it relies on the widget's attributes).
 
+- "Learn this image [no clicks needed]" runs :func:`~napari_limnet.adaptation.learn_label_free`: pseudo-objects
+  from a classical segmentation, when the image suits it (blob-like objects: nuclei, cells); else it
+  says why not. Learn from my objects then starts from that model.
 - "Learn from my objects [L]" (enabled once an object is committed) runs
   :func:`~napari_limnet.adaptation.learn_with_report` on a snapshot of the committed labels in a
   thread worker, with its own progress bar; pressing it again stops learning (nothing changes).
@@ -25,6 +28,9 @@ from .keys import KEYS
 from .tooltips import TOOLTIPS
 
 DEFAULT_LEARN_SECONDS = 120
+#: Learning without clicks: its budget (3 minutes on 2 CPU threads) and button text.
+LABEL_FREE_SECONDS = 180
+LEARN_IMAGE_TEXT = "Learn this image [no clicks needed]"
 
 
 class LearningMixin:
@@ -41,6 +47,9 @@ class LearningMixin:
         h.addWidget(self.learn_button)
         h.addWidget(self.learn_seconds)
         lay.addLayout(h)
+        self.learn_image_button = self._button(LEARN_IMAGE_TEXT, self.learn_image, "learn_image")
+        self.label_free_seconds = LABEL_FREE_SECONDS
+        lay.addWidget(self.learn_image_button)
         self.learn_progress = QProgressBar()
         self.learn_progress.setRange(0, 1)
         self.learn_progress.setValue(0)
@@ -85,18 +94,37 @@ class LearningMixin:
             show_warning(msg)
             self.status.setText(msg)
             return
+        base = st.adapted_current if _label_free(st.adapted_current) else None  # refine the label-free model
+        self._start_learning(st, _learn_in_worker, (self._volume(), labels, self._spacing()),
+                             {"seconds": float(self.learn_seconds.value()), "base": base},
+                             f"Learning from the committed objects of '{st.layers.image.name}' "
+                             f"(up to {self.learn_seconds.value()} s, then a check on held-out objects)…")
+
+    def learn_image(self) -> None:
+        """Learn this image without clicks (its own blob-like pseudo-objects), or stop the running learning."""
+        if self.learning:
+            self.learn()
+            return
+        st = self._state
+        if st is None or self.session() is None:
+            return
+        self._start_learning(st, _learn_label_free_in_worker, (self._volume(), self._spacing()),
+                             {"seconds": float(self.label_free_seconds)},
+                             f"Looking for blob-like objects in '{st.layers.image.name}', then learning from them "
+                             f"without clicks (up to {self.label_free_seconds:g} s, then a check on held-out ones)…")
+
+    def _start_learning(self, st, job, args: tuple, kwargs: dict, text: str) -> None:
+        """Run ``job(*args, **kwargs, progress=, should_cancel=)`` in a worker; its result is (models, report[, pseudo])."""
         token = threading.Event()
-        worker = create_worker(
-            _learn_in_worker, self._volume(), labels, self._spacing(), seconds=float(self.learn_seconds.value()),
-            progress=self._relay.learn_progress.emit, should_cancel=token.is_set, _start_thread=False, _ignore_errors=True,
-        )
+        worker = create_worker(job, *args, **kwargs, progress=self._relay.learn_progress.emit, should_cancel=token.is_set,
+                               _start_thread=False, _ignore_errors=True)
         worker.returned.connect(lambda result, st=st: self._on_learned(st, *result))
         worker.errored.connect(self._on_learn_error)
         worker.finished.connect(self._on_learn_finished)
         self._learn_worker, self._learn_token = worker, token
         self.learn_button.setText(f"Stop learning [{KEYS['learn']}]")
-        self.learn_report.setText(f"Learning from the committed objects of '{st.layers.image.name}' "
-                                  f"(up to {self.learn_seconds.value()} s, then a check on held-out objects)…")
+        self.learn_image_button.setText("Stop learning")
+        self.learn_report.setText(text)
         worker.start()
 
     def _on_learn_progress(self, done: int, total: int, message: str) -> None:
@@ -106,12 +134,12 @@ class LearningMixin:
         self.learn_progress.setValue(done)
         self.learn_progress.setFormat(f"{message} %p%")
 
-    def _on_learned(self, st, models, report) -> None:
+    def _on_learned(self, st, models, report, pseudo=None) -> None:
         if not self._usable():
             return
         st.adapted[models.digest] = models
         st.adapted_current = models
-        st.learn_report = report.text()
+        st.learn_report = report.text() if pseudo is None else f"Without clicks: {pseudo.text()} {report.text()}"
         st.use_adapted = report.helps
         if st is self._state:
             self._show_learning_state()
@@ -135,6 +163,7 @@ class LearningMixin:
         if not self._usable():
             return
         self.learn_button.setText(f"Learn from my objects [{KEYS['learn']}]")
+        self.learn_image_button.setText(LEARN_IMAGE_TEXT)
         self.learn_progress.setRange(0, 1)
         self.learn_progress.setValue(1)
         self.learn_progress.setFormat("%p%")
@@ -187,6 +216,7 @@ class LearningMixin:
             self.learn_report.setText(st.learn_report if st is not None else "")
             sess = self._sessions.get(self._lead()) if st is not None else None
             self.learn_button.setEnabled(self.learning or bool(sess is not None and sess.has_committed))
+            self.learn_image_button.setEnabled(self.learning or st is not None)
         finally:
             self._syncing_learning = False
 
@@ -201,3 +231,15 @@ def _learn_in_worker(*args, **kwargs):
     from ..adaptation import learn_with_report
 
     return learn_with_report(*args, **kwargs)
+
+
+def _learn_label_free_in_worker(*args, **kwargs):
+    """:func:`~napari_limnet.adaptation.learn_label_free` (imported in the worker): (models, report, pseudo)."""
+    from ..adaptation import learn_label_free
+
+    return learn_label_free(*args, **kwargs)
+
+
+def _label_free(models) -> bool:
+    """True for networks adapted without clicks (on pseudo-objects)."""
+    return models is not None and "pseudo_labels" in models.info.get("adaptation", {})

@@ -209,7 +209,8 @@ class PanelMixin:
 
     def _set_actions_enabled(self, enabled: bool) -> None:
         for b in (self.mode_button, self.segment_button, self.propagate_button, self.commit_button, self.undo_button,
-                  self.reset_button, self.next_button, self.export_button, self.goto_button, self.learn_button):
+                  self.reset_button, self.next_button, self.export_button, self.goto_button, self.learn_button,
+                  self.learn_image_button):
             b.setEnabled(enabled)
 
     def _update_undo_label(self) -> None:

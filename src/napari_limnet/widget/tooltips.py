@@ -54,4 +54,8 @@ TOOLTIPS = {
     "voxel_size": "The voxel size (z, y, x) propagation, the crop windows and the leak cut work at. Many microscopy "
     "TIFFs carry none (napari then shows 1 x 1 x 1): type it here. It sets the image layer's scale and is recorded "
     "in saved sessions.",
+    "learn_image": "Learn this image before the first click: a classical segmentation finds blob-like objects "
+    "(nuclei, cells, vesicles) and the networks are fine-tuned on them for 3 minutes, in the background. It runs only "
+    "where those objects look trustworthy (enough separate blobs, a clear foreground) and says why not elsewhere, e.g. "
+    "on brain MRI. Some pseudo-objects are held out to check the result; Learn from my objects later starts from it.",
 }

@@ -1,0 +1,70 @@
+"""Issue 37: pseudo-objects of blob-like volumes, their verdict, and learning without clicks."""
+
+import numpy as np
+import pytest
+
+from napari_limnet.adaptation import learn_label_free, pseudo_objects
+from napari_limnet.adaptation.label_free import choose_pseudo_objects
+from napari_limnet.data.samples import ct_abdomen, mri_head
+from napari_limnet.evaluation.textured_nuclei import textured_nuclei_volume
+
+
+def best_dice(labels, truth):
+    """Mean over pseudo-objects of the Dice with the true object they overlap most."""
+    scores = []
+    for i in range(1, labels.max() + 1):
+        m = labels == i
+        hit = truth[m]
+        hit = hit[hit > 0]
+        if hit.size == 0:
+            scores.append(0.0)
+            continue
+        t = truth == np.bincount(hit).argmax()
+        scores.append(2 * (m & t).sum() / (m.sum() + t.sum()))
+    return float(np.mean(scores))
+
+
+def test_textured_nuclei_give_trustworthy_pseudo_objects():
+    image, truth = textured_nuclei_volume(0)
+    labels, report = pseudo_objects(image, (1.0, 1.0, 1.0))
+    assert report.suitable, report.text()
+    assert abs(report.n_objects - (len(np.unique(truth)) - 1)) <= 3
+    assert best_dice(labels, truth) > 0.5
+    assert labels.shape == image.shape and labels.dtype == np.int32 and labels.max() == report.n_objects
+
+
+@pytest.mark.parametrize("sample", [ct_abdomen, mri_head])
+def test_organs_and_brains_are_not_suitable_and_say_why(sample):
+    s = sample()
+    _, report = pseudo_objects(s.image, s.spacing)
+    assert not report.suitable and report.reason and "Not suitable" in report.text()
+
+
+def test_bad_volumes_get_clear_errors():
+    with pytest.raises(ValueError, match="3D"):
+        pseudo_objects(np.zeros((32, 32), np.float32))
+    vol = np.zeros((4, 16, 16), np.float32)
+    vol[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        pseudo_objects(vol)
+
+
+def test_choosing_pseudo_objects_is_seeded_and_renumbered():
+    labels = np.zeros((2, 10, 40), np.int32)
+    for i in range(1, 31):
+        labels[0, i % 10, i] = i
+    a, b = choose_pseudo_objects(labels, 24, seed=3), choose_pseudo_objects(labels, 24, seed=3)
+    np.testing.assert_array_equal(a, b)
+    assert sorted(np.unique(a[a > 0])) == list(range(1, 25))
+
+
+def test_learning_without_clicks_refuses_a_ct_and_records_its_pseudo_labels_on_nuclei():
+    s = ct_abdomen()
+    with pytest.raises(ValueError, match="does not suit learning without clicks"):
+        learn_label_free(s.image, s.spacing, seconds=5)
+    image, _ = textured_nuclei_volume(1)
+    models, report, pseudo = learn_label_free(image[:, :112, :112], (1.0, 1.0, 1.0), seconds=6, seed=0,
+                                              steps={"interaction": 2, "propagation": 2})
+    record = models.info["adaptation"]["pseudo_labels"]
+    assert pseudo.suitable and record["suitable"] and record["used"] >= 3 and record["seed"] == 0
+    assert report.held_out and len(report.shipped) == len(report.adapted) == 3
