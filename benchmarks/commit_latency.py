@@ -58,7 +58,7 @@ def run(shape, n_objects: int, seed: int = 0, pretouch: bool = False) -> dict:
 
     from napari_limnet import LimNetController, autosave
     from napari_limnet.modeling.weights import LimNetModels
-    from napari_limnet.session import AnnotationSession
+    from napari_limnet.annotation_session import AnnotationSession
 
     rng = np.random.default_rng(seed)
     volume = da.zeros(shape, dtype=np.uint16, chunks=(1, shape[1], shape[2]))  # never read by a commit

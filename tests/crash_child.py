@@ -49,7 +49,7 @@ from napari_limnet import LimNetController, autosave  # noqa: E402
 from napari_limnet.io import files  # noqa: E402
 from napari_limnet.io.geometry import Geometry  # noqa: E402
 from napari_limnet.data.samples import ct_abdomen  # noqa: E402
-from napari_limnet.session import AnnotationSession  # noqa: E402
+from napari_limnet.annotation_session import AnnotationSession  # noqa: E402
 
 # the kill hooks: half of a file written, then (at the chosen moment) the process dies
 real_atomic = files.atomic_write

@@ -15,8 +15,8 @@ from napari_limnet.adaptation import adapt, learn_with_report, load_adapted, mod
 from napari_limnet.data.samples import nuclei
 from napari_limnet.inference.cancel import Cancelled
 from napari_limnet.modeling.weights import shipped_models
-from napari_limnet.session import AnnotationSession
-from napari_limnet.sessions import SessionRecord, replay
+from napari_limnet.annotation_session import AnnotationSession
+from napari_limnet.session_files import SessionRecord, replay
 
 FEW = {"interaction": 2, "propagation": 2}
 

@@ -9,8 +9,8 @@ from napari_limnet import LimNetController
 from napari_limnet.data.samples import ct_abdomen, nuclei
 from napari_limnet.evaluation.metrics import dice
 from napari_limnet.evaluation.robot_user import true_box
-from napari_limnet.session import AnnotationSession
-from napari_limnet.sessions import SessionRecord, replay
+from napari_limnet.annotation_session import AnnotationSession
+from napari_limnet.session_files import SessionRecord, replay
 
 
 @pytest.fixture(scope="module")

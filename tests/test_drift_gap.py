@@ -81,7 +81,7 @@ def test_the_widget_says_where_the_round_stopped_at_a_gap(make_napari_viewer, qt
 
 
 def test_sessions_saved_before_the_gap_rule_replay_without_it():
-    from napari_limnet.sessions import apply_settings, controller_settings
+    from napari_limnet.session_files import apply_settings, controller_settings
 
     ctrl = LimNetController(np.random.default_rng(0).random((4, 16, 16), dtype=np.float32))
     settings = controller_settings(ctrl)

@@ -63,7 +63,7 @@ def test_the_status_line_names_sustained_drift():
 
 
 def test_sessions_record_the_plateau_option_and_older_ones_replay_without_it():
-    from napari_limnet.sessions import apply_settings, controller_settings
+    from napari_limnet.session_files import apply_settings, controller_settings
 
     on = replace(StoppingConfig(), drift_plateau=DriftPlateauRule())
     ctrl = LimNetController(np.random.default_rng(0).random((4, 16, 16), dtype=np.float32), stopping=on)

@@ -8,7 +8,7 @@ from scipy import ndimage
 from napari_limnet import LimNetController
 from napari_limnet.evaluation.metrics import dice
 from napari_limnet.inference.prompt import TEXTURE_SMOOTH, PromptConfig, boundary_contrast
-from napari_limnet.sessions import apply_settings, controller_settings
+from napari_limnet.session_files import apply_settings, controller_settings
 
 
 def textured_disk(seed: int, radius: int, size: int = 192, amplitude: float = 250, grain: float = 2.0):

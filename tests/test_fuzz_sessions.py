@@ -19,7 +19,7 @@ import tifffile
 from napari_limnet import LimNetController
 from napari_limnet.cli import main
 from napari_limnet.data.samples import nuclei
-from napari_limnet.session import AnnotationSession
+from napari_limnet.annotation_session import AnnotationSession
 
 JUNK = [7, -3, 0, 2.5, 1e30, float("nan"), "x", "", None, True, [], {}, [1], [[1, 2, 3]], [-1, -1], {"a": 1},
         [0, 0, 0, 0], 70000]

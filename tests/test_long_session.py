@@ -22,7 +22,7 @@ SCRIPT = textwrap.dedent(
     from napari_limnet.evaluation.memory import peak_rss_mb
     torch.set_num_threads(2)
     from napari_limnet import LimNetController, Cancelled
-    from napari_limnet.session import AnnotationSession
+    from napari_limnet.annotation_session import AnnotationSession
     ROUNDS, COMMITS, Z, Y = (int(v) for v in sys.argv[1:5])
     rng = np.random.default_rng(0)
     vol = rng.normal(40, 12, size=(Z, Y, Y)).astype(np.int16)

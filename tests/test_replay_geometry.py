@@ -11,7 +11,7 @@ from napari_limnet import LimNetController
 from napari_limnet.cli import main
 from napari_limnet.data.samples import nuclei
 from napari_limnet.io.files import read_volume
-from napari_limnet.session import AnnotationSession
+from napari_limnet.annotation_session import AnnotationSession
 
 SPACING = (0.29, 0.26, 0.26)  # what the user typed as the layer's scale; the TIFF states nothing
 

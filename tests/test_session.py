@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from napari_limnet import LimNetController, autosave
-from napari_limnet.session import AnnotationSession
+from napari_limnet.annotation_session import AnnotationSession
 
 
 @pytest.fixture

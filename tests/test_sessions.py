@@ -10,8 +10,8 @@ from napari_limnet import LimNetController
 from napari_limnet.cli import main
 from napari_limnet.io.files import read_volume
 from napari_limnet.data.samples import ct_abdomen
-from napari_limnet.session import AnnotationSession
-from napari_limnet.sessions import SessionRecord, replay, session_path_for
+from napari_limnet.annotation_session import AnnotationSession
+from napari_limnet.session_files import SessionRecord, replay, session_path_for
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,7 @@ def test_sessions_saved_before_the_growth_rules_replay_without_them():
 
     from napari_limnet import LimNetController
     from napari_limnet.inference.stopping import StoppingConfig
-    from napari_limnet.sessions import apply_settings, controller_settings
+    from napari_limnet.session_files import apply_settings, controller_settings
 
     ctrl = LimNetController(np.random.default_rng(0).random((4, 16, 16), dtype=np.float32))
     settings = controller_settings(ctrl)
@@ -120,7 +120,7 @@ def test_sessions_saved_before_the_growth_rules_replay_without_them():
 def test_malformed_stopping_settings_are_clear_errors_that_name_the_setting(path, bad):
     """Session files are untrusted: every stopping rule in them is checked field by field, so a
     malformed one is a ValueError naming it, never a bare TypeError or a silently wrong rule."""
-    from napari_limnet.sessions import apply_settings, controller_settings
+    from napari_limnet.session_files import apply_settings, controller_settings
 
     ctrl = LimNetController(np.random.default_rng(0).random((4, 16, 16), dtype=np.float32))
     settings = controller_settings(ctrl)

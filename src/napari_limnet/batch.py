@@ -63,7 +63,7 @@ def run_batch(sessions: list[str], out_dir: str, image_dir: str | None = None, s
     """Replay ``sessions`` on a dask.distributed cluster; returns one result dict per session."""
     from distributed import Client, LocalCluster, as_completed
 
-    from .sessions import SessionRecord
+    from .session_files import SessionRecord
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

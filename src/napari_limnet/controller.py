@@ -4,8 +4,9 @@
     mask = ctrl.interact(z, positive=[(y, x), ...], negative=[(y, x), ...])
     ctrl.mask; ctrl.undo(); ctrl.reset()
 
-The controller owns the run (rounds, history, settings). The networks live in
-:mod:`napari_limnet.modeling`, the per-round mechanics in :mod:`napari_limnet.inference`.
+The controller owns the run (rounds, history, settings): this module holds the rounds, its undo
+history is :mod:`.controller_history` and its model switching :mod:`.controller_models`. The
+networks live in :mod:`napari_limnet.modeling`, the per-round mechanics in :mod:`napari_limnet.inference`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import math
 import threading
 import time
-from types import MappingProxyType
 from typing import Callable, Sequence
 
 import numpy as np
@@ -33,6 +33,8 @@ from .inference.runner import NetRunner
 from .inference.volume import VolumeSource, check_spacing
 from .inference.box_prompt import painted_mask, predict_box_mask
 from .inference.validation import check_prompts, check_z
+from .controller_history import RoundHistoryMixin
+from .controller_models import ModelSwitchingMixin
 from .modeling.weights import LimNetModels, resolve_device, shipped_models
 
 #: Non-numpy volumes whose dense mask would exceed this many voxels get a lazy mask.
@@ -60,7 +62,7 @@ class _Progress:
         self.report("done")
 
 
-class LimNetController:
+class LimNetController(RoundHistoryMixin, ModelSwitchingMixin):
     """Interactive 3D segmentation of one object at a time in a (Z, Y, X) volume.
 
     Parameters
@@ -209,10 +211,6 @@ class LimNetController:
     def _check_z(self, z) -> int:
         return check_z(z, self.shape[0])
 
-    @property
-    def _shipped(self) -> bool:
-        return self.models_given is None
-
     # -- rounds --------------------------------------------------------------------------------
     def _prompt(self, z: int, pos: np.ndarray, neg: np.ndarray, state: RunState, box=None, mask=None) -> PromptResult:
         key = (z, pos.tobytes(), neg.tobytes(), box, None if mask is None else np.packbits(mask).tobytes())
@@ -245,31 +243,6 @@ class LimNetController:
             return result.mask.dense(self._source.slice_shape) if result.mask is not None else np.zeros(
                 self._source.slice_shape, dtype=bool
             )
-
-    @property
-    def device(self):
-        """The device the networks run on (torch.device)."""
-        return self.models.device
-
-    def set_device(self, device) -> None:
-        """Run the following rounds on ``device`` ('cpu', 'cuda', 'mps'), keeping every round so far.
-
-        The run state (masks, clicks, undo history) lives on the host, so nothing is lost; after a
-        device error (out of memory, a lost GPU) the caller can switch to 'cpu' and redo the round.
-        Raises ValueError when the device is not available, and then changes nothing.
-        """
-        with self._lock:
-            dev = resolve_device(device)
-            # always a fresh runner, also on the same device: the old one may have failed mid-round
-            if dev == self.models.device:
-                models = self.models
-            elif self._shipped:
-                models = shipped_models(dev)
-            else:  # caller-given networks: a copy on the new device
-                models = self.models.copy_to(dev)
-            self._runner = NetRunner(models, self._runner.precision_requested)
-            self.models = models
-            self._prompt_cache = None
 
     def cancel(self) -> None:
         """Ask a running :meth:`interact` (in another thread) to stop; its round is discarded."""
@@ -337,17 +310,12 @@ class LimNetController:
             if cancelled():
                 raise Cancelled()
             t_end = time.perf_counter()
-            extra = {}
-            if box is not None:
-                extra["box"] = list(box)
-            if mask is not None:
-                extra["mask"] = mask
+            extra = {k: v for k, v in (("box", None if box is None else list(box)), ("mask", mask)) if v is not None}
             self._commit_state(new_state, interaction, extra)
             self.last_round_stats = {
                 "prompt_s": t_prompt - t0, "propagation_s": t_prop - t_prompt, "propagated_slices": len(propagated),
                 "fusion_s": t_end - t_prop, "fusion_slices": len(plan.choices), "leak_cut_slices": len(cut),
-                "total_s": t_end - t0, "device": str(self.device), "stops": stops,
-            }
+                "total_s": t_end - t0, "device": str(self.device), "stops": stops}
             steps.finish()
             return self.mask
 
@@ -387,129 +355,6 @@ class LimNetController:
         if self.fusion_scorer is not None:
             return self.fusion_scorer(self._runner, self._source, self.spacing[1:], choices, self.fusion)
         return keep_old(self._runner, self._source, self.spacing[1:], choices, self.fusion)
-
-    def _commit_state(self, new_state: RunState, interaction: Interaction, extra: dict | None = None) -> None:
-        self._history.append(new_state)
-        entry = {"z": int(interaction.z), "positive": [list(p) for p in interaction.positive],
-                 "negative": [list(p) for p in interaction.negative], **(extra or {})}
-        if self.models.digest is not None:
-            entry["weights"] = self.models.digest
-        self._log.append(entry)
-        while len(self._history) > 2 and (len(self._history) > self.history_limit + 1 or self._history_bytes() > self.history_bytes):
-            del self._history[0]  # the oldest round can no longer be undone; its clicks stay in the log
-
-    def _history_bytes(self) -> int:
-        """Bytes of the distinct slice masks the undo history holds (states share unchanged slices)."""
-        seen, total = set(), 0
-        for st in self._history:
-            for m in st.masks.values():
-                if id(m) not in seen:
-                    seen.add(id(m))
-                    total += m.crop.nbytes
-        return total
-
-    def snapshot(self) -> tuple:
-        """Everything :meth:`restore` needs to bring back the current object's rounds (cheap: states are shared)."""
-        with self._lock:
-            return (list(self._history), [dict(e) for e in self._log], self._base_loaded, self._base_state)
-
-    def restore(self, snap: tuple) -> None:
-        """Go back to a :meth:`snapshot` (e.g. undoing a commit after Next object brings its rounds back)."""
-        with self._lock:
-            history, log, base_loaded, base_state = snap
-            self._history, self._log = list(history), [dict(e) for e in log]
-            self._base_loaded, self._base_state = base_loaded, base_state
-            self._prompt_cache = None
-            self._dense_cache = None
-
-    def undo(self) -> bool:
-        """Go back one round. Returns False when there was nothing to undo."""
-        with self._lock:
-            if len(self._history) <= 1:
-                return False
-            self._history.pop()
-            self._log.pop()
-            return True
-
-    def rounds(self) -> list[tuple[int, list, list]]:
-        """The rounds that made the current state, in order: (z, positive, negative) per round.
-
-        Replaying them with :meth:`interact` on the same volume, weights and settings gives the
-        same mask (the controller is deterministic). After :meth:`load_mask`, round 0 is the
-        loaded mask, which is not a click (see :attr:`started_from_mask`). The log is complete
-        even when the oldest rounds have left the undo history (:attr:`history_limit`).
-        """
-        return [(e["z"], [list(p) for p in e["positive"]], [list(p) for p in e["negative"]]) for e in self._log]
-
-    def round_records(self) -> list[dict]:
-        """The rounds that made the current state, complete: one dict per round, in order.
-
-        Keys: ``z``, ``positive``, ``negative`` (as in :meth:`rounds`); ``weights`` (the digest of
-        adapted networks, absent for the shipped ones; see :meth:`use_models`); ``box`` and
-        ``mask`` for box and painted-slice rounds. Replaying them gives the same mask.
-        """
-        return [dict(e) for e in self._log]
-
-    def base_slices(self) -> dict[int, np.ndarray] | None:
-        """The mask loaded as round 0 (:meth:`load_mask`) as {z: (Y, X) bool}, or None."""
-        if self._base_state is None:
-            return None
-        return {z: dense_slice(self._base_state.masks, z, self._source.slice_shape) for z in self._base_state.masks}
-
-    def use_models(self, models: LimNetModels | None) -> None:
-        """Run the following rounds with ``models`` (None = the shipped ones), keeping every round.
-
-        For networks adapted to this image (:func:`napari_limnet.adaptation.adapt`): switching
-        changes no mask; each later round records the digest of the networks that made it.
-        """
-        with self._lock:
-            device = self.models.device
-            self.models_given = models
-            if models is None:
-                models = shipped_models(device)
-            elif models.device != device:  # adapted nets live on the CPU; follow the controller's device
-                models = models.copy_to(device)
-            self._runner = NetRunner(models, self._runner.precision_requested)
-            self.models = models
-            self._prompt_cache = None
-
-    @property
-    def started_from_mask(self) -> bool:
-        """True when round 0 is a loaded mask (:meth:`load_mask`) rather than nothing."""
-        return self._base_loaded
-
-    def load_mask(self, mask) -> None:
-        """Start from an existing (Z, Y, X) bool mask, as round 0 (refine an object made earlier).
-
-        Every slice of the mask counts as settled on its own: later rounds propagate as usual and
-        MRF decides, slice by slice, between this mask and the new round's (a round replaces only
-        what it was interacted on, or what MRF finds better). ``undo`` goes back to this mask,
-        ``reset`` forgets it. Raises ValueError (changing nothing) for a mask of the wrong shape.
-        """
-        shape = tuple(np.shape(mask))
-        if shape != tuple(self.shape):
-            raise ValueError(f"the mask has shape {shape} but the volume has {tuple(self.shape)}")
-        with self._lock:
-            masks, sources = {}, {}
-            for z in range(self.shape[0]):
-                m = SliceMask.from_dense(np.asarray(mask[z], dtype=bool))
-                if m is not None:
-                    masks[z], sources[z] = m, z
-            self._history = [RunState(MappingProxyType(masks), MappingProxyType(sources))]
-            self._log = []
-            self._base_loaded = True
-            self._base_state = self._history[0]
-            self._prompt_cache = None
-            self._dense_cache = None
-
-    def reset(self) -> None:
-        """Forget all rounds (start a new object)."""
-        with self._lock:
-            self._history = [RunState()]
-            self._log = []
-            self._base_loaded = False
-            self._base_state = None
-            self._prompt_cache = None
 
     def __repr__(self) -> str:
         return (

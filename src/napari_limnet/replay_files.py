@@ -40,7 +40,7 @@ class FileReplay:
 def session_geometry(record, volume) -> Geometry:
     """The geometry a session's rounds ran with, for this file (see the module docstring).
 
-    ``record``: a :class:`~napari_limnet.sessions.SessionRecord`; ``volume``: the file as read
+    ``record``: a :class:`~napari_limnet.session_files.SessionRecord`; ``volume``: the file as read
     (:class:`~napari_limnet.io.files.Volume`). Raises ValueError when the file's own voxel size
     disagrees with the session's.
     """
@@ -78,7 +78,7 @@ def replay_to_file(session_path, image_path, out, device=None, out_dir: bool = F
     Raises ValueError (a bad session, a missing weights file, a geometry or shape mismatch)
     before any file is written.
     """
-    from .sessions import SessionRecord, replay
+    from .session_files import SessionRecord, replay
 
     t0 = time.perf_counter()
     record = SessionRecord.load(session_path)

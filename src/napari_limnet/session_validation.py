@@ -4,7 +4,7 @@ A session file is shared between people, so every part is checked when it is loa
 batch and Load session alike: the image, the weights' digests, and each object, round, click, box
 and stored mask. The first problem found is a ValueError naming the field by its path, e.g.
 ``objects[1].rounds[0].positive[2]: expected [y, x] (two whole numbers), got 7``. The settings are
-checked where they are applied (:func:`napari_limnet.sessions.apply_settings`).
+checked where they are applied (:func:`napari_limnet.session_files.apply_settings`).
 """
 
 from __future__ import annotations

@@ -96,6 +96,50 @@ class _NetTrainer:
         return self.done / self.planned if self.planned else 1.0
 
 
+def _build_trainers(base, structures, recipe, planned: dict, seed: int, cancelled) -> list:
+    """One :class:`_NetTrainer` per network (interaction, propagation); stopping is checked before each."""
+    trainers = []
+    for k, name in enumerate(("interaction", "propagation")):
+        if cancelled():  # building a trainer fills its bank: seconds on a laptop
+            raise Cancelled()
+        trainers.append(_NetTrainer(name, getattr(base, name), structures, recipe, planned.get(name, 0), seed + k))
+    return trainers
+
+
+def _train(trainers: list, t0: float, limit: float, cancelled, progress) -> tuple[bool, dict]:
+    """Interleave the trainers' steps until each has done its planned steps or ``limit`` seconds passed.
+
+    Returns (whether time ran out, the losses per network). Raises Cancelled when ``cancelled()``.
+    """
+    time_limited, losses = False, {t.name: [] for t in trainers}
+    total = sum(t.planned for t in trainers)
+    while True:
+        todo = [t for t in trainers if t.done < t.planned]
+        if not todo:
+            break
+        if cancelled():
+            raise Cancelled()
+        if time.perf_counter() - t0 >= limit:
+            time_limited = True
+            break
+        trainer = min(todo, key=lambda t: t.progress)  # interleaved, ties: interaction first
+        losses[trainer.name].append(trainer.step())
+        if progress is not None:  # per mille of the budget: time or steps, whichever is further
+            elapsed = time.perf_counter() - t0
+            frac = max(sum(t.done for t in trainers) / max(total, 1), elapsed / limit)
+            progress(min(1000, int(1000 * frac)), 1000, f"learning, {elapsed:.0f} of {limit:.0f} s")
+    if cancelled():
+        raise Cancelled()
+    return time_limited, losses
+
+
+def _training_record(trainers: list, losses: dict) -> dict:
+    """Steps, samples and first/last losses of each network's fine-tuning, for the models' info."""
+    return {"steps": {t.name: t.done for t in trainers}, "samples": {t.name: t.samples for t in trainers},
+            "loss_first_last": {n: ([round(v[0], 4), round(sum(v[-5:]) / len(v[-5:]), 4)] if v else [])
+                                for n, v in losses.items()}}
+
+
 def adapt(
     volume,
     labels,
@@ -148,31 +192,8 @@ def adapt(
                                    intensity_strength=recipe.intensity_strength)
             if progress is not None:
                 progress(0, 1000, "preparing")
-            trainers = []
-            for k, name in enumerate(("interaction", "propagation")):
-                if cancelled():  # building a trainer fills its bank: seconds on a laptop
-                    raise Cancelled()
-                trainers.append(_NetTrainer(name, getattr(base, name), user.structures, recipe, planned.get(name, 0),
-                                            seed + k))
-            time_limited, losses = False, {t.name: [] for t in trainers}
-            total = sum(t.planned for t in trainers)
-            while True:
-                todo = [t for t in trainers if t.done < t.planned]
-                if not todo:
-                    break
-                if cancelled():
-                    raise Cancelled()
-                if time.perf_counter() - t0 >= limit:
-                    time_limited = True
-                    break
-                trainer = min(todo, key=lambda t: t.progress)  # interleaved, ties: interaction first
-                losses[trainer.name].append(trainer.step())
-                if progress is not None:  # per mille of the budget: time or steps, whichever is further
-                    elapsed = time.perf_counter() - t0
-                    frac = max(sum(t.done for t in trainers) / max(total, 1), elapsed / limit)
-                    progress(min(1000, int(1000 * frac)), 1000, f"learning, {elapsed:.0f} of {limit:.0f} s")
-            if cancelled():
-                raise Cancelled()
+            trainers = _build_trainers(base, user.structures, recipe, planned, seed, cancelled)
+            time_limited, losses = _train(trainers, t0, limit, cancelled, progress)
     finally:
         torch.set_num_threads(old_threads)
     nets = {t.name: t.net.eval() for t in trainers}
@@ -184,10 +205,7 @@ def adapt(
     models.info["adaptation"] = {
         "objects": user.ids, "crops": user.crops, "spacing": list(spacing), "seed": int(seed),
         "seconds_budget": float(seconds), "seconds": round(time.perf_counter() - t0, 1), "time_limited": time_limited,
-        "recipe": recipe.to_json(), "steps": {t.name: t.done for t in trainers}, "planned_steps": planned,
-        "samples": {t.name: t.samples for t in trainers}, "threads": int(threads or old_threads),
-        "base": base.digest or "shipped",
-        "loss_first_last": {n: ([round(v[0], 4), round(sum(v[-5:]) / len(v[-5:]), 4)] if v else []) for n, v in losses.items()},
-    }
+        "recipe": recipe.to_json(), "planned_steps": planned, "threads": int(threads or old_threads),
+        "base": base.digest or "shipped", **_training_record(trainers, losses)}
     models.info["digest"] = models_digest(models)
     return models

@@ -66,6 +66,24 @@ def frames(volume: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     return volume[torch.arange(b, device=volume.device).view(b, 1), z]
 
 
+def _first_mask(tgt0, lab0, gen, rnd, image_area):
+    """Frame 0's mask (B, H, W): the true mask, half the time slightly wrong (as a prompt mask can be)."""
+    b = tgt0.shape[0]
+    mild = corrupt_masks(tgt0, lab0, gen, 0.1 + 0.2 * rnd(b), torch.randint(0, 3, (b,), generator=gen, device=tgt0.device))
+    mask0 = torch.where((rnd(b) < 0.5).view(b, 1, 1) & mild.flatten(1).any(1).view(b, 1, 1), mild, tgt0)
+    return mask0 & image_area if image_area is not None else mask0
+
+
+def _frame_loss(logits, presence, target, present_label, weight, teacher_out=None):
+    """One frame's loss: mask + presence against the truth, or against a teacher's (logits, presence)."""
+    if teacher_out is not None:
+        t_logits, t_presence = teacher_out
+        b = presence.shape[0]
+        return soft_bce(logits, t_logits, weight) + soft_bce(presence.view(b, 1), t_presence.view(b, 1), weight)
+    bce = F.binary_cross_entropy_with_logits(presence, present_label, reduction="none")
+    return seg_loss(logits, target, weight) + (bce * weight).sum() / weight.sum().clamp_min(1)
+
+
 def run_clip(net, vols, z, valid, gen, size: int, device, context_jitter: bool, train: bool, teacher=None, image_area=None):
     """Propagate through clips; returns (loss, per-frame canvas predictions (B, T, H, W), presence probs (B, T), targets).
 
@@ -80,11 +98,7 @@ def run_clip(net, vols, z, valid, gen, size: int, device, context_jitter: bool, 
     img, tgt, lab = frames(vols.image, z), frames(vols.target, z), frames(vols.labels, z)
     b, t_len, h, w = tgt.shape
     rnd = lambda *s: torch.rand(*s, generator=gen, device=device)  # noqa: E731
-    # frame 0: the true mask, sometimes slightly wrong (as a prompt mask can be)
-    mild = corrupt_masks(tgt[:, 0], lab[:, 0], gen, 0.1 + 0.2 * rnd(b), torch.randint(0, 3, (b,), generator=gen, device=device))
-    mask0 = torch.where((rnd(b) < 0.5).view(b, 1, 1) & mild.flatten(1).any(1).view(b, 1, 1), mild, tgt[:, 0])
-    if image_area is not None:
-        mask0 = mask0 & image_area
+    mask0 = _first_mask(tgt[:, 0], lab[:, 0], gen, rnd, image_area)
     ctx = lambda: (1.4 + 0.5 * rnd(b)) if context_jitter else torch.full((b,), 1.6, device=device)  # noqa: E731
     box0 = framing(batch_bbox(mask0)[0], ctx())
     raw0 = crop(img[:, 0:1], box0, size)
@@ -118,13 +132,9 @@ def run_clip(net, vols, z, valid, gen, size: int, device, context_jitter: bool, 
             with torch.no_grad(), autocast(device):
                 t_feats = teacher.encode_image(image)
                 t_logits, t_presence = teacher.segment(t_feats, *t_memory.read(), prev_crop)
-        if train and teacher is not None:
-            losses.append(soft_bce(logits, t_logits, weight) + soft_bce(presence.view(b, 1), t_presence.view(b, 1), weight))
-        elif train:
-            l_mask = seg_loss(logits, target, weight)
-            bce = F.binary_cross_entropy_with_logits(presence, present_label, reduction="none")
-            l_pres = (bce * weight).sum() / weight.sum().clamp_min(1)
-            losses.append(l_mask + l_pres)
+        if train:
+            losses.append(_frame_loss(logits, presence, target, present_label, weight,
+                                      (t_logits, t_presence) if teacher is not None else None))
         p_present = torch.sigmoid(presence.detach())
         pred_crop = (logits.detach() > 0).float()
         with autocast(device):

@@ -15,7 +15,7 @@ from qtpy.QtWidgets import (
 )
 
 from .. import autosave
-from ..sessions import session_path_for
+from ..session_files import session_path_for
 from .keys import KEYS
 
 
@@ -57,7 +57,7 @@ class FilesMixin:
     def load_session(self, path) -> None:
         """Replay a saved session on this image (in a worker) and add its objects to the committed layer."""
         from ..replay_files import spacing_mismatch
-        from ..sessions import SessionRecord, replay
+        from ..session_files import SessionRecord, replay
 
         sess = self.session()
         if sess is None or self.busy:

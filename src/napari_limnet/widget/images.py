@@ -14,7 +14,7 @@ from .layers import PluginLayers
 from .state import existing_state, forget, state_for
 
 if TYPE_CHECKING:
-    from ..session import AnnotationSession
+    from ..annotation_session import AnnotationSession
 
 
 class ImageMixin:
@@ -203,7 +203,7 @@ class ImageMixin:
         lead = self._lead()
         if lead not in self._sessions:
             from ..controller import LimNetController
-            from ..session import AnnotationSession
+            from ..annotation_session import AnnotationSession
 
             volume = self._volume()
             try:

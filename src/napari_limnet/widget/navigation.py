@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from napari.utils.notifications import show_info
 
 if TYPE_CHECKING:
-    from ..session import AnnotationSession
+    from ..annotation_session import AnnotationSession
 
 
 class NavigationMixin:

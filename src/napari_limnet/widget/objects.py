@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from .keys import KEYS
 
 if TYPE_CHECKING:
-    from ..session import AnnotationSession
+    from ..annotation_session import AnnotationSession
 
 
 class ObjectsMixin:

@@ -19,7 +19,7 @@ from .keys import KEYS
 from .layers import NEGATIVE, POSITIVE, set_prompt_mode
 
 if TYPE_CHECKING:
-    from ..session import AnnotationSession
+    from ..annotation_session import AnnotationSession
 
 
 #: Why a propagation stopped, for the status line; only the rules a user may want to overrule.

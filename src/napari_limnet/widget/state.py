@@ -1,7 +1,7 @@
 """What the annotator knows about each image, kept outside the dock widget.
 
 Per viewer and per image layer: the plugin's layers (:class:`PluginLayers`), one
-:class:`~napari_limnet.session.AnnotationSession` per time point (rounds, commits, undo
+:class:`~napari_limnet.annotation_session.AnnotationSession` per time point (rounds, commits, undo
 history) and which slices of the current-object layer show something. It lives here, not in the
 widget, so that
 
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from .layers import PluginLayers
 
 if TYPE_CHECKING:
-    from ..session import AnnotationSession
+    from ..annotation_session import AnnotationSession
 
 
 @dataclass

@@ -1,4 +1,6 @@
-"""The annotator's Qt-free state: rounds and commits on one image, with exact undo.
+"""The live annotation session (Qt-free): rounds and commits on one image, with exact undo.
+
+(Saved session files are :mod:`napari_limnet.session_files`.)
 
 An :class:`AnnotationSession` wraps a :class:`~napari_limnet.LimNetController` (the current
 object's rounds) and a *committed* integer label array (all finished objects; typically the
@@ -12,71 +14,12 @@ previous voxels (one object, one id).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
+from .annotation_history import CommitRecord, _Edit, _Reset, _Round, _box_of, box_slices, union_box  # noqa: F401
 from .controller import LimNetController
-
-
-@dataclass
-class CommitRecord:
-    """What a commit changed: ``committed[region]`` held ``before`` (exact inverse)."""
-
-    object_id: int
-    region: tuple[slice, slice, slice]
-    before: np.ndarray
-    written: int
-    kept_other: int
-    previous_record: object = None  # the object's session record before this commit (for undo)
-    previous_box: tuple | None = None  # the object's bounding box before this commit
-    #: set when the object was put away right after this commit (Next object, Reset): the
-    #: controller snapshot and session history, so undoing the commit brings the object back
-    resume: tuple | None = None
-
-
-def union_box(a, b):
-    """Union of two half-open boxes (z0, z1, y0, y1, x0, x1); None entries are skipped."""
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return tuple(min(a[i], b[i]) if i % 2 == 0 else max(a[i], b[i]) for i in range(6))
-
-
-def box_slices(box) -> tuple[slice, slice, slice]:
-    return tuple(slice(int(box[2 * i]), int(box[2 * i + 1])) for i in range(3))
-
-
-def _box_of(mask: np.ndarray, origin) -> tuple | None:
-    """Half-open box of a bool array's True voxels, offset by the region's origin (z0, _, y0, _, x0, _)."""
-    if not mask.any():
-        return None
-    out = []
-    for ax in range(3):
-        idx = np.flatnonzero(np.moveaxis(mask, ax, 0).reshape(mask.shape[ax], -1).any(1))
-        out += [int(idx[0]) + origin[2 * ax], int(idx[-1]) + 1 + origin[2 * ax]]
-    return tuple(out)
-
-
-class _Round:
-    """Marks a controller round in the session history (undone with controller.undo())."""
-
-
-@dataclass
-class _Reset:
-    """Marks a Reset of the current object: what undoing it brings back (controller snapshot, id)."""
-
-    snapshot: tuple
-    object_id: int | None
-    committed_round: int | None
-
-
-@dataclass
-class _Edit:
-    """Marks the start of refining committed object ``object_id`` (undone: no current object)."""
-
-    object_id: int
 
 
 class AnnotationSession:
@@ -218,7 +161,7 @@ class AnnotationSession:
         write = mask & free
         new[write] = oid
         self.committed[region] = new
-        from .sessions import object_record
+        from .session_files import object_record
 
         previous = self.object_records.pop(oid, None)
         obj = object_record(ctrl, oid)
@@ -367,7 +310,7 @@ class AnnotationSession:
 
     def session_record(self, image: dict):
         """The committed objects' rounds, settings and weights, as a saveable session record."""
-        from .sessions import SessionRecord, controller_settings
+        from .session_files import SessionRecord, controller_settings
 
         return SessionRecord(image=image, settings=controller_settings(self.controller),
                              objects=list(self.object_records.values()))
