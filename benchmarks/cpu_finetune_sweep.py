@@ -1,6 +1,6 @@
 """CPU fine-tuning of the shipped weights: which real/synthetic mix, learning rate and moving parts.
 
-    python benchmarks/cpu_finetune_sweep.py [--seconds 240] [--configs m50 m30 ...] [--out docs/training/cpu_sweep]
+    python benchmarks/cpu_finetune_sweep.py [--seconds 240] [--configs m50 m30 ...] [--out docs/research/training/cpu_sweep]
 
 Every config resumes both nets from the same starting weights (``--start``, default the shipped
 ones), trains them side by side for ``--seconds`` each (one thread each, ``nice``), holding out

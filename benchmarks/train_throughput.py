@@ -1,6 +1,6 @@
 """Training throughput, before/after, with a profile of where a step's time goes.
 
-    python benchmarks/train_throughput.py --device cuda --baseline .baseline/src --out docs/training
+    python benchmarks/train_throughput.py --device cuda --baseline .baseline/src --out docs/research/training
 
 For each module (interaction, propagation) it runs two workers in fresh subprocesses on the same
 device, one after the other:
@@ -297,7 +297,7 @@ def main() -> None:
     p.add_argument("--batch-scale", type=float, default=1.0, help="scale all batch and bank sizes (CPU smoke runs)")
     p.add_argument("--real", default=".train_data/real_train.npz")
     p.add_argument("--real-fraction", type=float, default=0.3)
-    p.add_argument("--out", default="docs/training")
+    p.add_argument("--out", default="docs/research/training")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.worker:

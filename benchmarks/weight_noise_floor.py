@@ -1,6 +1,6 @@
 """How much does the robot benchmark move when the weights move by a tiny, meaningless amount?
 
-    python benchmarks/weight_noise_floor.py [--seeds 0 1 2 3] [--relative 0.01] [--dev] [--out docs/training/noise_floor]
+    python benchmarks/weight_noise_floor.py [--seeds 0 1 2 3] [--relative 0.01] [--dev] [--out docs/research/training/noise_floor]
 
 Each seed adds Gaussian noise to the parameters a decoders-only fine-tuning moves
 (:data:`napari_limnet.training.what_moves.DECODER_PREFIXES`, interaction and propagation nets), with

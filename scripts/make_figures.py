@@ -51,7 +51,7 @@ GROUP_NAMES = {"macaque": "macaque", "mni152": "MNI brain", "nuclei3d": "3D nucl
 
 def dev_vs_gpu_seconds(ax_r1, ax_r6, points: list[dict]) -> None:
     """Dev benchmark Dice (round 1, round 6) per group against the GPU-seconds of training
-    (``points`` of docs/training/dev_vs_gpu_seconds.json: one per set of interaction + propagation weights)."""
+    (``points`` of docs/research/training/dev_vs_gpu_seconds.json: one per set of interaction + propagation weights)."""
     for ax, r, title in ((ax_r1, 0, "round 1"), (ax_r6, -1, "round 6")):
         for i, g in enumerate(GROUP_NAMES):
             color = f"C{i}"

@@ -1,4 +1,4 @@
-"""Shared fixtures: fake networks with known behaviour, small volumes, temp cache folders, scripts/ modules."""
+"""Shared fixtures: fake networks with known behaviour, small volumes, temp cache folders, script modules."""
 
 from __future__ import annotations
 
@@ -58,8 +58,12 @@ class FakeFusion(nn.Module):
 
 
 def _load_script(name: str):
-    """The module ``scripts/<name>.py`` (scripts are not a package), imported from its file."""
-    path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+    """The module ``<name>.py`` from scripts/, benchmarks/ or a research folder under docs/research/
+    (scripts are not a package), imported from its file."""
+    root = Path(__file__).resolve().parents[1]
+    candidates = [root / "scripts" / f"{name}.py", root / "benchmarks" / f"{name}.py",
+                  *sorted((root / "docs" / "research").rglob(f"{name}.py"))]
+    path = next(p for p in candidates if p.is_file())
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -1,4 +1,4 @@
-"""scripts/greedy_soup.py: the proxy objective and the refusal of dev reports."""
+"""docs/research/training/cpu_sweep_2026-12-01/greedy/greedy_soup.py: the proxy objective and the refusal of dev reports."""
 
 import json
 

@@ -1,4 +1,4 @@
-"""scripts/paired_jitter_check.py: candidate-minus-shipped changes paired by jitter seed."""
+"""benchmarks/paired_jitter_check.py: candidate-minus-shipped changes paired by jitter seed."""
 
 import pytest
 

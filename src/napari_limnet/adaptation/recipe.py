@@ -35,7 +35,7 @@ class AdaptRecipe:
     intensity_strength: random intensity changes of the user's canvases (1 = as in training).
     interaction_batch, propagation_batch: samples per step (CPU-sized).
     optimizer: 'adamw', or 'sgd' (momentum 0.9; steps in proportion to the gradient, where a fresh
-        AdamW moves every weight by about lr: docs/training/cpu_sweep_2026-11-30/interaction_regime.md).
+        AdamW moves every weight by about lr: docs/research/training/cpu_sweep_2026-11-30/interaction_regime.md).
     """
 
     lr: float = 3e-4

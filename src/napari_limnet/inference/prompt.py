@@ -60,7 +60,7 @@ TEXTURE_SMOOTH = 5
 #: window's mask then sits on the object's outline. It wins when its outline has at least
 #: SMALL_GAIN x the contrast of the size prior's mask and at least SMALL_FLOOR (both measured as the
 #: larger of the raw and the averaged contrast). Chosen on the training volumes' structures
-#: (scripts/small_window_look.py), never dev.
+#: (docs/research/prompt/small_window_look.py), never dev.
 SMALL_FACTOR = 0.5
 SMALL_GAIN = 1.25
 SMALL_FLOOR = 0.3

@@ -104,7 +104,7 @@ class DriftGapRule:
     drifts slowly up and down over many slices as their proportions change; only a boundary
     between two objects of one kind is a peak that rises and falls within a few slices.
     Chosen on the round-1 walks of the 40 training-volume structures with
-    ``scripts/drift_gap_walks.py`` (never dev); a slice without a mask counts on neither side.
+    ``docs/research/stopping/drift_gap_walks.py`` (never dev); a slice without a mask counts on neither side.
     """
 
     height: float = 0.75
@@ -142,7 +142,7 @@ class DriftPlateauRule:
     but slowly, over tens of slices, and it is still the object.
     The defaults were chosen on the round-1 walks of the 40 training-volume structures, 24
     composite objects of the training volumes, and the generated and synthetic groups, with the
-    shipped nets and a candidate (``scripts/drift_gap_walks.py``, its plateau grid; never dev); a
+    shipped nets and a candidate (``docs/research/stopping/drift_gap_walks.py``, its plateau grid; never dev); a
     slice without a mask breaks a run. An option, off by default (``StoppingConfig.drift_plateau``).
     """
 
@@ -262,7 +262,7 @@ class StoppingConfig:
     #: Off by default: measured, it lifts the confocal nuclei's round 1 (0.725 -> 0.847) and
     #: composite objects of the training volumes, but on the MNI brain it cut round 1's walk from a
     #: 30-pixel first mask, and the extension guard then held every later round short (r3 0.709 ->
-    #: 0.056). See docs/stopping/README.md.
+    #: 0.056). See docs/research/stopping/README.md.
     drift_plateau: DriftPlateauRule | None = None
     #: a negative click this deep in a slice's mask erases the slice (see prompt.ERASE_DEPTH). Off by
     #: default: measured, it helped the training volumes' structures (+0.006 Dice at round 6) but

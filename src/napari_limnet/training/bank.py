@@ -1,7 +1,7 @@
 """A device-resident bank of training volumes, refreshed a part at a time.
 
 Generating a batch of synthetic volumes costs thousands of small kernel launches, several times
-the learning step itself (docs/training/profile.md). The bank generates volumes in large batches
+the learning step itself (docs/research/training/profile.md). The bank generates volumes in large batches
 *now and then* and serves every step from memory:
 
 - ``refresh()`` replaces ``refresh_batch`` random entries with new volumes, synthetic or (with

@@ -1,7 +1,7 @@
 """Keep what the starting nets do where they already work: distillation toward a frozen copy.
 
 Fine-tuning the shipped nets on real CT/MR structures teaches real boundaries, and costs them the
-blob-like objects they were good at (nuclei: docs/training/cpu_sweep_2026-11-30). A synthetic
+blob-like objects they were good at (nuclei: docs/research/training/cpu_sweep_2026-11-30). A synthetic
 share with ground-truth targets does not prevent it: even synthetic-only fine-tuning moves the
 robot's correction rounds (interaction_regime.md), because the simulated sessions do not pin down
 what the robot's rounds lean on.

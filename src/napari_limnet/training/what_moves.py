@@ -31,7 +31,7 @@ PRESENCE_PREFIXES = {"propagation": ("decoder.presence.",)}
 MOVES = ("all", "decoders", "presence")
 BATCHNORM = ("train", "frozen")
 #: ``"sgd"``: momentum SGD, steps in proportion to the gradient; ``"adamw"``: a fresh AdamW, whose
-#: first steps are about lr on every weight (docs/training/cpu_sweep_2026-11-30/interaction_regime.md).
+#: first steps are about lr on every weight (docs/research/training/cpu_sweep_2026-11-30/interaction_regime.md).
 OPTIMIZERS = ("adamw", "sgd")
 
 
