@@ -1,4 +1,5 @@
-"""docs/research/training/cpu_sweep_2026-12-01/correction_round_attribution.py: slice kinds of a round's change and their exact Dice effects."""
+"""correction_round_attribution.py (docs/research/training/cpu_sweep_2026-12-01): slice kinds of a round's change
+and their exact Dice effects."""
 
 import numpy as np
 import pytest
