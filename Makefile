@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install demo test test-slow lint benchmark adaptation ui-freeze speed clean
+.PHONY: install demo test test-slow lint docs benchmark adaptation ui-freeze speed progress-cost label-free fetch-brain clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,15 @@ test-slow: install
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks scripts
 
+# the documentation site (MkDocs + Material + mkdocstrings), strict: broken links and missing pages fail
+docs: install
+	$(PY) -m pip install -q -e ".[docs]"
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict -q
+
+# real brain MRI training volumes (two pinned PyPI wheels) into .train_data/brain; CI never needs them
+fetch-brain: install
+	$(PY) ../shared/data/brain_train/fetch.py .train_data/brain
+
 ALL_METHODS = limnet previous_stopping no_valley no_drift_gap drift_plateau no_leak_cut core_erase trim_spread no_weak_edge_look no_texture_edge no_small_look no_collapse_guard no_border_contrast mirror_border no_growth no_mrf box_r1 mask_r1 region_growing
 benchmark: install
 	$(PY) benchmarks/accuracy.py --methods $(ALL_METHODS) --out docs/benchmark
@@ -46,9 +55,17 @@ adaptation: install
 ui-freeze: install
 	$(PY) benchmarks/ui_freeze.py --baseline $(or $(BASELINE),HEAD~1) --out docs/speed
 
+# what showing a round's progress costs, under Xvfb (dock bar vs none vs napari's activity bar)
+progress-cost: install
+	xvfb-run -a $(PY) benchmarks/progress_cost.py --repeats 5 --out docs/speed
+
+# annotate a volume with no object committed: shipped vs learned without clicks (about 1 h on 2 cores)
+label-free: install
+	$(PY) benchmarks/label_free.py --seeds 1 2 3 4 --out docs/adaptation
+
 speed: install
 	$(PY) -m pip install -q -e ".[benchmark]"
 	$(PY) benchmarks/speed.py --out docs/speed
 
 clean:
-	rm -rf $(VENV) build dist demo_out bench_out
+	rm -rf $(VENV) build dist demo_out bench_out site

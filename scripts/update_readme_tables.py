@@ -1,8 +1,9 @@
-"""Rewrite the measured tables in README.md from the benchmark and speed reports in docs/.
+"""Rewrite the measured tables in README.md and the docs pages from the benchmark and speed reports in docs/.
 
     python scripts/update_readme_tables.py
 
-Tables live between ``<!-- NAME START -->`` and ``<!-- NAME END -->`` markers: BENCHMARK
+Tables live between ``<!-- NAME START -->`` and ``<!-- NAME END -->`` markers, in whichever of README.md
+and docs/*.md holds them: BENCHMARK
 (docs/benchmark/benchmark.json), CONFIDENCE, STRIP and PROMPTS (the same report), SPEED (docs/speed/speed.json,
 plus the CUDA rows of docs/speed/speed_cuda.json when present).
 """
@@ -197,24 +198,29 @@ def latency_table() -> str:
 
 
 def replace_block(text: str, name: str, body: str) -> str:
+    """``text`` with the block between ``name``'s markers replaced (unchanged when it has none)."""
     pattern = re.compile(rf"(<!-- {name} START -->\n).*?(<!-- {name} END -->)", re.S)
-    if not pattern.search(text):
-        raise SystemExit(f"README.md has no {name} markers")
     return pattern.sub(lambda m: m.group(1) + body.rstrip("\n") + "\n" + m.group(2), text)
 
 
 def main() -> None:
-    readme = ROOT / "README.md"
-    text = readme.read_text()
     reports = [json.loads(p.read_text()) for p in sorted((ROOT / "docs/benchmark").glob("benchmark*.json"))]
-    text = replace_block(text, "BENCHMARK TABLE", benchmark_table(reports))
-    text = replace_block(text, "CONFIDENCE TABLE", confidence_table(reports))
-    text = replace_block(text, "PROMPTS TABLE", prompts_table(reports))
-    text = replace_block(text, "STRIP TABLE", strip_table(reports))
-    text = replace_block(text, "SPEED TABLE", speed_table())
-    text = replace_block(text, "LATENCY TABLE", latency_table())
-    readme.write_text(text)
-    print("README.md tables updated")
+    blocks = {"BENCHMARK TABLE": lambda: benchmark_table(reports), "CONFIDENCE TABLE": lambda: confidence_table(reports),
+              "PROMPTS TABLE": lambda: prompts_table(reports), "STRIP TABLE": lambda: strip_table(reports),
+              "SPEED TABLE": speed_table, "LATENCY TABLE": latency_table}
+    found = set()
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = new = page.read_text()
+        for name, make in blocks.items():
+            if f"<!-- {name} START -->" in text:
+                new = replace_block(new, name, make())
+                found.add(name)
+        if new != text:
+            page.write_text(new)
+            print(f"{page.relative_to(ROOT)}: tables updated")
+    missing = set(blocks) - found
+    if missing:
+        raise SystemExit(f"no page holds the markers of {sorted(missing)}")
 
 
 if __name__ == "__main__":

@@ -270,3 +270,27 @@ def test_learn_this_image_without_clicks_on_nuclei_and_why_not_on_ct(make_napari
     widget.learn()
     qtbot.waitUntil(lambda: not widget.learning, timeout=300000)
     assert st.adapted_current.info["adaptation"]["base"] == st.adapted[next(iter(st.adapted))].digest
+
+
+def test_the_readme_key_table_matches_the_code(make_napari_viewer):
+    """The README's key table: every plugin key, what it does, and where napari's own key wins (from napari's keymaps)."""
+    import re
+    from pathlib import Path
+
+    from napari.layers import Image, Labels, Points, Shapes
+
+    from napari_limnet.widget.keys import KEY_ACTIONS, KEYS, normalise_key
+
+    make_napari_viewer(show=False)  # napari binds its layer keymaps when a viewer exists
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert len(readme.splitlines()) <= 300
+    rows = re.findall(r"^\| `([^`]+)` \| ([^|]+) \| ([^|]+) \|$", readme, flags=re.M)
+    table = {key: (does.strip(), wins.strip()) for key, does, wins in rows}
+    assert set(table) == set(KEYS.values())
+    for name, key in KEYS.items():
+        does, wins = table[key]
+        assert does == KEY_ACTIONS[name], key
+        expected = [cls.__name__ for cls in (Image, Points, Labels, Shapes)
+                    if normalise_key(key) in {normalise_key(k) for k in cls.class_keymap}]
+        named = re.findall(r"(Image|Points|Labels|Shapes)", wins)
+        assert named == expected or (not expected and wins == "nowhere"), (key, wins, expected)
