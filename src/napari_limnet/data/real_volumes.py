@@ -40,15 +40,30 @@ MIN_STRUCTURE_VOXELS = 150
 
 
 def default_train_dir() -> Path:
-    """``$LIMNET_TRAIN_DATA`` or ``../shared/data/train`` next to the repository."""
-    env = os.environ.get("LIMNET_TRAIN_DATA")
-    if env:
-        return Path(env)
+    """The first folder of ``$LIMNET_TRAIN_DATA``, or ``../shared/data/train`` next to the repository."""
+    return train_data_dirs()[0]
+
+
+def train_data_dirs(source=None) -> list[Path]:
+    """The folders of real training volumes, each with a ``train_cases.json``.
+
+    ``source``: a folder, several joined by ``os.pathsep`` (``:`` on Linux), or a list; default
+    ``$LIMNET_TRAIN_DATA`` (the same form), else ``../shared/data/train`` next to the repository.
+    The brain MRI volumes (``make fetch-brain`` writes them to ``.train_data/brain``) join the mix
+    as ``LIMNET_TRAIN_DATA=../shared/data/train:.train_data/brain`` or ``--real A:B``.
+    """
+    if source is None:
+        source = os.environ.get("LIMNET_TRAIN_DATA") or None
+    if source is not None:
+        parts = list(source) if isinstance(source, (list, tuple)) else str(source).split(os.pathsep)
+        folders = [Path(p) for p in parts if str(p)]
+        if folders:
+            return folders
     for parent in Path(__file__).resolve().parents:
         candidate = parent.parent / "shared" / "data" / "train"
         if (candidate / "train_cases.json").is_file():
-            return candidate
-    return Path.cwd().parent / "shared" / "data" / "train"
+            return [candidate]
+    return [Path.cwd().parent / "shared" / "data" / "train"]
 
 
 @dataclass
@@ -61,20 +76,27 @@ class RealVolume:
     spacing: tuple[float, float, float]
 
 
-def load_nifti_volumes(folder: str | Path | None = None) -> list[RealVolume]:
-    """Read every case of ``train_cases.json`` (needs nibabel), in (Z, Y, X) order."""
+def load_nifti_volumes(folder=None) -> list[RealVolume]:
+    """Read every case of each folder's ``train_cases.json`` (needs nibabel), in (Z, Y, X) order.
+
+    ``folder``: see :func:`train_data_dirs` (one folder, several, or the default). Names must be
+    unique across the folders (a ValueError says which is not).
+    """
     import nibabel as nib
 
-    folder = Path(folder) if folder is not None else default_train_dir()
-    listing = json.loads((folder / "train_cases.json").read_text())["cases"]
-    out = []
-    for entry in listing:
-        img = nib.load(str(folder / entry["image"]))
-        lab = nib.load(str(folder / entry["labels"]))
-        image = np.asarray(img.dataobj, dtype=np.float32).transpose(2, 1, 0)
-        labels = np.asarray(lab.dataobj).astype(np.int16).transpose(2, 1, 0)
-        spacing = tuple(float(s) for s in img.header.get_zooms()[:3][::-1])
-        out.append(RealVolume(entry["name"], np.ascontiguousarray(image), np.ascontiguousarray(labels), spacing))
+    out, seen = [], set()
+    for root in train_data_dirs(folder):
+        listing = json.loads((Path(root) / "train_cases.json").read_text())["cases"]
+        for entry in listing:
+            if entry["name"] in seen:
+                raise ValueError(f"training volume {entry['name']!r} appears in two data folders")
+            seen.add(entry["name"])
+            img = nib.load(str(Path(root) / entry["image"]))
+            lab = nib.load(str(Path(root) / entry["labels"]))
+            image = np.asarray(img.dataobj, dtype=np.float32).transpose(2, 1, 0)
+            labels = np.asarray(lab.dataobj).astype(np.int16).transpose(2, 1, 0)
+            spacing = tuple(float(s) for s in img.header.get_zooms()[:3][::-1])
+            out.append(RealVolume(entry["name"], np.ascontiguousarray(image), np.ascontiguousarray(labels), spacing))
     return out
 
 

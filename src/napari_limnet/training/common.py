@@ -133,7 +133,8 @@ def common_parser(description: str, seconds: float, batch: int, lr: float) -> ar
     p.add_argument("--refresh-every", type=int, default=4, help="steps between bank refreshes")
     p.add_argument("--refresh-batch", type=int, default=128, help="volumes generated per bank refresh")
     p.add_argument("--real", default=None,
-                   help="real training volumes: a .npz pack or the NIfTI folder (see data.real_volumes); needs --bank")
+                   help="real training volumes: a .npz pack, or NIfTI folders joined by ':' (default $LIMNET_TRAIN_DATA, "
+                   "else ../shared/data/train; see data.real_volumes.train_data_dirs); needs --bank")
     p.add_argument("--real-fraction", type=float, default=0.0, help="share of bank refreshes drawn from --real")
     p.add_argument("--object-texture", type=float, default=0.0,
                    help="share of synthetic bank volumes whose classes get a strong, fine internal texture "
