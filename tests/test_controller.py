@@ -307,3 +307,33 @@ def test_erasing_a_slice_cuts_a_growing_leak_where_it_outgrew_the_clicked_slice(
         assert kept == list(range(11, end)) and not mask[end:].any()
         assert end <= 17
     assert mask[6:11].any(axis=(1, 2)).all(), "the other side of the clicked slice is untouched"
+
+
+def test_refining_a_loaded_mask_a_negative_click_cuts_its_leak_too(fakes):
+    """Issue 38: while refining (a loaded mask as round 0), erasing a slice near the end of a leak
+    cut only that slice; now the loaded object's chain is cut from the slice it was clicked on."""
+    from dataclasses import replace
+
+    from napari_limnet.inference.stopping import LeakCutRule, StoppingConfig
+
+    shape = (30, 48, 48)
+    vol = np.zeros(shape, dtype=np.float32)
+    yy, xx = np.mgrid[:48, :48]
+    loaded = np.zeros(shape, dtype=bool)
+    for z in range(6, 28):  # a tube (radius 3), then a cone widening into a touching structure
+        r = 3 if z < 16 else 3 + (z - 15)
+        disk = (yy - 24) ** 2 + (xx - 24) ** 2 <= r**2
+        vol[z][disk] = 100.0
+        loaded[z] = disk
+    stopping = replace(StoppingConfig(), valley=None, drift_tolerance=None, leak_cut=replace(LeakCutRule(), growth=2.0))
+    areas = loaded.sum(axis=(1, 2))
+    end = next(z for z in range(11, 26) if areas[z] >= 2 * areas[10])
+    for anchors, expected in (((10,), list(range(11, end))), ((), list(range(11, 26)))):
+        c = LimNetController(vol, models=fakes(-10.0), stopping=stopping)
+        c.load_mask(loaded, anchors=anchors)
+        mask = c.interact(26, negative=[(24, 24)])
+        kept = [z for z in range(11, 27) if mask[z].any()]
+        # clicked on slice 10: cut where the cone outgrew it; without anchors the largest slice (27)
+        # is the anchor, on the far side of 26: nothing but the erased slice goes
+        assert kept == expected and not mask[26].any(), (anchors, kept)
+        assert mask[6:11].any(axis=(1, 2)).all()

@@ -200,3 +200,15 @@ def test_reset_with_nothing_to_clear_records_nothing(session):
     s, _ = session
     s.reset()
     assert s.undo_label() is None and s.undo() is None
+
+
+def test_refining_an_object_tells_the_controller_where_it_was_clicked(session):
+    """The leak cut while refining starts from the slices the object was made on (its saved rounds)."""
+    s, _ = session
+    s.run_round(15, [(24, 24)], [])
+    s.run_round(18, [], [(24, 24)])  # negative only: not where the object was made
+    s.next_object()
+    s.edit_object(1)
+    assert s.controller._base_anchors == (15,)
+    s.reset()
+    assert s.controller._base_anchors == ()

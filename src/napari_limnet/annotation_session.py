@@ -393,7 +393,10 @@ class AnnotationSession:
         if object_id <= 0 or voxels == 0:
             raise ValueError(f"there is no committed object {object_id}; committed ids: {self.committed_ids() or 'none'}")
         self._put_away()
-        self.controller.load_mask(mask)
+        record = self.object_records.get(object_id)
+        made_at = [int(r["z"]) for r in (record.rounds if record is not None else [])
+                   if r.get("positive") or r.get("box") is not None or r.get("mask") is not None]
+        self.controller.load_mask(mask, anchors=made_at)
         self.object_id = object_id
         self._committed_round = self.controller.n_rounds  # nothing new to commit yet
         self._history.append(_Edit(object_id))

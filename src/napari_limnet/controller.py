@@ -24,7 +24,8 @@ from .inference.prompt import ERASE_DEPTH, PromptConfig, PromptResult, predict_p
 from .inference.cancel import Cancelled
 from .inference.propagation import PropagationConfig, propagate
 from .inference.rounds import (
-    Interaction, RunState, apply_round, extension_guard, grown_from_source, influence_range, plan_leak_cut, plan_round,
+    Interaction, RunState, apply_round, extension_guard, grown_from_source, influence_range, plan_base_leak_cut,
+    plan_leak_cut, plan_round,
     trim_range, user_limits,
 )
 from .inference.confidence import confidence_and_stakes
@@ -120,6 +121,7 @@ class LimNetController(RoundHistoryMixin, ModelSwitchingMixin):
         self._log: list[dict] = []
         self._base_loaded = False
         self._base_state: RunState | None = None  # the loaded mask (round 0), kept as compact slices
+        self._base_anchors: tuple[int, ...] = ()  # slices where the loaded object was made (see load_mask)
         self._cancel = threading.Event()
         self._lock = threading.RLock()
         self._dense_cache: tuple[RunState, np.ndarray] | None = None
@@ -207,6 +209,22 @@ class LimNetController(RoundHistoryMixin, ModelSwitchingMixin):
     #: ``history_bytes`` of distinct slice masks, the oldest rounds go.
     history_limit = 200
     history_bytes = 64 * 2**20
+
+    def _leak_cut(self, state: RunState, z: int) -> list[int]:
+        """A negative-only round erased slice z, "the object ended before here": the slices to clear
+        with it, where the chain that leaked into z (propagated, or the loaded mask's) likely ended."""
+        rule = self.stopping.leak_cut
+        if rule is None or not self.stop_when_empty:
+            return []
+        cut = plan_leak_cut(state, z, rule)
+        if not cut and self._base_loaded:
+            cut = plan_base_leak_cut(state, z, rule, self._read_slice, self._base_anchors)
+        return cut
+
+    def _read_slice(self, z: int) -> np.ndarray:
+        """Slice z of the volume, (Y, X), as stored."""
+        h, w = self._source.slice_shape
+        return self._source.read(z, 0, h, 0, w)
 
     def _check_z(self, z) -> int:
         return check_z(z, self.shape[0])
@@ -297,11 +315,8 @@ class LimNetController(RoundHistoryMixin, ModelSwitchingMixin):
                 low, high = trim_range(z, propagated)  # a trim: this slice and where it spread
             t_prop = time.perf_counter()
             plan = plan_round(state, z, prompt.mask, propagated, low, high, evidence, prompt.uncertain)
-            cut = []
-            if not grows and prompt.mask is None and self.stopping.leak_cut is not None and self.stop_when_empty:
-                # "the object ended before here": cut the chain that leaked into z at its likely end
-                cut = plan_leak_cut(state, z, self.stopping.leak_cut)
-                plan.take_new.update({s: None for s in cut})
+            cut = self._leak_cut(state, z) if not grows and prompt.mask is None else []
+            plan.take_new.update({s: None for s in cut})
             if cancelled():
                 raise Cancelled()
             steps.report("fusing rounds")

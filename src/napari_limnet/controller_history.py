@@ -40,12 +40,14 @@ class RoundHistoryMixin:
     def snapshot(self) -> tuple:
         """Everything :meth:`restore` needs to bring back the current object's rounds (cheap: states are shared)."""
         with self._lock:
-            return (list(self._history), [dict(e) for e in self._log], self._base_loaded, self._base_state)
+            return (list(self._history), [dict(e) for e in self._log], self._base_loaded, self._base_state,
+                    self._base_anchors)
 
     def restore(self, snap: tuple) -> None:
         """Go back to a :meth:`snapshot` (e.g. undoing a commit after Next object brings its rounds back)."""
         with self._lock:
-            history, log, base_loaded, base_state = snap
+            history, log, base_loaded, base_state, anchors = snap
+            self._base_anchors = anchors
             self._history, self._log = list(history), [dict(e) for e in log]
             self._base_loaded, self._base_state = base_loaded, base_state
             self._prompt_cache = None
@@ -90,13 +92,16 @@ class RoundHistoryMixin:
         """True when round 0 is a loaded mask (:meth:`load_mask`) rather than nothing."""
         return self._base_loaded
 
-    def load_mask(self, mask) -> None:
+    def load_mask(self, mask, anchors=()) -> None:
         """Start from an existing (Z, Y, X) bool mask, as round 0 (refine an object made earlier).
 
         Every slice of the mask counts as settled on its own: later rounds propagate as usual and
         MRF decides, slice by slice, between this mask and the new round's (a round replaces only
         what it was interacted on, or what MRF finds better). ``undo`` goes back to this mask,
-        ``reset`` forgets it. Raises ValueError (changing nothing) for a mask of the wrong shape.
+        ``reset`` forgets it. ``anchors``: the slices where the object was made with positive clicks,
+        a box or a painted slice (from its saved rounds); a negative-only round that erases a loaded
+        slice cuts the leak from the nearest of them (:func:`~.inference.rounds.plan_base_leak_cut`).
+        Raises ValueError (changing nothing) for a mask of the wrong shape.
         """
         shape = tuple(np.shape(mask))
         if shape != tuple(self.shape):
@@ -111,6 +116,7 @@ class RoundHistoryMixin:
             self._log = []
             self._base_loaded = True
             self._base_state = self._history[0]
+            self._base_anchors = tuple(int(a) for a in anchors)
             self._prompt_cache = None
             self._dense_cache = None
 
@@ -121,4 +127,5 @@ class RoundHistoryMixin:
             self._log = []
             self._base_loaded = False
             self._base_state = None
+            self._base_anchors = ()
             self._prompt_cache = None

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Callable, Mapping
 
+import numpy as np
+
 from .fusion import SliceChoice
 from .mask_store import SliceMask
 from .stopping import INTERACTED, LeakCutRule, SliceEvidence, leak_cut
@@ -212,6 +214,50 @@ def plan_leak_cut(state: RunState, z: int, rule: LeakCutRule = LeakCutRule()) ->
     # area from the stored masks (evidence may predate an MRF choice)
     evidence = [SliceEvidence(e.presence, e.drift, state.masks[s].area, e.uncertain) for s, e in zip(chain, evidence)]
     keep = leak_cut(evidence, float(state.masks[src].area), rule)
+    return chain[keep:]
+
+
+def plan_base_leak_cut(state: RunState, z: int, rule: LeakCutRule, read_slice, anchors=()) -> list[int]:
+    """Refining a loaded mask: slices to clear when a negative-only round erases slice z of it.
+
+    As :func:`plan_leak_cut` does for a propagated chain, for the mask loaded as round 0: the anchor
+    is the nearest of ``anchors`` (the slices where the object was made with positive evidence,
+    from its saved rounds) still as loaded, else the loaded object's largest slice; the chain is
+    the unbroken run of loaded slices from the anchor towards z (exclusive). No network saw those slices, so their evidence is
+    presence 1, their area, and the intensity drift from the anchor: |median inside the mask -
+    the anchor's| in the anchor's interquartile spreads, from ``read_slice(s) -> (Y, X)`` intensities.
+    Returns [] when z is not a loaded slice or the run is broken.
+    """
+    def loaded(s: int) -> bool:
+        return state.sources.get(s) == s and s not in state.interactions and state.masks.get(s) is not None
+
+    if not loaded(z):
+        return []
+    known = [a for a in anchors if a != z and loaded(a)]
+    if known:
+        anchor = min(known, key=lambda a: abs(a - z))
+    else:
+        anchor = max((s for s in state.masks if loaded(s)), key=lambda s: state.masks[s].area)
+    if anchor == z:
+        return []
+    step = 1 if z > anchor else -1
+    chain = list(range(anchor + step, z, step))
+    if not all(loaded(s) for s in chain):
+        return []
+
+    def inside(s: int) -> np.ndarray:
+        image = np.asarray(read_slice(s), dtype=np.float64)
+        return image[state.masks[s].dense(image.shape)]
+
+    ref = inside(anchor)
+    q25, median, q75 = np.percentile(ref, [25, 50, 75]) if ref.size >= 4 else (0.0, 0.0, 0.0)
+    spread = max(float(q75 - q25), 1e-6 * max(1.0, abs(float(median))))
+    evidence = []
+    for s in chain:
+        vals = inside(s)
+        drift = abs(float(np.median(vals)) - float(median)) / spread if ref.size >= 4 and vals.size >= 4 else 0.0
+        evidence.append(SliceEvidence(1.0, drift, state.masks[s].area))
+    keep = leak_cut(evidence, float(state.masks[anchor].area), rule)
     return chain[keep:]
 
 
