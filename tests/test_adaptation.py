@@ -75,7 +75,11 @@ def test_adapt_honours_its_time_budget(nuc):
     models = adapt(s.image, labels, s.spacing, seconds=8, seed=0, steps={"interaction": 10_000, "propagation": 10_000})
     elapsed = time.perf_counter() - t0
     assert models.info["adaptation"]["time_limited"]
-    assert elapsed < 8 + 6, f"took {elapsed:.1f} s for an 8 s budget"
+    steps = models.info["adaptation"]["steps"]
+    assert sum(steps.values()) < 200, "it stopped at the budget, far from the 20,000 steps asked for"
+    # a behaviour bound, not a speed claim: the step that runs when the budget ends may finish (a few
+    # seconds on a loaded 2-core machine)
+    assert elapsed < 8 + 20, f"took {elapsed:.1f} s for an 8 s budget"
 
 
 def test_cancel_stops_learning_and_returns_nothing(nuc):
