@@ -30,7 +30,7 @@ def test_textured_nuclei_give_trustworthy_pseudo_objects():
     assert report.suitable, report.text()
     assert abs(report.n_objects - (len(np.unique(truth)) - 1)) <= 3
     assert best_dice(labels, truth) > 0.5
-    assert labels.shape == image.shape and labels.dtype == np.int32 and labels.max() == report.n_objects
+    assert labels.shape == image.shape and labels.dtype == np.uint16 and labels.max() == report.n_objects
 
 
 @pytest.mark.parametrize("sample", [ct_abdomen, mri_head])

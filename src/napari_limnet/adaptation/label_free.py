@@ -30,7 +30,7 @@ def choose_pseudo_objects(labels: np.ndarray, n: int = MAX_PSEUDO_OBJECTS, seed:
     ids = np.unique(labels[labels > 0])
     rng = np.random.default_rng(seed)
     chosen = np.sort(rng.choice(ids, size=min(n, ids.size), replace=False)) if ids.size else ids
-    lut = np.zeros(int(labels.max()) + 1, np.int32)
+    lut = np.zeros(int(labels.max()) + 1, np.uint16)
     lut[chosen] = np.arange(1, chosen.size + 1)
     return lut[labels]
 
