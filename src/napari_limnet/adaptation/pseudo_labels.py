@@ -97,32 +97,41 @@ def _split_blobs(foreground: np.ndarray, spacing, min_distance: int) -> tuple[np
 
     Seeds are the distance transform's maxima at least ``max(min_distance, radius)`` in-plane voxels
     apart, where ``radius`` is the median over connected blobs of their largest inscribed radius: a
-    seed per blob of the typical size, so large nuclei are not cut into pieces at every bump.
+    seed per blob of the typical size, so large nuclei are not cut into pieces at every bump. Each
+    connected blob is split in its own bounding box (padded by a voxel), so memory follows the
+    largest blob, not the volume (a whole-volume distance transform needs ~20 bytes a voxel).
     """
-    # float32 throughout, intermediates freed as soon as they are used: a 300 x 512 x 512 stack
-    # must stay well inside the adaptation's memory bound
-    dist = ndimage.distance_transform_edt(foreground, sampling=spacing).astype(np.float32)
-    dist = ndimage.gaussian_filter(dist, 1.0, output=np.float32)
-    dist *= foreground
-    blobs, n = ndimage.label(foreground)
+    blobs, n = ndimage.label(foreground, output=np.int32)
+    boxes = ndimage.find_objects(blobs)
+    shape = foreground.shape
+
+    def blob(i: int):
+        sl = tuple(slice(max(0, s.start - 1), min(d, s.stop + 1)) for s, d in zip(boxes[i], shape))
+        return sl, blobs[sl] == i + 1
+
     pixel = float(min(spacing[1:]))
-    radius = float(np.median(ndimage.maximum(dist, blobs, np.arange(1, n + 1)))) / pixel if n else 0.0
-    del blobs
-    apart = max(float(min_distance), radius)
-    ratio = np.asarray(spacing, float) / pixel
-    size = [max(1, int(round(2 * apart / r)) | 1) for r in ratio]
-    peaks = dist == ndimage.maximum_filter(dist, size=size)
-    peaks &= foreground & (dist > 0)
-    markers, _ = ndimage.label(peaks, output=np.int32)
-    del peaks
-    top = max(float(dist.max()), 1e-6)
-    depth = np.full(dist.shape, 65535, dtype=np.uint16)
-    depth[foreground] = ((top - dist[foreground]) / top * 65000).astype(np.uint16)
-    del dist
-    markers[~foreground] = -1  # the background floods as its own basin
-    out = ndimage.watershed_ift(depth, markers)
-    del depth, markers
-    out[out < 0] = 0
+    radii = [float(ndimage.distance_transform_edt(blob(i)[1], sampling=spacing).max()) for i in range(n)]
+    apart = max(float(min_distance), float(np.median(radii)) / pixel if radii else 0.0)
+    size = [max(1, int(round(2 * apart / r)) | 1) for r in np.asarray(spacing, float) / pixel]
+    out = np.zeros(shape, np.int32)
+    next_id = 1
+    for i in range(n):
+        sl, inside = blob(i)
+        dist = ndimage.distance_transform_edt(inside, sampling=spacing).astype(np.float32)
+        dist = ndimage.gaussian_filter(dist, 1.0, output=np.float32) * inside
+        peaks = (dist == ndimage.maximum_filter(dist, size=size)) & inside & (dist > 0)
+        markers, k = ndimage.label(peaks, output=np.int32)
+        if k <= 1:
+            out[sl][inside] = next_id
+            next_id += 1
+            continue
+        top = max(float(dist.max()), 1e-6)
+        depth = np.full(dist.shape, 65535, dtype=np.uint16)
+        depth[inside] = ((top - dist[inside]) / top * 65000).astype(np.uint16)
+        markers[~inside] = -1  # the outside floods as its own basin
+        split = ndimage.watershed_ift(depth, markers)
+        out[sl][inside] = np.where(split[inside] > 0, split[inside] + next_id - 1, next_id)
+        next_id += k
     return out, apart
 
 
