@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -119,3 +120,23 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def ct(make_napari_viewer):
+    """A shown viewer with the CT sample as image 'ct': (viewer, sample). (GUI tests; a module may define its own ``ct``)."""
+    from napari_limnet.data.samples import ct_abdomen
+
+    viewer = make_napari_viewer(show=True)
+    s = ct_abdomen()
+    viewer.add_image(s.image, name="ct", scale=s.spacing)
+    return viewer, s
+
+
+@pytest.fixture
+def no_tracebacks(monkeypatch):
+    """Fail the test if an exception reaches sys.excepthook (what napari shows the user)."""
+    seen = []
+    monkeypatch.setattr(sys, "excepthook", lambda *exc: seen.append(exc))
+    yield seen
+    assert not seen, f"a traceback reached the user: {seen[0][1]!r}"

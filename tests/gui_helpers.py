@@ -33,3 +33,4 @@ def click_and_segment(widget, viewer, qtbot, z, y, x):
     click(widget, viewer, z, y, x)
     widget.segment()
     wait_idle(qtbot, widget)
+

@@ -15,13 +15,6 @@ from napari_limnet.data.samples import ct_abdomen  # noqa: E402
 pytestmark = pytest.mark.gui
 
 
-@pytest.fixture
-def ct(make_napari_viewer):
-    viewer = make_napari_viewer(show=True)
-    s = ct_abdomen()
-    viewer.add_image(s.image, name="ct", scale=s.spacing)
-    return viewer, s
-
 
 def press(viewer, qtbot, key, modifier=None):
     """A real key press on napari's canvas (napari's own dispatch: active layer first, then the viewer)."""
@@ -81,14 +74,6 @@ def test_napari_layer_keys_win_on_the_plugin_layers(ct, qtbot):
     press(viewer, qtbot, "U")
     assert widget.session().n_rounds == rounds - 1
 
-
-@pytest.fixture
-def no_tracebacks(monkeypatch):
-    """Fail the test if an exception reaches sys.excepthook (what napari shows the user)."""
-    seen = []
-    monkeypatch.setattr(sys, "excepthook", lambda *exc: seen.append(exc))
-    yield seen
-    assert not seen, f"a traceback reached the user: {seen[0][1]!r}"
 
 
 def canvas_point(viewer, widget, z, y, x):

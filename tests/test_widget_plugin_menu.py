@@ -10,17 +10,9 @@ import pytest
 napari = pytest.importorskip("napari")
 
 from gui_helpers import click_and_segment, plugin_dock, wait_idle  # noqa: E402
-from napari_limnet.data.samples import ct_abdomen  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
-
-@pytest.fixture
-def ct(make_napari_viewer):
-    viewer = make_napari_viewer(show=True)
-    s = ct_abdomen()
-    viewer.add_image(s.image, name="ct", scale=s.spacing)
-    return viewer, s
 
 
 def test_plugin_menu_hands_a_proxy_and_the_widget_unwraps_it(ct):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 
 import numpy as np
@@ -17,14 +16,6 @@ from napari_limnet.widget.layers import POSITIVE  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
-
-@pytest.fixture
-def no_tracebacks(monkeypatch):
-    """Fail the test if an exception reaches sys.excepthook (what napari shows the user)."""
-    seen = []
-    monkeypatch.setattr(sys, "excepthook", lambda *exc: seen.append(exc))
-    yield seen
-    assert not seen, f"a traceback reached the user: {seen[0][1]!r}"
 
 
 def setup(make_napari_viewer, name="ct"):
