@@ -125,12 +125,9 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def ct(make_napari_viewer):
     """A shown viewer with the CT sample as image 'ct': (viewer, sample). (GUI tests; a module may define its own ``ct``)."""
-    from napari_limnet.data.samples import ct_abdomen
+    from gui_helpers import ct_viewer
 
-    viewer = make_napari_viewer(show=True)
-    s = ct_abdomen()
-    viewer.add_image(s.image, name="ct", scale=s.spacing)
-    return viewer, s
+    return ct_viewer(make_napari_viewer)
 
 
 @pytest.fixture

@@ -34,3 +34,12 @@ def click_and_segment(widget, viewer, qtbot, z, y, x):
     widget.segment()
     wait_idle(qtbot, widget)
 
+
+def ct_viewer(make_napari_viewer):
+    """A shown viewer with the CT sample as image 'ct': (viewer, sample)."""
+    from napari_limnet.data.samples import ct_abdomen
+
+    viewer = make_napari_viewer(show=True)
+    s = ct_abdomen()
+    viewer.add_image(s.image, name="ct", scale=s.spacing)
+    return viewer, s

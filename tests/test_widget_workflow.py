@@ -21,15 +21,7 @@ def dock(viewer, **kw):
     return widget
 
 
-from gui_helpers import click, wait_idle  # noqa: E402,F401 - shared with the plugin-menu tests
-
-
-def ct_viewer(make_napari_viewer):
-    """A viewer showing the CT sample as 'ct': (viewer, sample)."""
-    viewer = make_napari_viewer(show=True)
-    s = ct_abdomen()
-    viewer.add_image(s.image, name="ct", scale=s.spacing)
-    return viewer, s
+from gui_helpers import click, ct_viewer, wait_idle  # noqa: E402,F401 - shared with the plugin-menu tests
 
 
 @pytest.fixture

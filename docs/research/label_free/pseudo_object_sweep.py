@@ -5,21 +5,8 @@ from napari_limnet.adaptation.pseudo_labels import pseudo_objects
 from napari_limnet.evaluation.packed_nuclei import packed_nuclei_volume, SPACING as PS
 from napari_limnet.evaluation.textured_nuclei import textured_nuclei_volume
 from napari_limnet.data.samples import nuclei
+from napari_limnet.evaluation.metrics import mean_best_dice as best_dice
 
-
-def best_dice(lab, truth):
-    """Mean over pseudo-objects of the Dice with the true object each overlaps most."""
-    out = []
-    for i in range(1, lab.max() + 1):
-        m = lab == i
-        t = truth[m]
-        t = t[t > 0]
-        if t.size == 0:
-            out.append(0)
-            continue
-        tm = truth == np.bincount(t).argmax()
-        out.append(2 * (m & tm).sum() / (m.sum() + tm.sum()))
-    return np.mean(out) if out else 0
 
 vols = [("packed", packed_nuclei_volume(k), PS) for k in range(3)] + [("textured", textured_nuclei_volume(k), (1,1,1)) for k in range(3)]
 s = nuclei(); vols.append(("sample", (s.image, s.truth_labels if hasattr(s,'truth_labels') else None), s.spacing))

@@ -35,3 +35,21 @@ def undershoot_slices(pred, truth) -> int:
     t = np.asarray(truth, dtype=bool).reshape(np.shape(truth)[0], -1).any(axis=1)
     p = np.asarray(pred, dtype=bool).reshape(np.shape(pred)[0], -1).any(axis=1)
     return int((t & ~p).sum())
+
+
+def mean_best_dice(labels: np.ndarray, truth: np.ndarray) -> float:
+    """Mean over the objects of ``labels`` (ids 1..n) of the Dice with the ``truth`` object each overlaps most
+    (0 for one that overlaps none): how much pseudo-objects look like the real ones."""
+    scores = []
+    for i in range(1, int(labels.max()) + 1):
+        m = labels == i
+        hit = truth[m]
+        hit = hit[hit > 0]
+        if not m.any():
+            continue
+        if hit.size == 0:
+            scores.append(0.0)
+            continue
+        t = truth == np.bincount(hit).argmax()
+        scores.append(2.0 * float((m & t).sum()) / float(m.sum() + t.sum()))
+    return float(np.mean(scores)) if scores else 0.0
