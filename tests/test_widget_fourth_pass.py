@@ -248,6 +248,8 @@ def test_learn_this_image_without_clicks_on_nuclei_and_why_not_on_ct(make_napari
     st = widget._state
     assert st.adapted_current is not None and "pseudo_labels" in st.adapted_current.info["adaptation"]
     assert widget.learn_report.text().startswith("Without clicks:") and "Held out object(s)" in widget.learn_report.text()
+    assert not st.use_adapted and not widget.use_adapted_check.isChecked(), "pseudo-objects alone never switch models"
+    assert widget.use_adapted_check.isEnabled()
     # committed objects then refine the label-free model (Learn from my objects starts from it)
     click_and_segment(widget, viewer, qtbot, *s.click)
     widget.commit()

@@ -139,8 +139,13 @@ class LearningMixin:
             return
         st.adapted[models.digest] = models
         st.adapted_current = models
-        st.learn_report = report.text() if pseudo is None else f"Without clicks: {pseudo.text()} {report.text()}"
-        st.use_adapted = report.helps
+        st.learn_report = report.text() if pseudo is None else (
+            f"Without clicks: {pseudo.text()} {report.text().split(' The adapted model is')[0]} That check used "
+            "pseudo-objects, which favour a model trained on them (on synthetic nuclei it said better while real "
+            "nuclei got worse), so the shipped model stays in use: tick 'Use the model adapted to this image' to try "
+            "it, or commit objects and Learn from my objects, which checks on real ones.")
+        # a check on held-out pseudo-objects is not evidence about real objects (docs/adaptation.md)
+        st.use_adapted = report.helps and pseudo is None
         if st is self._state:
             self._show_learning_state()
         self._apply_models(st)
