@@ -29,6 +29,7 @@ from dataclasses import replace
 from .evaluation.metrics import dice, overshoot_slices, undershoot_slices
 from .evaluation.region_growing import region_growing_baseline
 from .evaluation.robot_user import run_session
+from .evaluation.click_trust import pool_trust, session_trust
 from .inference.prompt import PromptConfig
 from .inference.stopping import PREVIOUS_STOPPING, DriftPlateauRule, LeakCutRule, StoppingConfig
 from .evaluation.benchmark_plot import plot  # noqa: F401 - main() draws it; its own module
@@ -54,9 +55,11 @@ VARIANTS = {
 }
 #: Rows whose round 1 is another prompt on the robot's first slice (rounds 2-6 click as usual).
 FIRST_PROMPTS = {"box_r1": "box", "mask_r1": "mask"}
+#: Rows that run shipped LIM-Net under another robot protocol (evaluation.robot_user.run_session).
+PROTOCOLS = {"two_d_first": {"two_d_first": True}}
 METHODS = ("limnet", "previous_stopping", "no_valley", "no_drift_gap", "drift_plateau", "no_leak_cut", "core_erase", "trim_spread",
            "no_weak_edge_look", "no_texture_edge", "no_small_look", "no_collapse_guard", "no_border_contrast", "mirror_border",
-           "no_growth", "no_mrf", "box_r1", "mask_r1", "region_growing", "candidate")
+           "no_growth", "no_mrf", "box_r1", "mask_r1", "two_d_first", "region_growing", "candidate")
 DEFAULT_METHODS = ("limnet", "previous_stopping", "no_mrf", "region_growing")
 #: Groups that are not real scans (left out of "all_real").
 NOT_REAL = ("synthetic", "train", "textured_nuclei", "packed_nuclei", "composite")
@@ -121,9 +124,11 @@ def run_variant(case: Case, rounds: int, models, precision: str, variant: str, s
             strip.extend((float(c), dice(mask[k], case.truth[k])) for k, c in ctrl.slice_confidence().items())
         return mask
 
-    s = run_session(interact, case.truth, rounds, keep_masks=True, first_round=first, jitter=robot_jitter, seed=seed)
+    s = run_session(interact, case.truth, rounds, keep_masks=True, first_round=first, jitter=robot_jitter, seed=seed,
+                    **PROTOCOLS.get(variant, {}))
     over, under = _extent_errors(s.masks, case.truth)
-    out = {"dice": s.dice, "seconds": s.seconds, "overshoot": over, "undershoot": under}
+    out = {"dice": s.dice, "seconds": s.seconds, "overshoot": over, "undershoot": under,
+           "trust": session_trust(s, case.truth)}
     if variant == "limnet":
         out["confidence"] = _confidence_hits(snapshots, s.clicks, seed)
         out["strip_r1"] = strip
@@ -144,7 +149,7 @@ def evaluate_case(case: Case, rounds: int, methods, models=None, precision: str 
                 raise ValueError("the candidate method needs candidate_models (--candidate DIR)")
             result, _ = run_variant(case, rounds, candidate_models, precision, "limnet", seed, robot_jitter)
             out[m] = {k: v for k, v in result.items() if k not in ("confidence", "strip_r1")}
-        elif m in VARIANTS or m in FIRST_PROMPTS:
+        elif m in VARIANTS or m in FIRST_PROMPTS or m in PROTOCOLS:
             out[m], s = run_variant(case, rounds, models, precision, m, seed, robot_jitter)
             if m == "limnet":
                 session = s
@@ -223,6 +228,9 @@ def summarise(results: list[dict], methods) -> dict:
                 for k in ("overshoot", "undershoot"):
                     if all(k in h for h in have):
                         entry[m][k] = np.mean([h[k] for h in have], axis=0).round(2).tolist()
+                trust = [h["trust"] for h in have if "trust" in h]
+                if trust:
+                    entry[m]["trust"] = pool_trust(trust)
                 by_seed = dice_by_seed([r for r in rows if m in r], m)
                 if by_seed:
                     entry[m]["dice_by_seed"] = by_seed
@@ -282,6 +290,12 @@ def print_table(summary: dict, methods) -> None:
             if m in entry and "overshoot" in entry[m]:
                 print(f"{g:<16}{m[:13] + ' over/under':<24}" + "".join(
                     f"{o:>5.1f}/{u:<4.1f}" for o, u in zip(entry[m]["overshoot"], entry[m]["undershoot"])))
+        for m in methods:
+            t = entry.get(m, {}).get("trust")
+            if t:
+                print(f"{g:<16}{m[:13] + ' trust':<24} collapsed {t['collapsed_first_clicks']}/{t['sessions']}  "
+                      f"slice worse {t['slice_worse_share']}  better {t['slice_better_share']}  "
+                      f"3D gain/corr {t['gain_3d_per_correction']}  first slice {t['first_slice_dice']:.3f}")
         if entry.get("strip_r1"):
             st = entry["strip_r1"]
             print(f"{g:<16}{'strip after r1 (share, slice Dice)':<34} " + "  ".join(

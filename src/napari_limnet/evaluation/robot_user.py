@@ -35,14 +35,11 @@ def first_click(truth: np.ndarray) -> tuple[int, tuple[int, int]]:
     return z, deepest_point(truth[z])
 
 
-def corrective_click(pred: np.ndarray, truth: np.ndarray) -> tuple[int, tuple[int, int], bool] | None:
-    """Round k > 1: (z, (y, x), positive) or None when the mask is perfect."""
-    err = (pred != truth).reshape(truth.shape[0], -1).sum(1)
-    if err.max() == 0:
-        return None
-    z = int(np.argmax(err))
+def slice_click(pred2d: np.ndarray, truth2d: np.ndarray) -> tuple[tuple[int, int], bool] | None:
+    """The corrective click on one (Y, X) slice: ((y, x), positive) in its largest connected error
+    region (FN and FP separately, 8-connectivity), or None when the slice is perfect."""
     best = None
-    for positive, region in ((True, truth[z] & ~pred[z]), (False, pred[z] & ~truth[z])):
+    for positive, region in ((True, truth2d & ~pred2d), (False, pred2d & ~truth2d)):
         labels, n = ndimage.label(region, structure=_EIGHT)
         if n == 0:
             continue
@@ -50,8 +47,26 @@ def corrective_click(pred: np.ndarray, truth: np.ndarray) -> tuple[int, tuple[in
         i = int(np.argmax(sizes))
         if best is None or sizes[i] > best[0]:
             best = (int(sizes[i]), positive, labels == i + 1)
+    if best is None:
+        return None
     _, positive, region = best
-    return z, deepest_point(region), positive
+    return deepest_point(region), positive
+
+
+def corrective_click(pred: np.ndarray, truth: np.ndarray) -> tuple[int, tuple[int, int], bool] | None:
+    """Round k > 1: (z, (y, x), positive) or None when the mask is perfect."""
+    err = (pred != truth).reshape(truth.shape[0], -1).sum(1)
+    if err.max() == 0:
+        return None
+    z = int(np.argmax(err))
+    yx, positive = slice_click(pred[z], truth[z])
+    return z, yx, positive
+
+
+#: The "2D first" protocol (issue 34): the robot keeps clicking on its first slice until that
+#: slice's 2D Dice reaches FIRST_SLICE_DICE or it has clicked FIRST_SLICE_CLICKS times there.
+FIRST_SLICE_DICE = 0.9
+FIRST_SLICE_CLICKS = 3
 
 
 def jittered(region: np.ndarray, yx: tuple[int, int], jitter: int, rng: np.random.Generator) -> tuple[int, int]:
@@ -92,26 +107,37 @@ def run_session(
     first_round: Callable[[int, np.ndarray], np.ndarray] | None = None,
     jitter: int = 0,
     seed: int = 0,
+    two_d_first: bool = False,
 ) -> Session:
     """Drive ``interact(z, positive, negative) -> mask`` for ``rounds`` rounds against ``truth``.
 
     ``first_round(z, truth2d) -> mask``, when given, replaces round 1's click on the robot's first
     slice z (e.g. the true box of that slice, or its true mask); later rounds click as usual.
     ``jitter`` > 0 moves each click up to that many pixels within its region (:func:`jittered`),
-    drawn from ``seed``; 0 is the exact protocol.
+    drawn from ``seed``; 0 is the exact protocol. ``two_d_first``: the "2D first" protocol, whose
+    rounds 2-3 click on the first slice until its 2D Dice reaches :data:`FIRST_SLICE_DICE`
+    (:data:`FIRST_SLICE_CLICKS` clicks there at most), after which the robot corrects as usual.
     """
     truth = np.asarray(truth, dtype=bool)
     rng = np.random.default_rng(seed)
     session = Session()
     by_slice: dict[int, tuple[list, list]] = {}
     pred = np.zeros_like(truth)
+    first_slice_open = True
     for r in range(rounds):
         if r == 0:
             z, yx = first_click(truth)
             positive = True
             yx = jittered(truth[z], yx, jitter, rng)
         else:
-            nxt = corrective_click(pred, truth)
+            nxt = None
+            if two_d_first and r < FIRST_SLICE_CLICKS and first_slice_open:
+                z0 = session.clicks[0][0]
+                here = slice_click(pred[z0], truth[z0]) if dice(pred[z0], truth[z0]) < FIRST_SLICE_DICE else None
+                nxt = (z0, *here) if here is not None else None
+                first_slice_open = nxt is not None
+            if nxt is None:
+                nxt = corrective_click(pred, truth)
             if nxt is None:  # perfect: the remaining rounds keep the score
                 session.dice.append(session.dice[-1])
                 session.seconds.append(0.0)
