@@ -56,12 +56,16 @@ def test_an_object_smaller_than_the_window_keeps_its_mask():
     assert dice(new, disk) > 0.85
 
 
+NO_CLICK_TRUST = {"reframe_guard": False, "local_correction": False}
+
+
 def test_sessions_record_the_prompt_choice_and_old_sessions_replay_without_it():
     vol, _, _ = textured_disk(0, 10, 64)
     ctrl = LimNetController(vol)
     settings = controller_settings(ctrl)
     assert settings["prompt"] == {"weak_edge_look": True, "texture_edge": True, "small_look": True, "collapse_guard": True,
-                                  "border_contrast": True, "mirror_border": False}
+                                  "border_contrast": True, "mirror_border": False, "reframe_guard": True,
+                                  "local_correction": True}
     other = LimNetController(vol, prompt=PromptConfig(weak_edge_look=False, texture_edge=False, small_look=False,
                                                       collapse_guard=False, border_contrast=False, mirror_border=True))
     apply_settings(other, settings)
@@ -69,23 +73,26 @@ def test_sessions_record_the_prompt_choice_and_old_sessions_replay_without_it():
     old = {k: v for k, v in settings.items() if k != "prompt"}  # saved before the weak-edge look existed
     apply_settings(other, old)
     assert other.prompt == PromptConfig(weak_edge_look=False, texture_edge=False, small_look=False, collapse_guard=False,
-                                        border_contrast=False)
+                                        border_contrast=False, **NO_CLICK_TRUST)
     apply_settings(other, {**settings, "prompt": {"weak_edge_look": True}})  # saved before the texture edge
     assert other.prompt == PromptConfig(weak_edge_look=True, texture_edge=False, small_look=False, collapse_guard=False,
-                                        border_contrast=False)
+                                        border_contrast=False, **NO_CLICK_TRUST)
     # saved before the small-window look
     apply_settings(other, {**settings, "prompt": {"weak_edge_look": True, "texture_edge": True}})
-    assert other.prompt == PromptConfig(small_look=False, collapse_guard=False, border_contrast=False)
+    assert other.prompt == PromptConfig(small_look=False, collapse_guard=False, border_contrast=False, **NO_CLICK_TRUST)
     # saved before the collapse guard
     apply_settings(other, {**settings, "prompt": {"weak_edge_look": True, "texture_edge": True, "small_look": True}})
-    assert other.prompt == PromptConfig(collapse_guard=False, border_contrast=False)
+    assert other.prompt == PromptConfig(collapse_guard=False, border_contrast=False, **NO_CLICK_TRUST)
     # saved before the border contrast
     before = {"weak_edge_look": True, "texture_edge": True, "small_look": True, "collapse_guard": True}
     apply_settings(other, {**settings, "prompt": before})
-    assert other.prompt == PromptConfig(border_contrast=False)
+    assert other.prompt == PromptConfig(border_contrast=False, **NO_CLICK_TRUST)
+    # saved before the click-trust rules (the re-framing guard, the local correction)
+    apply_settings(other, {**settings, "prompt": {**before, "border_contrast": True, "mirror_border": False}})
+    assert other.prompt == PromptConfig(**NO_CLICK_TRUST)
     for bad in ({"weak_edge_look": "yes"}, {"weak_edge_look": True, "extra": 1}, ["weak_edge_look"],
                 {"weak_edge_look": True, "texture_edge": 1}, {"small_look": "no"}, {"collapse_guard": 0},
-                {"border_contrast": "on"}, {"mirror_border": None}):
+                {"border_contrast": "on"}, {"mirror_border": None}, {"local_correction": 1}, {"reframe_guard": "off"}):
         with pytest.raises(ValueError, match="invalid prompt settings"):
             apply_settings(other, {**settings, "prompt": bad})
 

@@ -21,6 +21,7 @@ import numpy as np
 from .inference.fusion import FusionConfig, keep_old
 from .inference.mask_store import LazyMask, SliceMask, dense_slice, dense_volume
 from .inference.prompt import ERASE_DEPTH, PromptConfig, PromptResult, predict_prompt_mask
+from .inference.correction import new_clicks
 from .inference.cancel import Cancelled
 from .inference.propagation import PropagationConfig, propagate
 from .inference.rounds import (
@@ -245,7 +246,7 @@ class LimNetController(RoundHistoryMixin, ModelSwitchingMixin):
                 erase_depth = ERASE_DEPTH  # "not this" in the middle of a mask that outgrew its source
             result = predict_prompt_mask(
                 self._runner, self._source, self.spacing[1:], z, pos, neg, state.masks.get(z),
-                erase_depth=erase_depth, config=self.prompt,
+                erase_depth=erase_depth, config=self.prompt, new_clicks=new_clicks(state.interactions.get(z), pos, neg),
             )
         self._prompt_cache = (key, state, result)
         return result

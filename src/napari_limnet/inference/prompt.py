@@ -25,6 +25,7 @@ import torch
 from scipy import ndimage
 
 from .clicks import click_map
+from .correction import correct_locally
 from .crops import CROP_SIZE, CropBox, points_bbox, union_bbox
 from .intensity import apply_window, intensity_window, quartiles
 from .mask_store import SliceMask
@@ -73,6 +74,14 @@ SMALL_FLOOR = 0.3
 #: Chosen on generated textured/packed nuclei, the synthetic hold-out and the training volumes'
 #: structures (never dev).
 COLLAPSE_CONTRAST = 0.75
+#: Re-framing guard (every first click): re-framing on a small mask shrinks the window, and the
+#: net's mask in the tighter window can shrink again, pass after pass, down to a speck of a few
+#: pixels inside a structure many times larger (the cascade seen on brain MRI: 89 -> 38 -> 14
+#: pixels). A re-framed pass has *shrunk away* when its mask is under SHRINK_COLLAPSE x the
+#: previous pass's area and its outline stands on a weaker edge than that pass's (under
+#: COLLAPSE_CONTRAST x its contrast and under EDGE_CONTRAST); the previous pass then stands. A small
+#: object seen first as a blob shrinks onto its own, clearer outline and is not stopped.
+SHRINK_COLLAPSE = 0.5
 #: A negative-only round that leaves less than this fraction of the slice's mask empties the slice.
 ERASE_FRACTION = 0.5
 #: A negative click this deep inside the slice's mask (its distance to the mask's edge over the
@@ -112,6 +121,8 @@ class PromptConfig:
     collapse_guard: bool = True
     border_contrast: bool = True
     mirror_border: bool = False
+    reframe_guard: bool = True
+    local_correction: bool = True
 
     @property
     def padding(self) -> str:
@@ -137,9 +148,11 @@ class EdgePass:
         """The mask's area in slice pixels."""
         return self.mask.area if self.mask is not None else 0
 
-    def collapsed_into(self, contrast: float, area: int) -> bool:
-        """True when a re-framed pass with this outline contrast and mask area lost the edge."""
-        return area < self.area and contrast < EDGE_CONTRAST and contrast < COLLAPSE_CONTRAST * self.contrast
+    def collapsed_into(self, contrast: float, area: int, shrink: float = 1.0) -> bool:
+        """True when a re-framed pass with this outline contrast and mask area lost the edge (and,
+        with ``shrink`` < 1, kept under that fraction of this pass's area)."""
+        return (area < shrink * self.area and contrast < EDGE_CONTRAST
+                and contrast < COLLAPSE_CONTRAST * self.contrast)
 
 
 @dataclass(frozen=True)
@@ -298,7 +311,7 @@ def _contains(outer: CropBox, inner: tuple[int, int, int, int]) -> bool:
 
 
 def _first_scale(runner, source, spacing_yx, z, box, positive, negative, size,
-                 config: PromptConfig = PromptConfig()) -> tuple[CropBox, int, EdgePass | None]:
+                 config: PromptConfig = PromptConfig()) -> tuple[CropBox, int, EdgePass | None, EdgePass | None]:
     """Pick the first window among 1x, 2x, 4x (and 0.5x) the size prior (multi-scale first crop).
 
     A click inside a large, uniform object seen through a small window gives a blob whose outline
@@ -312,7 +325,7 @@ def _first_scale(runner, source, spacing_yx, z, box, positive, negative, size,
     Otherwise the size prior stands.
 
     Returns (the framing of the chosen window's mask, net passes, the larger window's pass when
-    one won on a clear edge, else None).
+    one won on a clear edge, else None, the chosen window's pass; both None when its mask is empty).
     """
     shape = source.slice_shape
     passes = 0
@@ -332,14 +345,14 @@ def _first_scale(runner, source, spacing_yx, z, box, positive, negative, size,
         contrast = _outline_contrast(x[0, 0], drawn, averaged=chosen is not None and config.texture_edge,
                                      inside_slice=_shown(cand, shape, size, config))
         if chosen is None:
-            chosen, chosen_factor = (cand, logits), factor
+            chosen, chosen_factor = (cand, logits, x[0, 0]), factor
             first_contrast, first_image = contrast, x[0, 0]
             if contrast >= EDGE_CONTRAST or (contrast >= NO_EDGE_CONTRAST and not config.weak_edge_look):
                 break  # the first mask follows an edge: keep the size prior
             if contrast >= NO_EDGE_CONTRAST:
                 largest = WEAK_EDGE_LARGEST_FACTOR
         elif contrast >= EDGE_CONTRAST:
-            chosen, chosen_factor = (cand, logits), factor
+            chosen, chosen_factor = (cand, logits, x[0, 0]), factor
             won = EdgePass(cand, logits, contrast, paste_mask(logits, cand, shape))
             break
     # the search's passes count toward predict_prompt_mask's budget, as the larger windows' do
@@ -354,13 +367,35 @@ def _first_scale(runner, source, spacing_yx, z, box, positive, negative, size,
         passes += 1
         small_contrast = _outline_contrast(x[0, 0], (logits > 0).float(), averaged=True, inside_slice=_shown(small, shape, size, config))
         if small_contrast >= max(SMALL_FLOOR, SMALL_GAIN * prior_contrast):
-            chosen = (small, logits)
-    cand, logits = chosen
+            chosen = (small, logits, x[0, 0])
+    cand, logits, image = chosen
     pasted = won.mask if won is not None else paste_mask(logits, cand, shape)  # a win is the chosen window
     mask = clean_prompt_mask(pasted, positive, negative, None)
     if mask is None:
-        return box, passes, None
-    return CropBox.framing(union_bbox(mask.bbox, points_bbox(positive)), spacing_yx), passes, won
+        return box, passes, None, None
+    contrast = won.contrast if won is not None else _outline_contrast(
+        image, (logits > 0).float(), averaged=config.texture_edge, inside_slice=_shown(cand, shape, size, config))
+    framing = CropBox.framing(union_bbox(mask.bbox, points_bbox(positive)), spacing_yx)
+    return framing, passes, won, EdgePass(cand, logits, contrast, pasted)
+
+
+def _correct_locally(previous: SliceMask, answer: SliceMask | None, new_clicks, positive, negative,
+                     slice_shape: tuple[int, int]) -> SliceMask | None:
+    """:func:`~.correction.correct_locally` in the frame (inside the slice) that holds both masks and every click."""
+    boxes = [previous.bbox, points_bbox(np.concatenate([positive, negative, np.reshape(new_clicks, (-1, 2))]))]
+    if answer is not None:
+        boxes.append(answer.bbox)
+    ymin, ymax, xmin, xmax = union_bbox(*boxes)
+    y0, x0 = max(0, ymin - 1), max(0, xmin - 1)
+    shape = (min(ymax + 2, slice_shape[0]) - y0, min(xmax + 2, slice_shape[1]) - x0)
+    before = np.zeros(shape, dtype=bool)
+    previous.paste_into(before, y0, x0)
+    proposed = np.zeros(shape, dtype=bool)
+    if answer is not None:
+        answer.paste_into(proposed, y0, x0)
+    shift = np.array([y0, x0], dtype=np.float64)
+    out = correct_locally(before, proposed, np.reshape(new_clicks, (-1, 2)) - shift, positive - shift, negative - shift)
+    return SliceMask.from_region(y0, x0, out)
 
 
 def clicks_in_core(mask: SliceMask | None, points: np.ndarray, depth: float = ERASE_DEPTH) -> bool:
@@ -390,12 +425,15 @@ def predict_prompt_mask(
     size: int = CROP_SIZE,
     erase_depth: float | None = None,
     config: PromptConfig = PromptConfig(),
+    new_clicks: np.ndarray | None = None,
 ) -> PromptResult:
     """Run the interaction net on slice z with all its clicks.
 
     positive, negative: (N, 2) / (M, 2) slice pixel coordinates (y, x). previous: the slice's
     current mask, or None. erase_depth: see :data:`ERASE_DEPTH` (None = never erase on depth).
-    config: the first-click choices (:class:`PromptConfig`).
+    config: the first-click choices (:class:`PromptConfig`). new_clicks: (K, 2) this round's clicks
+    among them; with a current mask and ``config.local_correction``, the net's answer is taken
+    near them only (:func:`~.correction.correct_locally`). None = no local correction.
     """
     positive = np.asarray(positive, dtype=np.float64).reshape(-1, 2)
     negative = np.asarray(negative, dtype=np.float64).reshape(-1, 2)
@@ -415,10 +453,12 @@ def predict_prompt_mask(
     else:
         box = size_prior_box(positive, spacing_yx)
 
-    mask, passes, edge = None, 0, None
+    mask, passes, edge, last = None, 0, None, None
     if prev_box is None:
-        box, passes, edge = _first_scale(runner, source, spacing_yx, z, box, positive, negative, size, config)
+        box, passes, edge, last = _first_scale(runner, source, spacing_yx, z, box, positive, negative, size, config)
         edge = edge if config.collapse_guard else None
+    guard_reframing = prev_box is None and edge is None and config.reframe_guard
+    last = last if guard_reframing else None  # the previous pass, for the re-framing guard
     # Net passes in all: the first framing plus MAX_REFRAMES re-framings, one more after a
     # multi-scale search (whose chosen window is re-framed on its own result first).
     budget = MAX_REFRAMES + 1 if passes == 0 else MAX_REFRAMES + 2
@@ -427,14 +467,18 @@ def predict_prompt_mask(
         x = interaction_input(source, z, box, positive, negative, previous, size, config.padding)
         logits = runner.interaction(x)[0, 0]
         mask = paste_mask(logits, box, shape)
-        if edge is not None:
+        if edge is not None or guard_reframing:
             contrast = _outline_contrast(x[0, 0], (logits > 0).float(), averaged=config.texture_edge,
                                          inside_slice=_shown(box, shape, size, config))
             this = EdgePass(box, logits, contrast, mask)
-            if edge.collapsed_into(this.contrast, this.area):
-                box, logits, mask = edge.window, edge.logits, edge.mask
+            back = edge if edge is not None and edge.collapsed_into(this.contrast, this.area) else None
+            if back is None and last is not None and last.collapsed_into(this.contrast, this.area, SHRINK_COLLAPSE):
+                back = last
+            if back is not None:
+                box, logits, mask = back.window, back.logits, back.mask
                 break
-            edge = this if this.contrast >= EDGE_CONTRAST else edge
+            edge = this if edge is not None and this.contrast >= EDGE_CONTRAST else edge
+            last = this if guard_reframing else None
         anchor = union_bbox(mask.bbox if mask is not None else None, clicks_box, prev_box)
         wanted = CropBox.framing(anchor, spacing_yx)
         if mask is None or _stable(box, wanted) or (box.covers_slice(shape) and wanted.covers_slice(shape)):
@@ -443,6 +487,8 @@ def predict_prompt_mask(
             break
         box = _limit_growth(box, wanted)
     cleaned = clean_prompt_mask(mask, positive, negative, previous)
+    if config.local_correction and previous is not None and new_clicks is not None and len(new_clicks):
+        cleaned = _correct_locally(previous, cleaned, new_clicks, positive, negative, shape)
     if len(positive) == 0 and cleaned is not None and previous is not None:
         if cleaned.area < ERASE_FRACTION * previous.area:
             cleaned = None  # the user is erasing the object on this slice: it becomes an empty boundary

@@ -19,7 +19,7 @@ for case in cases:
         yx = yx0 if j == 0 else jittered(case.truth[z], yx0, 2, np.random.default_rng(j))
         pos, neg = np.array([yx], float), np.zeros((0, 2))
         box = P.size_prior_box(pos, sp)
-        box, passes, edge = P._first_scale(ctl._runner, ctl._source, sp, z, box, pos, neg, 128, ctl.prompt)
+        box, passes, edge, _ = P._first_scale(ctl._runner, ctl._source, sp, z, box, pos, neg, 128, ctl.prompt)
         seq = []
         clicks_box = points_bbox(pos)
         for k in range(6):
