@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from dataclasses import replace
 from typing import Callable, Sequence
 
 import numpy as np
@@ -22,6 +23,7 @@ from .inference.fusion import FusionConfig, keep_old
 from .inference.mask_store import LazyMask, SliceMask, dense_slice, dense_volume
 from .inference.prompt import ERASE_DEPTH, PromptConfig, PromptResult, predict_prompt_mask
 from .inference.correction import new_clicks
+from .inference.first_click import checked_first_mask, foreground_pixels
 from .inference.cancel import Cancelled
 from .inference.propagation import PropagationConfig, propagate
 from .inference.rounds import (
@@ -241,15 +243,26 @@ class LimNetController(RoundHistoryMixin, ModelSwitchingMixin):
         elif box is not None:
             result = predict_box_mask(self._runner, self._source, self.spacing[1:], z, box, pos, neg, state.masks.get(z))
         else:
-            erase_depth = self.stopping.erase_depth
-            if erase_depth is None and grown_from_source(state, z, self.stopping.grown_erase):
-                erase_depth = ERASE_DEPTH  # "not this" in the middle of a mask that outgrew its source
-            result = predict_prompt_mask(
-                self._runner, self._source, self.spacing[1:], z, pos, neg, state.masks.get(z),
-                erase_depth=erase_depth, config=self.prompt, new_clicks=new_clicks(state.interactions.get(z), pos, neg),
-            )
+            result = self._click_prompt(z, pos, neg, state)
         self._prompt_cache = (key, state, result)
         return result
+
+    def _click_prompt(self, z: int, pos: np.ndarray, neg: np.ndarray, state: RunState) -> PromptResult:
+        """The prompt mask of a round of clicks on slice z: a first click's mask is checked
+        (:mod:`~napari_limnet.inference.first_click`), a correction is taken near its new clicks."""
+        erase_depth = self.stopping.erase_depth
+        if erase_depth is None and grown_from_source(state, z, self.stopping.grown_erase):
+            erase_depth = ERASE_DEPTH  # "not this" in the middle of a mask that outgrew its source
+
+        def predict(start=None) -> PromptResult:
+            return predict_prompt_mask(
+                self._runner, self._source, self.spacing[1:], z, pos, neg, state.masks.get(z), erase_depth=erase_depth,
+                config=self.prompt, new_clicks=new_clicks(state.interactions.get(z), pos, neg), start=start)
+
+        if self.prompt.first_click_check and len(pos) and state.masks.get(z) is None:
+            result, note = checked_first_mask(predict, foreground_pixels(self._read_slice(z)))
+            return replace(result, note=note)
+        return predict()
 
     def preview(self, z, positive=(), negative=(), *, box=None) -> np.ndarray:
         """The 2D prompt mask (Y, X) bool that a round with these clicks (and box) would put on slice z.
@@ -331,7 +344,7 @@ class LimNetController(RoundHistoryMixin, ModelSwitchingMixin):
             self.last_round_stats = {
                 "prompt_s": t_prompt - t0, "propagation_s": t_prop - t_prompt, "propagated_slices": len(propagated),
                 "fusion_s": t_end - t_prop, "fusion_slices": len(plan.choices), "leak_cut_slices": len(cut),
-                "total_s": t_end - t0, "device": str(self.device), "stops": stops}
+                "total_s": t_end - t0, "device": str(self.device), "stops": stops, "prompt_note": prompt.note}
             steps.finish()
             return self.mask
 

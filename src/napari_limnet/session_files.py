@@ -109,14 +109,15 @@ def apply_settings(ctrl, settings: dict) -> None:
     # sessions saved before the weak-edge look have no "prompt", those saved before the texture
     # edge no "texture_edge", before the small-window look no "small_look", and before the collapse
     # guard no "collapse_guard", before the border contrast no "border_contrast", before the click
-    # trust rules no "reframe_guard" or "local_correction": replay them as made
+    # trust rules no "reframe_guard", "local_correction" or "first_click_check": replay them as made
     pr = settings.get("prompt", {"weak_edge_look": False})
     known = {"weak_edge_look", "texture_edge", "small_look", "collapse_guard", "border_contrast", "mirror_border",
-             "reframe_guard", "local_correction"}
+             "reframe_guard", "local_correction", "first_click_check"}
     if not isinstance(pr, dict) or set(pr) - known or not all(isinstance(pr.get(k, True), bool) for k in known):
         raise ValueError(f"invalid prompt settings in the session: {pr!r}")
     ctrl.prompt = PromptConfig(**{"texture_edge": False, "small_look": False, "collapse_guard": False,
-                                  "border_contrast": False, "reframe_guard": False, "local_correction": False, **pr})
+                                  "border_contrast": False, "reframe_guard": False, "local_correction": False,
+                                  "first_click_check": False, **pr})
 
 
 def _settings_rule(key: str, rule: type, value, defaults: dict | None = None, nested: dict | None = None):

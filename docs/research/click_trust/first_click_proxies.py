@@ -23,8 +23,9 @@ from napari_limnet.evaluation.robot_user import first_click, jittered
 from napari_limnet.inference.prompt import PromptConfig
 
 CONFIGS = {
-    "before (no re-framing guard)": replace(PromptConfig(), reframe_guard=False),
-    "re-framing guard": PromptConfig(),
+    "before (neither)": replace(PromptConfig(), reframe_guard=False, first_click_check=False),
+    "re-framing guard": replace(PromptConfig(), first_click_check=False),
+    "re-framing guard + first-click check": PromptConfig(),
 }
 
 

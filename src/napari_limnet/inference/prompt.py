@@ -123,6 +123,7 @@ class PromptConfig:
     mirror_border: bool = False
     reframe_guard: bool = True
     local_correction: bool = True
+    first_click_check: bool = True
 
     @property
     def padding(self) -> str:
@@ -164,6 +165,8 @@ class PromptResult:
     passes: int
     #: expected wrong pixels of the last pass (see stopping.uncertain_pixels); 0 without a pass
     uncertain: float = 0.0
+    #: a status-line sentence about the mask ('' = nothing to say; see first_click.checked_first_mask)
+    note: str = ""
 
 
 def _stable(a: CropBox, b: CropBox) -> bool:
@@ -426,6 +429,7 @@ def predict_prompt_mask(
     erase_depth: float | None = None,
     config: PromptConfig = PromptConfig(),
     new_clicks: np.ndarray | None = None,
+    start: float | None = None,
 ) -> PromptResult:
     """Run the interaction net on slice z with all its clicks.
 
@@ -434,6 +438,8 @@ def predict_prompt_mask(
     config: the first-click choices (:class:`PromptConfig`). new_clicks: (K, 2) this round's clicks
     among them; with a current mask and ``config.local_correction``, the net's answer is taken
     near them only (:func:`~.correction.correct_locally`). None = no local correction.
+    start: a first click's window as a factor of the size prior, re-framed from there without the
+    multi-scale search (None = the search picks it; see :mod:`.first_click`).
     """
     positive = np.asarray(positive, dtype=np.float64).reshape(-1, 2)
     negative = np.asarray(negative, dtype=np.float64).reshape(-1, 2)
@@ -454,7 +460,9 @@ def predict_prompt_mask(
         box = size_prior_box(positive, spacing_yx)
 
     mask, passes, edge, last = None, 0, None, None
-    if prev_box is None:
+    if prev_box is None and start is not None:
+        box = box.scaled(start) if start != 1 else box
+    elif prev_box is None:
         box, passes, edge, last = _first_scale(runner, source, spacing_yx, z, box, positive, negative, size, config)
         edge = edge if config.collapse_guard else None
     guard_reframing = prev_box is None and edge is None and config.reframe_guard

@@ -235,6 +235,8 @@ class RoundsMixin:
         cut = sess.last_round_stats.get("leak_cut_slices", 0)
         extra = f" The leak was cut: {cut} more slice(s) cleared." if cut else ""
         extra += stop_note(sess.last_round_stats.get("stops", {}))
+        note = sess.last_round_stats.get("prompt_note", "")
+        extra += f" {note}" if note else ""
         self.status.setText(f"Round {sess.n_rounds} (slice {z}, on {sess.device}): object on {n} slices.{extra} "
                             f"Commit [{KEYS['commit']}] when done, or check the least confident slice [{KEYS['goto']}].")
 
