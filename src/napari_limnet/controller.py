@@ -23,7 +23,7 @@ from .inference.fusion import FusionConfig, keep_old
 from .inference.mask_store import LazyMask, SliceMask, dense_slice, dense_volume
 from .inference.prompt import ERASE_DEPTH, PromptConfig, PromptResult, predict_prompt_mask
 from .inference.correction import new_clicks
-from .inference.first_click import checked_first_mask, foreground_pixels
+from .inference.first_click import checked_first_mask, foreground
 from .inference.cancel import Cancelled
 from .inference.propagation import PropagationConfig, propagate
 from .inference.rounds import (
@@ -260,7 +260,7 @@ class LimNetController(RoundHistoryMixin, ModelSwitchingMixin):
                 config=self.prompt, new_clicks=new_clicks(state.interactions.get(z), pos, neg), start=start)
 
         if self.prompt.first_click_check and len(pos) and state.masks.get(z) is None:
-            result, note = checked_first_mask(predict, foreground_pixels(self._read_slice(z)))
+            result, note = checked_first_mask(predict, foreground(self._read_slice(z)))
             return replace(result, note=note)
         return predict()
 
