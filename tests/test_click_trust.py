@@ -92,6 +92,7 @@ def test_implausible_first_masks_are_named():
     assert implausible(0, 0.0, 0.0) == "empty"
     assert implausible(30, 40.0, 0.01) == "speck"
     assert implausible(5000, 500.0, 0.8) == "fill"
+    assert implausible(5000, 500.0, 0.8, body=0.15) is None  # a lone object on a dark background
     assert implausible(400, 120.0, 0.05) is None
 
 
@@ -123,7 +124,7 @@ def test_an_implausible_first_mask_is_redone_from_the_surest_plausible_window():
     assert result is plausible[None] and note == ""
     hopeless = dict.fromkeys([None, 0.5, 1, 2, 4], _result(16, 30.0))
     result, note = checked_first_mask(lambda start=None: hopeless[start], fg)
-    assert result is hopeless[None] and "no other window" in note
+    assert result is hopeless[None] and "no other window" in note and "draw a box" in note
 
 
 def test_a_plausible_first_mask_is_left_alone_and_the_round_says_nothing():
@@ -153,3 +154,30 @@ def test_click_trust_counts_collapses_and_corrections_that_hurt_their_slice():
     assert 0.05 < COLLAPSE_DICE
     with pytest.raises(ValueError, match="keep_masks"):
         session_trust(Session(dice=[0.5], clicks=[(0, (1, 1), True)]), truth)
+
+
+def test_the_status_line_says_what_the_first_click_check_did(make_napari_viewer, qtbot):
+    """Through the plugin-menu dock: a bright square that fills most of the slice draws a note in
+    the status line; a lone square on a dark background is the object, and draws none."""
+    from gui_helpers import click_and_segment, plugin_dock
+
+    rng = np.random.default_rng(0)
+    lone = np.zeros((8, 128, 128), np.float32)
+    lone[:, 40:90, 40:90] = 100
+    lone += rng.normal(0, 3, lone.shape).astype(np.float32)
+    viewer = make_napari_viewer(show=True)
+    viewer.add_image(lone, name="lone")
+    widget = plugin_dock(viewer)
+    click_and_segment(widget, viewer, qtbot, 4, 64, 64)
+    assert "Round 1" in widget.status.text() and "first mask" not in widget.status.text()
+    assert widget.layers.current().data[4].sum() > 2000  # the whole square
+    large = np.zeros((8, 128, 128), np.float32)
+    large[:, 10:118, 10:118] = 100
+    large[:, 30:50, 30:50] = 160  # a structure inside the slice-filling square
+    large += rng.normal(0, 3, large.shape).astype(np.float32)
+    viewer.layers.clear()
+    viewer.add_image(large, name="large")
+    widget = plugin_dock(viewer)
+    click_and_segment(widget, viewer, qtbot, 4, 70, 90)
+    text = widget.status.text()
+    assert "Round 1" in text and "The first mask" in text
