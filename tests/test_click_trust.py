@@ -23,16 +23,26 @@ def _two_pieces():
     return before
 
 
-def test_a_correction_takes_the_answer_near_its_click_only():
+def test_a_correction_takes_the_opposite_sense_only_near_its_click():
     before = _two_pieces()
     answer = before.copy()
-    answer[5:25, 5:12] = False  # the trim the user asked for, around the click
-    answer[35:55, 35:55] = False  # the net also dropped a far part of the mask
+    answer[5:25, 5:12] = False  # the trim the user asked for, around the negative click
+    answer[35:55, 30:35] = True  # the net also grew the far part of the mask
+    answer[50:55, 35:55] = False  # ... and trimmed it
     out = correct_locally(before, answer, [(15, 7)], [], [(15, 7)])
     assert not out[15, 7] and not out[5:25, 5:12].any()  # the local trim is taken
-    assert out[35:55, 35:55].all()  # the far part keeps the old mask
+    assert not out[35:55, 30:35].any()  # a far growth after a negative click is not
+    assert not out[50:55, 35:55].any()  # a far trim is the same sense: taken
+    strict = correct_locally(before, answer, [(15, 7)], [], [(15, 7)], CorrectionRule(same_sense_anywhere=False))
+    assert strict[50:55, 35:55].all()  # with the strict rule only the click's neighbourhood changes
     everything = correct_locally(before, answer, [(15, 7)], [], [(15, 7)], CorrectionRule(reach=None))
     np.testing.assert_array_equal(everything, answer)
+    grown = before.copy()
+    grown[5:25, 25:28] = True  # the growth asked for by a positive click
+    grown[35:55, 32:35] = True  # and a far growth: same sense, taken
+    grown[35:55, 50:55] = False  # and a far trim: opposite sense, not taken
+    out = correct_locally(before, grown, [(15, 26)], [(15, 26)], [])
+    assert out[5:25, 25:28].all() and out[35:55, 32:35].all() and out[35:55, 50:55].all()
 
 
 def test_a_correction_never_goes_against_the_slices_clicks():

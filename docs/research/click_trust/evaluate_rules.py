@@ -22,11 +22,14 @@ from napari_limnet.inference.prompt import ERASE_FRACTION
 RULES = {
     "shipped (net's answer)": None,
     "clicks only (reach inf)": CorrectionRule(reach=None),
-    "reach 2": CorrectionRule(reach=2.0),
-    "reach 1": CorrectionRule(reach=1.0),
-    "reach 0.5": CorrectionRule(reach=0.5),
-    "reach 0.25": CorrectionRule(reach=0.25),
-    "reach 0 (the click's own piece)": CorrectionRule(reach=0.0),
+    "reach 2": CorrectionRule(reach=2.0, same_sense_anywhere=False),
+    "reach 1": CorrectionRule(reach=1.0, same_sense_anywhere=False),
+    "reach 0.5": CorrectionRule(reach=0.5, same_sense_anywhere=False),
+    "reach 0.5, same sense anywhere": CorrectionRule(reach=0.5),
+    "reach 1, same sense anywhere": CorrectionRule(reach=1.0),
+    "reach 0, same sense anywhere": CorrectionRule(reach=0.0),
+    "reach 0.25": CorrectionRule(reach=0.25, same_sense_anywhere=False),
+    "reach 0 (the click's own piece)": CorrectionRule(reach=0.0, same_sense_anywhere=False),
 }
 
 
