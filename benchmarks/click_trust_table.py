@@ -49,9 +49,13 @@ def paired(rows: list[dict], old: str, new: str, seed: int = 0, draws: int = 200
             "last_ci95": [round(float(np.percentile(boot, 2.5)), 4), round(float(np.percentile(boot, 97.5)), 4)]}
 
 
+def _share(v) -> str:
+    return "n/a" if v is None else f"{v:.2f}"
+
+
 def table(report: dict, methods: list[str], old: str, new: str) -> str:
-    lines = ["| group (cases, sessions) | method | r1 | r2 | r3 | r4 | r5 | r6 | collapsed r1 | slice worse | "
-             "3D gain / correction | s/round |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| group (cases, sessions) | method | r1 | r2 | r3 | r4 | r5 | r6 | collapsed r1 | slice worse (Dice) | "
+             "slice more wrong pixels | 3D gain / correction | s/round |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for g, rows in groups_of(report["cases"]).items():
         head = f"{g} ({len({r['name'] for r in rows})}, {len(rows)})"
         for m in methods:
@@ -63,12 +67,12 @@ def table(report: dict, methods: list[str], old: str, new: str) -> str:
             sec = np.mean([np.mean(h["seconds"]) for h in have])
             lines.append(f"| {head} | {m} | " + " | ".join(f"{v:.3f}" for v in d)
                          + f" | {t['collapsed_first_clicks']}/{t['sessions']} | {t['slice_worse_share']:.2f} | "
-                         f"{t['gain_3d_per_correction']:+.3f} | {sec:.2f} |")
+                         f"{_share(t.get('slice_more_wrong_share'))} | {t['gain_3d_per_correction']:+.3f} | {sec:.2f} |")
             head = ""
         p = paired(rows, old, new)
         lines.append(f"| | {new} - {old}, paired | " + " | ".join(f"{v:+.3f}" for v in p["per_round"])
                      + f" | r6 95 % CI [{p['last_ci95'][0]:+.3f}, {p['last_ci95'][1]:+.3f}] | worst round "
-                     f"{p['worst_round']:+.3f} | | |")
+                     f"{p['worst_round']:+.3f} | | | |")
     return "\n".join(lines)
 
 

@@ -161,6 +161,8 @@ def test_click_trust_counts_collapses_and_corrections_that_hurt_their_slice():
     pooled = pool_trust([record, {**record, "collapsed": False}])
     assert pooled["collapsed_first_clicks"] == 1 and pooled["sessions"] == 2 and pooled["correction_rounds"] == 4
     assert pooled["slice_worse_share"] == 0.5 and pooled["slice_better_share"] == 0.5
+    assert record["slice_wrong_before"] == [35, 0] and record["slice_wrong_after"] == [0, 18]
+    assert pooled["slice_more_wrong_share"] == 0.5
     assert 0.05 < COLLAPSE_DICE
     with pytest.raises(ValueError, match="keep_masks"):
         session_trust(Session(dice=[0.5], clicks=[(0, (1, 1), True)]), truth)
@@ -209,5 +211,5 @@ def test_the_click_trust_table_pairs_sessions_and_bounds_the_gain(load_script):
     text = load_script("click_trust_table").table({"cases": rows}, ["limnet", "before_click_trust"],
                                                    "before_click_trust", "limnet")
     assert "| nuclei_confocal (9, 36) | limnet |" in text
-    assert "| 0/36 | 0.20 | +0.010 | 1.20 |" in text and "| 4/36 | 0.20 | +0.010 | 1.00 |" in text
+    assert "| 0/36 | 0.20 | n/a | +0.010 | 1.20 |" in text and "| 4/36 | 0.20 | n/a | +0.010 | 1.00 |" in text
     assert "+0.030 | r6 95 % CI [+0.030, +0.030] | worst round +0.030" in text
