@@ -116,10 +116,10 @@ def test_foreground_and_its_covered_share():
     assert not foreground(np.ones((8, 8))).any()
 
 
-def test_an_implausible_first_mask_is_redone_from_the_surest_plausible_window():
+def test_a_fill_is_redone_from_the_surest_plausible_window_and_a_speck_only_reported():
     fg = np.ones((100, 100), bool)
     asked = []
-    answers = {None: _result(16, 30.0), 0.5: _result(9, 20.0), 1: _result(400, 160.0), 2: _result(900, 180.0),
+    answers = {None: _result(8100, 900.0), 0.5: _result(9, 20.0), 1: _result(400, 160.0), 2: _result(900, 180.0),
                4: _result(8100, 900.0)}
 
     def predict(start=None):
@@ -127,14 +127,19 @@ def test_an_implausible_first_mask_is_redone_from_the_surest_plausible_window():
         return answers[start]
 
     result, note = checked_first_mask(predict, fg)
-    assert result is answers[2] and asked == [None, 0.5, 1, 2, 4]  # 0.2 wrong px per px beats 0.4; 4x fills
-    assert "speck" in note and "another window" in note
+    # 2x: 0.2 wrong px per px beats 1x's 0.4; 0.5x is a speck and 4x fills like the first answer
+    assert result is answers[2] and asked == [None, 0.5, 1, 2, 4]
+    assert "covered most of the image's foreground" in note and "another window" in note
     plausible = {None: _result(400, 100.0)}
     result, note = checked_first_mask(lambda start=None: plausible[start], fg)
     assert result is plausible[None] and note == ""
-    hopeless = dict.fromkeys([None, 0.5, 1, 2, 4], _result(16, 30.0))
+    asked.clear()
+    answers[None] = _result(16, 30.0)  # a speck: a tiny structure looks the same, so it stays
+    result, note = checked_first_mask(predict, fg)
+    assert result is answers[None] and asked == [None] and "speck" in note and "draw a box" in note
+    hopeless = dict.fromkeys([None, 0.5, 1, 2, 4], _result(8100, 900.0))
     result, note = checked_first_mask(lambda start=None: hopeless[start], fg)
-    assert result is hopeless[None] and "no other window" in note and "draw a box" in note
+    assert result is hopeless[None] and "no other window" in note and "negative click" in note
 
 
 def test_a_plausible_first_mask_is_left_alone_and_the_round_says_nothing():
