@@ -23,7 +23,7 @@ from .inference.fusion import FusionConfig, keep_old
 from .inference.mask_store import LazyMask, SliceMask, dense_slice, dense_volume
 from .inference.prompt import ERASE_DEPTH, PromptConfig, PromptResult, predict_prompt_mask
 from .inference.correction import new_clicks
-from .inference.first_click import checked_first_mask, foreground
+from .inference.first_click import first_mask_note, foreground
 from .inference.cancel import Cancelled
 from .inference.propagation import PropagationConfig, propagate
 from .inference.rounds import (
@@ -248,21 +248,17 @@ class LimNetController(RoundHistoryMixin, ModelSwitchingMixin):
         return result
 
     def _click_prompt(self, z: int, pos: np.ndarray, neg: np.ndarray, state: RunState) -> PromptResult:
-        """The prompt mask of a round of clicks on slice z: a first click's mask is checked
-        (:mod:`~napari_limnet.inference.first_click`), a correction is taken near its new clicks."""
+        """The prompt mask of a round of clicks on slice z: a correction is taken near its new clicks,
+        and a first click's mask is checked (:mod:`~napari_limnet.inference.first_click`)."""
         erase_depth = self.stopping.erase_depth
         if erase_depth is None and grown_from_source(state, z, self.stopping.grown_erase):
             erase_depth = ERASE_DEPTH  # "not this" in the middle of a mask that outgrew its source
-
-        def predict(start=None) -> PromptResult:
-            return predict_prompt_mask(
-                self._runner, self._source, self.spacing[1:], z, pos, neg, state.masks.get(z), erase_depth=erase_depth,
-                config=self.prompt, new_clicks=new_clicks(state.interactions.get(z), pos, neg), start=start)
-
+        result = predict_prompt_mask(
+            self._runner, self._source, self.spacing[1:], z, pos, neg, state.masks.get(z), erase_depth=erase_depth,
+            config=self.prompt, new_clicks=new_clicks(state.interactions.get(z), pos, neg))
         if self.prompt.first_click_check and len(pos) and state.masks.get(z) is None:
-            result, note = checked_first_mask(predict, foreground(self._read_slice(z)))
-            return replace(result, note=note)
-        return predict()
+            result = replace(result, note=first_mask_note(result, foreground(self._read_slice(z))))
+        return result
 
     def preview(self, z, positive=(), negative=(), *, box=None) -> np.ndarray:
         """The 2D prompt mask (Y, X) bool that a round with these clicks (and box) would put on slice z.

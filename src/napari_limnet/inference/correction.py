@@ -35,6 +35,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from .crops import points_bbox, union_bbox
+from .mask_store import SliceMask
+
 _EIGHT = np.ones((3, 3), dtype=bool)
 
 
@@ -137,3 +140,24 @@ def new_clicks(before, positive: np.ndarray, negative: np.ndarray) -> np.ndarray
     clicks = np.concatenate([np.reshape(positive, (-1, 2)), np.reshape(negative, (-1, 2))]).astype(np.float64)
     fresh = [c for c in clicks if (round(float(c[0]), 3), round(float(c[1]), 3)) not in seen]
     return np.array(fresh, dtype=np.float64).reshape(-1, 2)
+
+
+def correct_slice_mask(previous: SliceMask, answer: SliceMask | None, new_clicks, positive, negative,
+                     slice_shape: tuple[int, int]) -> SliceMask | None:
+    """:func:`correct_locally` on slice masks: ``previous`` (the slice's current mask) and the net's
+    ``answer`` (None = empty), in the frame (inside the slice) that holds both masks and every click.
+    Returns the corrected SliceMask (None = empty)."""
+    boxes = [previous.bbox, points_bbox(np.concatenate([positive, negative, np.reshape(new_clicks, (-1, 2))]))]
+    if answer is not None:
+        boxes.append(answer.bbox)
+    ymin, ymax, xmin, xmax = union_bbox(*boxes)
+    y0, x0 = max(0, ymin - 1), max(0, xmin - 1)
+    shape = (min(ymax + 2, slice_shape[0]) - y0, min(xmax + 2, slice_shape[1]) - x0)
+    before = np.zeros(shape, dtype=bool)
+    previous.paste_into(before, y0, x0)
+    proposed = np.zeros(shape, dtype=bool)
+    if answer is not None:
+        answer.paste_into(proposed, y0, x0)
+    shift = np.array([y0, x0], dtype=np.float64)
+    out = correct_locally(before, proposed, np.reshape(new_clicks, (-1, 2)) - shift, positive - shift, negative - shift)
+    return SliceMask.from_region(y0, x0, out)

@@ -1,5 +1,4 @@
-"""A first click never silently collapses: check the first mask, and look through other windows when
-it is implausible.
+"""A first click never silently collapses: check the first mask, and say so when it is implausible.
 
 The interaction net's first answer on a slice can be implausible in two ways, measured on the
 robot's first clicks on the training structures (brain MRI atlases and body CT/MR, never dev;
@@ -13,21 +12,17 @@ docs/research/click_trust):
   above its Otsu threshold), where that foreground is a body or a head (:data:`BODY_SHARE`): the
   outline of the head or the body around the structure clicked.
 
-A fill (or an empty mask) is re-done from each window of :data:`START_FACTORS` x the size prior
-(each re-framed on its own result), and the plausible one the net is surest of (the least
-expected wrong pixels per mask pixel) is taken. With none plausible the first answer stands and
-the round's note says so, for the status line. A speck is only reported: a structure of a few
-pixels that is really that small (a faint CT lesion of 80 pixels) looks to the net exactly like a
-speck of a larger one (expected wrong pixels 1.06-1.28 x the area against 1.04-1.22 x), and the
-wider windows would replace it with a blob ten times its size. On the training structures' first
-clicks (80 structures, 2 jitter seeds) the fill rule took the 2D Dice from 0.510 to 0.526 and the
-collapses (2D Dice under 0.1) from 7 to 4 of 160 (re-doing specks too gave 0.539 and 1, but
-broke the tiny structures above); FILL_SHARE was chosen there (the result holds for 0.4-0.6).
+Such a mask is shown as it is, and the round's note (the status line) says what it looks like and
+what the user can do. It is never swapped silently for another window's mask: both kinds are
+ambiguous. A faint CT structure of 80 pixels looks to the net exactly like a speck of a larger
+one (expected wrong pixels 1.06-1.28 x the area against 1.04-1.22 x), and wider windows replace it
+with a blob ten times its size; a large uniform object that is most of the image is a fill by the
+same measure as a hemisphere around a small brain structure. Re-doing fills and specks from the
+0.5x-4x windows raised the training structures' first-slice Dice (0.510 -> 0.539, collapses
+7 -> 1 of 160) but broke both of those cases, so it was taken out (docs/research/click_trust).
 """
 
 from __future__ import annotations
-
-from typing import Callable
 
 import numpy as np
 
@@ -40,8 +35,6 @@ FILL_SHARE = 0.5
 #: (On the training structures' first slices the foreground covers 0.07-0.98 of the slice, and
 #: the fills found there 0.39-0.59; the result above is the same for any value up to 0.35.)
 BODY_SHARE = 0.25
-#: The windows (times the size prior) an implausible first mask is re-done from.
-START_FACTORS = (0.5, 1, 2, 4)
 
 
 def foreground(image2d: np.ndarray) -> np.ndarray:
@@ -82,39 +75,19 @@ def implausible(area: int, uncertain: float, covered: float, body: float = 1.0) 
     return None
 
 
-_WORDS = {"empty": "was empty", "speck": "was a speck the net was unsure of",
-          "fill": "covered most of the image's foreground"}
-#: What the user can do when no window gave a plausible first mask, by why it was implausible.
+_WORDS = {"empty": "is empty", "speck": "is a speck the net is unsure of",
+          "fill": "covers most of the image's foreground"}
+#: What the user can do, by why the first mask is implausible.
 _ADVICE = {"empty": "click nearer the object's middle or draw a box.",
            "speck": "add a click or draw a box if the object is larger.",
            "fill": "if you meant a smaller structure, add a negative click outside it or draw a box."}
 
 
-def _verdict(result, fg: np.ndarray) -> str | None:
-    area = result.mask.area if result.mask is not None else 0
-    return implausible(area, result.uncertain, covered_share(result.mask, fg), float(fg.mean()) if fg.size else 0.0)
+def first_mask_note(result, fg: np.ndarray) -> str:
+    """The status-line sentence about a first click's prompt result ('' when it is plausible).
 
-
-def checked_first_mask(predict: Callable, fg: np.ndarray):
-    """The first click's prompt result, re-done from other windows when implausible.
-
-    ``predict(start)`` -> :class:`~.prompt.PromptResult` for a start window of ``start`` x the size
-    prior (None = the multi-scale search's own choice); ``fg``: the slice's :func:`foreground`.
-    Returns (result, note): the note is '' for a plausible first answer, else a status-line
-    sentence that says what was done or what the user can do (a speck is only reported).
+    ``result``: the :class:`~.prompt.PromptResult`; ``fg``: the slice's :func:`foreground`.
     """
-    first = predict(None)
-    why = _verdict(first, fg)
-    if why is None:
-        return first, ""
-    if why == "speck":  # a tiny structure looks the same to the net: ask the user, change nothing
-        return first, f"The first mask {_WORDS[why]}: {_ADVICE[why]}"
-    best, best_score = None, np.inf
-    for start in START_FACTORS:
-        result = predict(start)
-        area = result.mask.area if result.mask is not None else 0
-        if _verdict(result, fg) is None and result.uncertain / area < best_score:
-            best, best_score = result, result.uncertain / area
-    if best is None:
-        return first, f"The first mask {_WORDS[why]}, and no other window gave a plausible one: {_ADVICE[why]}"
-    return best, f"The first mask {_WORDS[why]}, so a mask from another window was taken: add a click if it is not your object."
+    area = result.mask.area if result.mask is not None else 0
+    why = implausible(area, result.uncertain, covered_share(result.mask, fg), float(fg.mean()) if fg.size else 0.0)
+    return "" if why is None else f"The first mask {_WORDS[why]}: {_ADVICE[why]}"

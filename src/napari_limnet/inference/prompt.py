@@ -25,9 +25,10 @@ import torch
 from scipy import ndimage
 
 from .clicks import click_map
-from .correction import correct_locally
+from .correction import correct_slice_mask
 from .crops import CROP_SIZE, CropBox, points_bbox, union_bbox
-from .intensity import apply_window, intensity_window, quartiles
+from .intensity import apply_window, intensity_window
+from .outline import TEXTURE_SMOOTH, boundary_contrast, outline_contrast  # noqa: F401 - boundary_contrast: public here too
 from .mask_store import SliceMask
 from .runner import NetRunner
 from .slice_io import mask_to_crop, paste_mask, read_crop
@@ -50,10 +51,6 @@ EDGE_CONTRAST = 1.0
 #: times larger, which wins only where its mask sits on a clear edge (EDGE_CONTRAST). Not the 4x
 #: window: at that size a weak-edged structure's mask becomes the outline of the organ around it.
 WEAK_EDGE_LARGEST_FACTOR = 2
-#: A larger window's mask may also show its clear edge on the crop averaged over this many pixels
-#: square (boundary_contrast's ``smooth``): a textured nucleus's outline is a clear step at that
-#: scale while its chromatin spreads the raw intensities inside (contrast 0.2-1.2 raw, 1.1-1.7 averaged).
-TEXTURE_SMOOTH = 5
 #: Small-window look: when the size prior's first mask stands on a weak edge (below EDGE_CONTRAST)
 #: and no larger window won, the window this many times the size prior is looked through too. Seen
 #: through the 64-pixel window, a structure of a few pixels with a faint outline gets a blob at the
@@ -165,7 +162,7 @@ class PromptResult:
     passes: int
     #: expected wrong pixels of the last pass (see stopping.uncertain_pixels); 0 without a pass
     uncertain: float = 0.0
-    #: a status-line sentence about the mask ('' = nothing to say; see first_click.checked_first_mask)
+    #: a status-line sentence about the mask ('' = nothing to say; see first_click.first_mask_note)
     note: str = ""
 
 
@@ -240,39 +237,6 @@ def clean_prompt_mask(
     return SliceMask.from_region(mask.y0, mask.x0, np.isin(labels, sorted(keep)))
 
 
-def boundary_contrast(image: torch.Tensor, mask: torch.Tensor, smooth: int = 0, inside_slice: torch.Tensor | None = None) -> float:
-    """How well a mask's outline sits on an image edge, in a (S, S) crop.
-
-    |median inside - median of a 3-pixel ring outside| over the two inter-quartile ranges. A blob
-    drawn inside a uniform region (no edge to follow) scores near 0.
-
-    ``smooth`` (odd k > 1): the same on the crop averaged over k x k pixels, with the inside eroded
-    and the ring moved out by k // 2 pixels so that no average straddles the outline. Fine texture
-    (chromatin in a nucleus) inflates the inter-quartile ranges of the raw crop; the averages keep
-    the step across the outline and lose the texture.
-
-    ``inside_slice``: (S, S) bool, the crop pixels that show the slice (``CropBox.inside_crop``);
-    when given, both sides are measured there only, never on the padding past the image edge.
-    """
-    inside = mask > 0.5
-    if smooth > 1:
-        r = smooth // 2
-        image = torch.nn.functional.avg_pool2d(image[None, None], smooth, 1, r, count_include_pad=False)[0, 0]
-        grown = torch.nn.functional.max_pool2d(inside[None, None].float(), 2 * r + 1, 1, r)[0, 0].bool()
-        core = -torch.nn.functional.max_pool2d(-inside[None, None].float(), 2 * r + 1, 1, r)[0, 0] > 0.5
-        far = torch.nn.functional.max_pool2d(inside[None, None].float(), 2 * r + 7, 1, r + 3)[0, 0].bool()
-        inside, ring = core, far & ~grown
-    else:
-        ring = torch.nn.functional.max_pool2d(inside[None, None].float(), 7, 1, 3)[0, 0].bool() & ~inside
-    if inside_slice is not None:
-        inside, ring = inside & inside_slice, ring & inside_slice
-    if inside.sum() < 4 or ring.sum() < 4:
-        return 0.0
-    a25, a50, a75 = quartiles(image[inside])
-    b25, b50, b75 = quartiles(image[ring])
-    return abs(a50 - b50) / (a75 - a25 + b75 - b25 + 1e-3)
-
-
 def size_prior_box(positive: np.ndarray, spacing_yx: tuple[float, float]) -> CropBox:
     """The first window around (N, 2) positive clicks (y, x): their framing, at least the size prior.
 
@@ -284,17 +248,6 @@ def size_prior_box(positive: np.ndarray, spacing_yx: tuple[float, float]) -> Cro
     if box.height * spacing_yx[0] < first_side_mm:
         box = CropBox.square_mm(box.center, first_side_mm, spacing_yx)
     return box
-
-
-def _outline_contrast(image: torch.Tensor, drawn: torch.Tensor, averaged: bool, inside_slice: torch.Tensor | None = None) -> float:
-    """boundary_contrast of a (S, S) mask on its crop; with ``averaged``, the larger of raw and averaged.
-
-    ``inside_slice``: see :func:`boundary_contrast` (None = the whole crop counts).
-    """
-    contrast = boundary_contrast(image, drawn, inside_slice=inside_slice)
-    if averaged:
-        contrast = max(contrast, boundary_contrast(image, drawn, smooth=TEXTURE_SMOOTH, inside_slice=inside_slice))
-    return contrast
 
 
 def _shown(box: CropBox, shape: tuple[int, int], size: int, config: PromptConfig) -> torch.Tensor | None:
@@ -345,7 +298,7 @@ def _first_scale(runner, source, spacing_yx, z, box, positive, negative, size,
         logits = runner.interaction(x)[0, 0]
         passes += 1
         drawn = (logits > 0).float()
-        contrast = _outline_contrast(x[0, 0], drawn, averaged=chosen is not None and config.texture_edge,
+        contrast = outline_contrast(x[0, 0], drawn, averaged=chosen is not None and config.texture_edge,
                                      inside_slice=_shown(cand, shape, size, config))
         if chosen is None:
             chosen, chosen_factor = (cand, logits, x[0, 0]), factor
@@ -368,7 +321,7 @@ def _first_scale(runner, source, spacing_yx, z, box, positive, negative, size,
         x = interaction_input(source, z, small, positive, negative, None, size, config.padding)
         logits = runner.interaction(x)[0, 0]
         passes += 1
-        small_contrast = _outline_contrast(x[0, 0], (logits > 0).float(), averaged=True, inside_slice=_shown(small, shape, size, config))
+        small_contrast = outline_contrast(x[0, 0], (logits > 0).float(), averaged=True, inside_slice=_shown(small, shape, size, config))
         if small_contrast >= max(SMALL_FLOOR, SMALL_GAIN * prior_contrast):
             chosen = (small, logits, x[0, 0])
     cand, logits, image = chosen
@@ -376,29 +329,35 @@ def _first_scale(runner, source, spacing_yx, z, box, positive, negative, size,
     mask = clean_prompt_mask(pasted, positive, negative, None)
     if mask is None:
         return box, passes, None, None
-    contrast = won.contrast if won is not None else _outline_contrast(
+    contrast = won.contrast if won is not None else outline_contrast(
         image, (logits > 0).float(), averaged=config.texture_edge, inside_slice=_shown(cand, shape, size, config))
     framing = CropBox.framing(union_bbox(mask.bbox, points_bbox(positive)), spacing_yx)
     return framing, passes, won, EdgePass(cand, logits, contrast, pasted)
 
 
-def _correct_locally(previous: SliceMask, answer: SliceMask | None, new_clicks, positive, negative,
-                     slice_shape: tuple[int, int]) -> SliceMask | None:
-    """:func:`~.correction.correct_locally` in the frame (inside the slice) that holds both masks and every click."""
-    boxes = [previous.bbox, points_bbox(np.concatenate([positive, negative, np.reshape(new_clicks, (-1, 2))]))]
-    if answer is not None:
-        boxes.append(answer.bbox)
-    ymin, ymax, xmin, xmax = union_bbox(*boxes)
-    y0, x0 = max(0, ymin - 1), max(0, xmin - 1)
-    shape = (min(ymax + 2, slice_shape[0]) - y0, min(xmax + 2, slice_shape[1]) - x0)
-    before = np.zeros(shape, dtype=bool)
-    previous.paste_into(before, y0, x0)
-    proposed = np.zeros(shape, dtype=bool)
-    if answer is not None:
-        answer.paste_into(proposed, y0, x0)
-    shift = np.array([y0, x0], dtype=np.float64)
-    out = correct_locally(before, proposed, np.reshape(new_clicks, (-1, 2)) - shift, positive - shift, negative - shift)
-    return SliceMask.from_region(y0, x0, out)
+def _collapsed(this: EdgePass, edge: EdgePass | None, last: EdgePass | None) -> EdgePass | None:
+    """The pass to go back to when re-framing collapsed into ``this`` (else None): the last pass on a
+    clear edge after a larger window won (collapse guard), else the previous pass when ``this``
+    shrank away from it (re-framing guard, :data:`SHRINK_COLLAPSE`)."""
+    if edge is not None and edge.collapsed_into(this.contrast, this.area):
+        return edge
+    if last is not None and last.collapsed_into(this.contrast, this.area, SHRINK_COLLAPSE):
+        return last
+    return None
+
+
+def _settled(mask: SliceMask | None, positive: np.ndarray, negative: np.ndarray, previous: SliceMask | None,
+             new_clicks: np.ndarray | None, shape: tuple[int, int]) -> SliceMask | None:
+    """The net's mask, cleaned (:func:`clean_prompt_mask`), taken near ``new_clicks`` when correcting
+    (:func:`~.correction.correct_slice_mask`; None = the whole answer), and erased when a
+    negative-only round keeps under :data:`ERASE_FRACTION` of the slice's mask."""
+    cleaned = clean_prompt_mask(mask, positive, negative, previous)
+    if previous is not None and new_clicks is not None and len(new_clicks):
+        cleaned = correct_slice_mask(previous, cleaned, new_clicks, positive, negative, shape)
+    if len(positive) == 0 and cleaned is not None and previous is not None:
+        if cleaned.area < ERASE_FRACTION * previous.area:
+            cleaned = None  # the user is erasing the object on this slice: it becomes an empty boundary
+    return cleaned
 
 
 def clicks_in_core(mask: SliceMask | None, points: np.ndarray, depth: float = ERASE_DEPTH) -> bool:
@@ -435,11 +394,9 @@ def predict_prompt_mask(
 
     positive, negative: (N, 2) / (M, 2) slice pixel coordinates (y, x). previous: the slice's
     current mask, or None. erase_depth: see :data:`ERASE_DEPTH` (None = never erase on depth).
-    config: the first-click choices (:class:`PromptConfig`). new_clicks: (K, 2) this round's clicks
-    among them; with a current mask and ``config.local_correction``, the net's answer is taken
-    near them only (:func:`~.correction.correct_locally`). None = no local correction.
-    start: a first click's window as a factor of the size prior, re-framed from there without the
-    multi-scale search (None = the search picks it; see :mod:`.first_click`).
+    config: :class:`PromptConfig`. new_clicks: (K, 2) this round's clicks among them, for the local
+    correction (:func:`_settled`; None = none). start: a first click's window as a factor of the
+    size prior, re-framed from there without the multi-scale search (None = the search picks it).
     """
     positive = np.asarray(positive, dtype=np.float64).reshape(-1, 2)
     negative = np.asarray(negative, dtype=np.float64).reshape(-1, 2)
@@ -448,27 +405,23 @@ def predict_prompt_mask(
     # must not blow the crop up (they act wherever they fall inside it).
     clicks_box = points_bbox(positive if len(positive) else negative)
     prev_box = previous.bbox if previous is not None else None
-    if prev_box is None and len(positive) == 0:
-        # Negative clicks on an empty slice: it stays empty (and becomes a boundary).
+    if prev_box is None and len(positive) == 0:  # negative clicks on an empty slice: it stays empty (a boundary)
         return PromptResult(None, CropBox.framing(clicks_box, spacing_yx), 0)
     if len(positive) == 0 and erase_depth is not None and clicks_in_core(previous, negative, erase_depth):
         return PromptResult(None, CropBox.framing(union_bbox(prev_box, clicks_box), spacing_yx), 0)
 
+    mask, passes, edge, last = None, 0, None, None
     if prev_box is not None:
         box = CropBox.framing(union_bbox(prev_box, clicks_box), spacing_yx)
+    elif start is not None:
+        box = size_prior_box(positive, spacing_yx).scaled(start)
     else:
-        box = size_prior_box(positive, spacing_yx)
-
-    mask, passes, edge, last = None, 0, None, None
-    if prev_box is None and start is not None:
-        box = box.scaled(start) if start != 1 else box
-    elif prev_box is None:
-        box, passes, edge, last = _first_scale(runner, source, spacing_yx, z, box, positive, negative, size, config)
+        box, passes, edge, last = _first_scale(runner, source, spacing_yx, z, size_prior_box(positive, spacing_yx),
+                                               positive, negative, size, config)
         edge = edge if config.collapse_guard else None
     guard_reframing = prev_box is None and edge is None and config.reframe_guard
     last = last if guard_reframing else None  # the previous pass, for the re-framing guard
-    # Net passes in all: the first framing plus MAX_REFRAMES re-framings, one more after a
-    # multi-scale search (whose chosen window is re-framed on its own result first).
+    # net passes: the first framing + MAX_REFRAMES re-framings (+1 re-framing a multi-scale search's window)
     budget = MAX_REFRAMES + 1 if passes == 0 else MAX_REFRAMES + 2
     while True:
         passes += 1
@@ -476,12 +429,9 @@ def predict_prompt_mask(
         logits = runner.interaction(x)[0, 0]
         mask = paste_mask(logits, box, shape)
         if edge is not None or guard_reframing:
-            contrast = _outline_contrast(x[0, 0], (logits > 0).float(), averaged=config.texture_edge,
-                                         inside_slice=_shown(box, shape, size, config))
-            this = EdgePass(box, logits, contrast, mask)
-            back = edge if edge is not None and edge.collapsed_into(this.contrast, this.area) else None
-            if back is None and last is not None and last.collapsed_into(this.contrast, this.area, SHRINK_COLLAPSE):
-                back = last
+            this = EdgePass(box, logits, outline_contrast(x[0, 0], (logits > 0).float(), averaged=config.texture_edge,
+                                                          inside_slice=_shown(box, shape, size, config)), mask)
+            back = _collapsed(this, edge, last)
             if back is not None:
                 box, logits, mask = back.window, back.logits, back.mask
                 break
@@ -494,11 +444,6 @@ def predict_prompt_mask(
         if passes >= budget:
             break
         box = _limit_growth(box, wanted)
-    cleaned = clean_prompt_mask(mask, positive, negative, previous)
-    if config.local_correction and previous is not None and new_clicks is not None and len(new_clicks):
-        cleaned = _correct_locally(previous, cleaned, new_clicks, positive, negative, shape)
-    if len(positive) == 0 and cleaned is not None and previous is not None:
-        if cleaned.area < ERASE_FRACTION * previous.area:
-            cleaned = None  # the user is erasing the object on this slice: it becomes an empty boundary
-    return PromptResult(cleaned, box, passes, uncertain_pixels(logits, box.height * box.width))
+    settled = _settled(mask, positive, negative, previous, new_clicks if config.local_correction else None, shape)
+    return PromptResult(settled, box, passes, uncertain_pixels(logits, box.height * box.width))
 
