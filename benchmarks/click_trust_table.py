@@ -1,6 +1,7 @@
 """Click-by-click trust, new against old, from one benchmark report run over several jitter seeds.
 
     python benchmarks/click_trust_table.py REPORT.json [--old before_click_trust] [--new limnet] [--extra two_d_first]
+        [--also OTHER.json]
 
 ``REPORT.json``: ``python -m napari_limnet.benchmark --robot-jitter 2 --robot-seeds 0 1 2 3 --methods
 limnet before_click_trust ...``: every (case, seed) session of each method on the same clicks'
@@ -8,6 +9,8 @@ jitter draws. Prints a markdown table per group: Dice per round, the collapsed f
 (3D Dice under 0.1), the share of correction rounds whose clicked slice lost more than 0.02 of 2D
 Dice, the mean 3D gain per correction round and seconds per round; then, paired per session, the
 new-minus-old Dice change per round with a 95 % bootstrap interval at round 6 (resampling cases).
+``--also OTHER.json``: methods of another report run on the same cases and seeds, joined by (case,
+seed); the robot's sessions are deterministic on the CPU, so the rows pair as if run together.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ def groups_of(rows: list[dict]) -> dict[str, list[dict]]:
     for r in rows:
         out.setdefault(r["group"], []).append(r)
     real = [r for r in rows if is_real_dev(r["group"])]
-    if real and len(real) != len(rows):
+    if len({r["group"] for r in real}) > 1:
         out["all_real"] = real
     return out
 
@@ -76,14 +79,27 @@ def table(report: dict, methods: list[str], old: str, new: str) -> str:
     return "\n".join(lines)
 
 
+def joined(report: dict, other: dict) -> dict:
+    """``report`` with each session's methods from ``other`` added (same case and robot seed)."""
+    extra = {(r["name"], r.get("robot_seed")): r for r in other["cases"]}
+    cases = []
+    for r in report["cases"]:
+        o = extra.get((r["name"], r.get("robot_seed")), {})
+        cases.append({**{k: v for k, v in o.items() if isinstance(v, dict)}, **r})
+    return {**report, "cases": cases}
+
+
 def main(argv=None) -> str:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("report")
     ap.add_argument("--old", default="before_click_trust")
     ap.add_argument("--new", default="limnet")
     ap.add_argument("--extra", nargs="*", default=[])
+    ap.add_argument("--also", action="append", default=[], help="another report on the same cases and seeds")
     a = ap.parse_args(argv)
     report = json.loads(Path(a.report).read_text())
+    for path in a.also:
+        report = joined(report, json.loads(Path(path).read_text()))
     out = table(report, [a.new, a.old, *a.extra], a.old, a.new)
     print(out)
     return out

@@ -184,3 +184,11 @@ def test_the_status_line_says_what_the_first_click_check_saw(make_napari_viewer,
     click_and_segment(widget, viewer, qtbot, 4, 64, 64)
     text = widget.status.text()
     assert "Round 1" in text and "The first mask" in text, text
+
+
+def test_the_click_trust_table_joins_methods_of_another_report_by_case_and_seed(load_script):
+    table = load_script("click_trust_table")
+    a = {"cases": [{"name": "c1", "group": "g", "robot_seed": s, "limnet": {"dice": [s]}} for s in (0, 1)]}
+    b = {"cases": [{"name": "c1", "group": "g", "robot_seed": s, "before_click_trust": {"dice": [10 + s]}} for s in (1, 0)]}
+    rows = table.joined(a, b)["cases"]
+    assert [(r["limnet"]["dice"], r["before_click_trust"]["dice"]) for r in rows] == [([0], [10]), ([1], [11])]
