@@ -192,3 +192,23 @@ def test_the_click_trust_table_joins_methods_of_another_report_by_case_and_seed(
     b = {"cases": [{"name": "c1", "group": "g", "robot_seed": s, "before_click_trust": {"dice": [10 + s]}} for s in (1, 0)]}
     rows = table.joined(a, b)["cases"]
     assert [(r["limnet"]["dice"], r["before_click_trust"]["dice"]) for r in rows] == [([0], [10]), ([1], [11])]
+
+
+def test_the_click_trust_table_pairs_sessions_and_bounds_the_gain(load_script):
+    """benchmarks/click_trust_table.py on a built report: new = old + 0.03 at every round for every
+    session; the table shows the counts and the paired change with its interval."""
+    rows = []
+    for c in range(9):
+        for s in range(4):
+            base = np.linspace(0.05 if c == 0 else 0.4, 0.7, 6)
+            trust = {"collapsed": bool(base[0] < COLLAPSE_DICE), "first_slice_dice": 0.5, "slice_before": [0.5] * 5,
+                     "slice_after": [0.45] + [0.6] * 4, "gain_3d": [0.01] * 5}
+            rows.append({"name": f"nuclei_confocal_{c}", "group": "nuclei_confocal", "robot_seed": s,
+                         "before_click_trust": {"dice": base.tolist(), "seconds": [1.0] * 6, "trust": trust},
+                         "limnet": {"dice": (base + 0.03).tolist(), "seconds": [1.2] * 6,
+                                    "trust": {**trust, "collapsed": False}}})
+    text = load_script("click_trust_table").table({"cases": rows}, ["limnet", "before_click_trust"],
+                                                   "before_click_trust", "limnet")
+    assert "| nuclei_confocal (9, 36) | limnet |" in text
+    assert "| 0/36 | 0.20 | n/a | +0.010 | 1.20 |" in text and "| 4/36 | 0.20 | n/a | +0.010 | 1.00 |" in text
+    assert "+0.030 | r6 95 % CI [+0.030, +0.030] | worst round +0.030" in text
