@@ -55,15 +55,12 @@ def collect(out: str) -> None:
         pickle.dump(records, f)
 
 
-def verdict(v, body: float, speck: float, fill: float, body_share: float = 0.25) -> str | None:
+def verdict(v, body: float, speck: float, fill: float) -> str | None:
+    """inference.first_click.implausible of one recorded result (Dice, area, uncertain, covered)."""
+    from napari_limnet.inference.first_click import implausible
+
     _, area, uncertain, covered = v
-    if area <= 0:
-        return "empty"
-    if uncertain > speck * area:
-        return "speck"
-    if covered > fill and body >= body_share:
-        return "fill"
-    return None
+    return implausible(area, uncertain, covered, body, speck=speck, fill=fill)
 
 
 def evaluate(path: str) -> None:

@@ -62,15 +62,17 @@ def covered_share(mask, fg: np.ndarray) -> float:
     return float((fg[mask.y0: mask.y0 + h, mask.x0: mask.x0 + w] & mask.crop).sum()) / total
 
 
-def implausible(area: int, uncertain: float, covered: float, body: float = 1.0) -> str | None:
+def implausible(area: int, uncertain: float, covered: float, body: float = 1.0, *,
+                speck: float = SPECK_UNCERTAINTY, fill: float = FILL_SHARE) -> str | None:
     """Why a first mask of ``area`` pixels with ``uncertain`` expected wrong pixels, covering the
     share ``covered`` of the slice's foreground, is implausible: 'empty', 'speck', 'fill', or None.
-    ``body``: the share of the slice that foreground is."""
+    ``body``: the share of the slice that foreground is; ``speck``, ``fill``: the two thresholds
+    (a research sweep varies them)."""
     if area <= 0:
         return "empty"
-    if uncertain > SPECK_UNCERTAINTY * area:
+    if uncertain > speck * area:
         return "speck"
-    if covered > FILL_SHARE and body >= BODY_SHARE:
+    if covered > fill and body >= BODY_SHARE:
         return "fill"
     return None
 
