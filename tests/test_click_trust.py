@@ -69,16 +69,16 @@ def test_new_clicks_are_the_ones_the_slice_did_not_have():
 
 
 def test_every_click_is_honoured_after_real_correction_rounds():
-    """The shipped nets on a training CT structure whose rounds are mostly negative corrections
-    (never dev): after each robot round the clicked slice holds every positive click of that slice
-    and no negative one, and no correction took the net's answer far from its click."""
+    """The shipped nets with the local correction on a training CT structure whose rounds are
+    mostly negative corrections (never dev): after each robot round the clicked slice holds every
+    positive click of that slice and no negative one."""
     from napari_limnet.data.real_volumes import default_train_dir
     from napari_limnet.evaluation.cases import load_train_cases
 
     if not (default_train_dir() / "train_cases.json").is_file():
         pytest.skip("../shared/data/train is not here")
     case = next(c for c in load_train_cases(None) if c.name == "train_ts_ct_abdomen_64")
-    ctrl = LimNetController(case.image, spacing=case.spacing)
+    ctrl = LimNetController(case.image, spacing=case.spacing, prompt=PromptConfig(local_correction=True))
     negatives = []
 
     def interact(z, pos, neg):

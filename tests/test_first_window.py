@@ -65,7 +65,7 @@ def test_sessions_record_the_prompt_choice_and_old_sessions_replay_without_it():
     settings = controller_settings(ctrl)
     assert settings["prompt"] == {"weak_edge_look": True, "texture_edge": True, "small_look": True, "collapse_guard": True,
                                   "border_contrast": True, "mirror_border": False, "reframe_guard": True,
-                                  "local_correction": True, "first_click_check": True}
+                                  "local_correction": False, "first_click_check": True}
     other = LimNetController(vol, prompt=PromptConfig(weak_edge_look=False, texture_edge=False, small_look=False,
                                                       collapse_guard=False, border_contrast=False, mirror_border=True))
     apply_settings(other, settings)

@@ -52,7 +52,7 @@ VARIANTS = {
     "no_border_contrast": {"prompt": PromptConfig(border_contrast=False)},
     "mirror_border": {"prompt": PromptConfig(mirror_border=True)},
     "no_reframe_guard": {"prompt": PromptConfig(reframe_guard=False)},
-    "no_local_correction": {"prompt": PromptConfig(local_correction=False)},
+    "local_correction": {"prompt": PromptConfig(local_correction=True)},
     "before_click_trust": {"prompt": PromptConfig(reframe_guard=False, local_correction=False, first_click_check=False)},
     "no_growth": {"stopping": replace(StoppingConfig(), grown_erase=None, leak_cut=replace(LeakCutRule(), growth=None))},
 }
@@ -62,7 +62,7 @@ FIRST_PROMPTS = {"box_r1": "box", "mask_r1": "mask"}
 PROTOCOLS = {"two_d_first": {"two_d_first": True}}
 METHODS = ("limnet", "previous_stopping", "no_valley", "no_drift_gap", "drift_plateau", "no_leak_cut", "core_erase", "trim_spread",
            "no_weak_edge_look", "no_texture_edge", "no_small_look", "no_collapse_guard", "no_border_contrast", "mirror_border",
-           "no_reframe_guard", "no_local_correction", "before_click_trust", "no_growth", "no_mrf",
+           "no_reframe_guard", "local_correction", "before_click_trust", "no_growth", "no_mrf",
            "box_r1", "mask_r1", "two_d_first", "region_growing", "candidate")
 DEFAULT_METHODS = ("limnet", "previous_stopping", "no_mrf", "region_growing")
 #: Groups that are not real scans (left out of "all_real").

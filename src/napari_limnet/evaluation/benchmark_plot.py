@@ -20,7 +20,7 @@ def plot(summary: dict, methods, path: Path) -> None:
               "no_texture_edge": ("tab:pink", ":x"), "no_small_look": ("gold", "-.s"),
               "no_collapse_guard": ("darkgoldenrod", "--p"), "no_border_contrast": ("teal", ":h"),
               "mirror_border": ("slateblue", "-.H"), "no_reframe_guard": ("sienna", ":<"),
-              "no_local_correction": ("darkgreen", ":>"), "before_click_trust": ("tab:gray", "--o"),
+              "local_correction": ("darkgreen", ":>"), "before_click_trust": ("tab:gray", "--o"),
               "two_d_first": ("magenta", "-.^"),
               "no_growth": ("tab:cyan", "--d"), "no_mrf": ("tab:orange", "--s"),
               "box_r1": ("tab:red", "-D"), "mask_r1": ("black", "-P"),

@@ -119,7 +119,7 @@ class PromptConfig:
     border_contrast: bool = True
     mirror_border: bool = False
     reframe_guard: bool = True
-    local_correction: bool = True
+    local_correction: bool = False
     first_click_check: bool = True
 
     @property
