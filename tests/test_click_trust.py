@@ -118,15 +118,22 @@ def test_foreground_and_its_covered_share():
 
 def test_an_implausible_first_mask_is_reported_with_what_to_do():
     fg = np.ones((100, 100), bool)
-    assert first_mask_note(_result(400, 100.0), fg) == ""
-    speck = first_mask_note(_result(16, 30.0), fg)
+    reads = []
+
+    def note(result, image):
+        return first_mask_note(result, image.shape, lambda: reads.append(1) or image)
+
+    image = fg.astype(float)
+    image[0, 0] = 0.0  # not flat: everything but one pixel is foreground
+    assert note(_result(400, 100.0), image) == "" and reads == []  # small: the slice is never read
+    speck = note(_result(16, 30.0), image)
     assert speck.startswith("The first mask is a speck") and "draw a box if the object is larger" in speck
-    fill = first_mask_note(_result(8100, 900.0), fg)
-    assert "covers most of the image's foreground" in fill and "negative click outside it" in fill
-    assert "empty" in first_mask_note(_result(0, 0.0), fg)
-    small_fg = np.zeros((100, 100), bool)
-    small_fg[10:30, 10:30] = True  # a lone object on a dark background: all of it is the object
-    assert first_mask_note(_result(400, 100.0, y0=10), small_fg) == ""
+    fill = note(_result(8100, 900.0), image)
+    assert "covers most of the image's foreground" in fill and "negative click outside it" in fill and reads == [1]
+    assert "empty" in note(_result(0, 0.0), image)
+    lone = np.zeros((100, 100))
+    lone[10:30, 10:30] = 1.0  # a lone object on a dark background: its foreground is not a body
+    assert note(_result(400, 100.0, y0=10), lone) == ""
 
 
 def test_a_plausible_first_mask_is_left_alone_and_the_round_says_nothing():

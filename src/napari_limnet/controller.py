@@ -23,7 +23,7 @@ from .inference.fusion import FusionConfig, keep_old
 from .inference.mask_store import LazyMask, SliceMask, dense_slice, dense_volume
 from .inference.prompt import ERASE_DEPTH, PromptConfig, PromptResult, predict_prompt_mask
 from .inference.correction import new_clicks
-from .inference.first_click import first_mask_note, foreground
+from .inference.first_click import first_mask_note
 from .inference.cancel import Cancelled
 from .inference.propagation import PropagationConfig, propagate
 from .inference.rounds import (
@@ -257,7 +257,7 @@ class LimNetController(RoundHistoryMixin, ModelSwitchingMixin):
             self._runner, self._source, self.spacing[1:], z, pos, neg, state.masks.get(z), erase_depth=erase_depth,
             config=self.prompt, new_clicks=new_clicks(state.interactions.get(z), pos, neg))
         if self.prompt.first_click_check and len(pos) and state.masks.get(z) is None:
-            result = replace(result, note=first_mask_note(result, foreground(self._read_slice(z))))
+            result = replace(result, note=first_mask_note(result, self._source.slice_shape, lambda: self._read_slice(z)))
         return result
 
     def preview(self, z, positive=(), negative=(), *, box=None) -> np.ndarray:

@@ -120,9 +120,11 @@ def correct_locally(before: np.ndarray, answer: np.ndarray, new_clicks, positive
     added = _take_pieces(answer & ~before, grow_near, neg_map)
     removed = _take_pieces(before & ~answer, shrink_near, pos_map)
     out = (before | added) & ~removed
+    labels = None  # the answer's pieces, labelled once when a positive click needs one
     for y, x in pos:
         if not out[y, x]:
-            labels, _ = ndimage.label(answer, structure=_EIGHT)
+            if answer[y, x] and labels is None:
+                labels, _ = ndimage.label(answer, structure=_EIGHT)
             piece = labels == labels[y, x] if answer[y, x] else _disk(shape, (y, x), rule.click_disk)
             out |= piece & ~neg_map
     for y, x in neg:

@@ -85,11 +85,17 @@ _ADVICE = {"empty": "click nearer the object's middle or draw a box.",
            "fill": "if you meant a smaller structure, add a negative click outside it or draw a box."}
 
 
-def first_mask_note(result, fg: np.ndarray) -> str:
+def first_mask_note(result, slice_shape: tuple[int, int], read_slice) -> str:
     """The status-line sentence about a first click's prompt result ('' when it is plausible).
 
-    ``result``: the :class:`~.prompt.PromptResult`; ``fg``: the slice's :func:`foreground`.
+    ``result``: the :class:`~.prompt.PromptResult` on a slice of ``slice_shape`` (Y, X);
+    ``read_slice()`` -> that (Y, X) slice, read only when the mask is large enough to be a fill
+    (over FILL_SHARE x BODY_SHARE of the slice's pixels; a fill covers more of a foreground that is
+    at least that share), so a first click on a small object reads nothing beyond the net's window.
     """
     area = result.mask.area if result.mask is not None else 0
-    why = implausible(area, result.uncertain, covered_share(result.mask, fg), float(fg.mean()) if fg.size else 0.0)
+    why = implausible(area, result.uncertain, 0.0)
+    if why is None and area > FILL_SHARE * BODY_SHARE * slice_shape[0] * slice_shape[1]:
+        fg = foreground(read_slice())
+        why = implausible(area, result.uncertain, covered_share(result.mask, fg), float(fg.mean()) if fg.size else 0.0)
     return "" if why is None else f"The first mask {_WORDS[why]}: {_ADVICE[why]}"
