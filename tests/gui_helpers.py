@@ -7,11 +7,26 @@ import numpy as np
 from napari_limnet.widget.layers import POSITIVE
 
 
+def settle_layers(widget, timeout_s: float = 30.0):
+    """Let the event loop run until the widget has added its layers (one per turn, as on screen)."""
+    import time
+
+    from qtpy.QtWidgets import QApplication
+
+    end = time.monotonic() + timeout_s
+    while getattr(widget, "adding_layers", False):
+        assert time.monotonic() < end, "the annotator's layers were not added within the time limit"
+        QApplication.processEvents()
+        time.sleep(0.005)
+    return widget
+
+
 def plugin_dock(viewer, auto: bool = False):
-    """Dock the annotator the way Plugins > LIM-Net Annotator does (a proxy viewer); returns the widget."""
+    """Dock the annotator the way Plugins > LIM-Net Annotator does (a proxy viewer); returns the widget
+    once its layers are in the viewer."""
     _, widget = viewer.window.add_plugin_dock_widget("napari-limnet", "LIM-Net Annotator")
     widget.auto_check.setChecked(auto)
-    return widget
+    return settle_layers(widget)
 
 
 def click(widget, viewer, z, y, x, label=POSITIVE):

@@ -14,6 +14,7 @@ pytest.importorskip("dask.array")
 from napari_limnet._reader import get_reader  # noqa: E402
 from napari_limnet.io.omezarr import read_ome_zarr, write_ome_zarr  # noqa: E402
 from napari_limnet.data.samples import ct_abdomen  # noqa: E402
+from gui_helpers import settle_layers  # noqa: E402
 
 
 def pyramid(image):
@@ -51,7 +52,7 @@ def test_a_multiscale_layer_is_annotated_at_full_resolution_and_at_a_coarser_lev
     viewer = make_napari_viewer(show=True)
     (levels, kwargs, _), = get_reader(str(path))(str(path))
     image = viewer.add_image(levels, **kwargs)
-    widget = LimNetWidget(viewer)
+    widget = settle_layers(LimNetWidget(viewer))
     viewer.window.add_dock_widget(widget)
     widget.auto_check.setChecked(False)
     assert widget.level_combo.count() == 3 and widget.level_combo.isEnabled()

@@ -12,6 +12,7 @@ napari = pytest.importorskip("napari")
 from napari_limnet.data.samples import ct_abdomen  # noqa: E402
 from napari_limnet.widget.annotator import LimNetWidget  # noqa: E402
 from napari_limnet.widget.layers import NEGATIVE, POSITIVE  # noqa: E402
+from gui_helpers import settle_layers  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
@@ -21,7 +22,7 @@ def annotator(make_napari_viewer, qtbot):
     viewer = make_napari_viewer(show=True)
     s = ct_abdomen()
     image = viewer.add_image(s.image, name="ct", scale=s.spacing)
-    widget = LimNetWidget(viewer)
+    widget = settle_layers(LimNetWidget(viewer))
     viewer.window.add_dock_widget(widget, name="LIM-Net Annotator")
     widget.auto_check.setChecked(False)
     return viewer, widget, image, s
@@ -136,7 +137,7 @@ def test_anisotropic_clicks_land_on_the_right_voxel(make_napari_viewer, qtbot):
     vol[5:15, 10:30, 12:20] = 100
     vol += np.linspace(0, 1, 50, dtype=np.float32)
     viewer.add_image(vol, name="aniso", scale=(5.0, 0.7, 0.9), translate=(10.0, -3.0, 4.0))
-    widget = LimNetWidget(viewer)
+    widget = settle_layers(LimNetWidget(viewer))
     widget.auto_check.setChecked(False)
     add_click(viewer, widget, 9, 21, 15)
     pos, neg = widget.layers.clicks((), 9)
@@ -147,7 +148,7 @@ def test_anisotropic_clicks_land_on_the_right_voxel(make_napari_viewer, qtbot):
 def test_2d_and_rgb_images_get_a_message(make_napari_viewer):
     viewer = make_napari_viewer(show=True)
     viewer.add_image(np.random.rand(32, 32).astype(np.float32), name="flat")
-    widget = LimNetWidget(viewer)
+    widget = settle_layers(LimNetWidget(viewer))
     assert "2D" in widget.info.text()
     viewer.add_image(np.random.rand(32, 32, 3).astype(np.float32), name="colour", rgb=True)
     widget.image_combo.setCurrentText("colour")
@@ -159,7 +160,7 @@ def test_4d_image_uses_the_current_time_point(make_napari_viewer, qtbot):
     s = ct_abdomen()
     vol4 = np.stack([s.image, np.roll(s.image, 3, axis=2)])
     viewer.add_image(vol4, name="ct4d", scale=(1.0,) + s.spacing)
-    widget = LimNetWidget(viewer)
+    widget = settle_layers(LimNetWidget(viewer))
     widget.auto_check.setChecked(False)
     viewer.dims.set_point(0, 1.0)
     assert widget._lead() == (1,)
@@ -216,7 +217,7 @@ def test_same_named_layer_of_another_shape_is_kept_aside(make_napari_viewer):
     old = viewer.add_labels(np.ones((3, 8, 8), np.uint16), name="vol committed", metadata={"limnet_role": "committed"})
     vol = np.random.rand(10, 32, 32).astype(np.float32)
     viewer.add_image(vol, name="vol")
-    widget = LimNetWidget(viewer)
+    widget = settle_layers(LimNetWidget(viewer))
     assert widget.layers.committed().data.shape == vol.shape
     assert old in viewer.layers and old.data.sum() == 3 * 64 and old.name.startswith("vol committed (shape")
 
@@ -225,7 +226,7 @@ def test_images_too_large_for_the_label_layers_are_refused(make_napari_viewer, m
     monkeypatch.setattr("napari_limnet.widget.layers.physical_memory_bytes", lambda: 2**20)
     viewer = make_napari_viewer(show=True)
     viewer.add_image(np.random.rand(10, 128, 128).astype(np.float32), name="big")
-    widget = LimNetWidget(viewer)
+    widget = settle_layers(LimNetWidget(viewer))
     assert widget.layers is None and "GB" in widget.info.text() and "lazy" in widget.info.text()
 
 
@@ -233,7 +234,7 @@ def test_autosave_is_offered_and_restored(make_napari_viewer, qtbot):
     s = ct_abdomen()
     viewer = make_napari_viewer(show=True)
     viewer.add_image(s.image, name="ct", scale=s.spacing)
-    widget = LimNetWidget(viewer)
+    widget = settle_layers(LimNetWidget(viewer))
     widget.auto_check.setChecked(False)
     add_click(viewer, widget, *s.click)
     run_round(qtbot, widget)
@@ -242,7 +243,7 @@ def test_autosave_is_offered_and_restored(make_napari_viewer, qtbot):
     # "crash": a new viewer opens the same image
     viewer2 = make_napari_viewer(show=True)
     viewer2.add_image(s.image, name="ct", scale=s.spacing)
-    widget2 = LimNetWidget(viewer2)
+    widget2 = settle_layers(LimNetWidget(viewer2))
     assert not widget2.restore_button.isHidden()
     assert widget2.restore_autosave()
     np.testing.assert_array_equal(viewer2.layers["ct committed"].data, saved)

@@ -152,3 +152,31 @@ def test_paint_a_slice_and_press_p(ct, qtbot):
     current.data[...] = 0
     widget.propagate_slice()
     assert sess.n_rounds == 0 and "empty" in widget.status.text()
+
+
+def test_dock_adds_its_layers_in_turns_in_role_order_without_stealing_the_active_layer(ct, qtbot):
+    """Issue 38 (dock opening blocks the UI): the layers come one per event-loop turn, stacked
+    committed < current object < scribbles < boxes < prompts, prompts active once added; a layer
+    the user activated meanwhile stays active while the rest are added."""
+    from napari_limnet.widget.layers import ROLE_ORDER
+
+    viewer, _ = ct
+    _, widget = viewer.window.add_plugin_dock_widget("napari-limnet", "LIM-Net Annotator")
+    assert widget.adding_layers and "ct committed" not in [lay.name for lay in viewer.layers]
+    qtbot.waitUntil(lambda: "ct prompts" in viewer.layers, timeout=20000)
+    assert viewer.layers.selection.active is viewer.layers["ct prompts"]
+    viewer.layers.selection.active = viewer.layers["ct"]  # the user picks the image while layers still come
+    qtbot.waitUntil(lambda: not widget.adding_layers, timeout=20000)
+    assert viewer.layers.selection.active is viewer.layers["ct"]
+    names = [lay.name for lay in viewer.layers]
+    assert names == ["ct"] + [f"ct {role}" for role in ROLE_ORDER]
+
+
+def test_a_deleted_layer_comes_back_in_its_place_not_on_top(ct, qtbot):
+    viewer, _ = ct
+    widget = plugin_dock(viewer)
+    order = [lay.name for lay in viewer.layers]
+    viewer.layers.remove("ct current object")
+    qtbot.waitUntil(lambda: "ct current object" in viewer.layers, timeout=5000)
+    assert [lay.name for lay in viewer.layers] == order
+    assert widget.layers.current() is viewer.layers["ct current object"]

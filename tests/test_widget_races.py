@@ -13,6 +13,7 @@ from napari_limnet import autosave  # noqa: E402
 from napari_limnet.data.samples import ct_abdomen  # noqa: E402
 from napari_limnet.widget.annotator import LimNetWidget  # noqa: E402
 from napari_limnet.widget.layers import POSITIVE  # noqa: E402
+from gui_helpers import settle_layers  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
@@ -22,7 +23,7 @@ def setup(make_napari_viewer, name="ct"):
     viewer = make_napari_viewer(show=True)
     s = ct_abdomen()
     viewer.add_image(s.image, name=name, scale=s.spacing)
-    widget = LimNetWidget(viewer)
+    widget = settle_layers(LimNetWidget(viewer))
     viewer.window.add_dock_widget(widget, name="LIM-Net Annotator")
     widget.auto_check.setChecked(False)
     return viewer, widget, s
@@ -136,7 +137,7 @@ def test_two_viewers_annotating_the_same_file(make_napari_viewer, qtbot, no_trac
     for _ in range(2):
         viewer = make_napari_viewer(show=True)
         viewer.add_image(s.image, name="ct", scale=s.spacing, metadata={"source_path": str(tmp_path / "ct.nii.gz")})
-        widget = LimNetWidget(viewer)
+        widget = settle_layers(LimNetWidget(viewer))
         widget.auto_check.setChecked(False)
         widgets.append((viewer, widget))
     (v1, w1), (v2, w2) = widgets

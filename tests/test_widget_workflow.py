@@ -15,13 +15,13 @@ pytestmark = pytest.mark.gui
 
 
 def dock(viewer, **kw):
-    widget = LimNetWidget(viewer)
+    widget = settle_layers(LimNetWidget(viewer))
     viewer.window.add_dock_widget(widget, name="LIM-Net Annotator")
     widget.auto_check.setChecked(kw.get("auto", False))
     return widget
 
 
-from gui_helpers import click, ct_viewer, wait_idle  # noqa: E402,F401 - shared with the plugin-menu tests
+from gui_helpers import click, ct_viewer, settle_layers, wait_idle  # noqa: E402,F401 - shared with the plugin-menu tests
 
 
 @pytest.fixture

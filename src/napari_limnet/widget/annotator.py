@@ -84,6 +84,7 @@ class LimNetWidget(PanelMixin, ImageMixin, RoundsMixin, ObjectsMixin, FilesMixin
         # (it would paint an old click over the round's result, or over the next object) and is dropped.
         self._display_epoch = 0
         self.warming = False
+        self.adding_layers = False  # the plugin's layers are still being added, one per turn
         self._failed_round: tuple | None = None
         self._device_ok = {"cpu"}
         self._warned_images: set[int] = set()  # id() of images already told why they cannot be segmented
@@ -130,6 +131,11 @@ class LimNetWidget(PanelMixin, ImageMixin, RoundsMixin, ObjectsMixin, FilesMixin
     def _start_warm_up(self) -> None:
         """Import torch, load the networks and run a tiny round in a worker (the UI never waits on it)."""
         if not self._usable():
+            return
+        if self.adding_layers:  # napari adds layers slower while torch imports beside it: wait
+            from qtpy.QtCore import QTimer
+
+            QTimer.singleShot(100, self._start_warm_up)
             return
         from napari.qt.threading import create_worker
 

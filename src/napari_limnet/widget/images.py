@@ -16,6 +16,11 @@ from .state import existing_state, forget, state_for
 if TYPE_CHECKING:
     from ..annotation_session import AnnotationSession
 
+#: The order the plugin's layers are added in (clicks land on the prompts layer, the next round's
+#: result needs the current object), and the pause between two (ms) that lets napari paint.
+LAYER_TURNS = ("prompts", "current object", "boxes", "committed", "scribbles")
+LAYER_TURN_MS = 30
+
 
 class ImageMixin:
     @property
@@ -96,14 +101,15 @@ class ImageMixin:
             show_warning(str(err))
             return
         self._set_actions_enabled(True)
-        prompts = self._layers.ensure_all()
-        self._wire_layers()
+        self._wire_layers()  # the layers already there (the dock was re-opened); the others come in turns
         shape = self._layers.shape
         self.z_high.setValue(shape[-3] - 1)
         self._show_image_info()
         self._show_voxel_size()
         self.status.setText(self._ready_text())
-        self.viewer.layers.selection.active = prompts
+        prompts = self._layers.present().get("prompts")
+        if prompts is not None:
+            self.viewer.layers.selection.active = prompts
         if existing is None:
             self._offer_autosave()
         else:  # back to an image with a session: show exactly what it has
@@ -112,6 +118,42 @@ class ImageMixin:
             if sess is not None:
                 self._show_current(sess, self._lead())
         self._update_undo_label()
+        self._add_layers_in_turns(self._layers)
+
+    def _add_layers_in_turns(self, layers) -> None:
+        """Create the missing plugin layers of ``layers``, one per event-loop turn.
+
+        napari takes 0.1-0.3 s to add one layer under software rendering (its visuals, overlays and
+        a repaint); adding all five at once froze the dock's opening for over a second. The first
+        turn waits for the libraries napari imports for them (:mod:`.layer_imports`, in a thread).
+        The prompts layer comes first and becomes the active layer. An action that needs a layer
+        before its turn creates it on the spot (the accessors do).
+        """
+        from qtpy.QtCore import QTimer
+
+        from . import layer_imports
+
+        layer_imports.start()
+
+        def next_layer():
+            if not self._usable() or self._layers is not layers or layers.image not in self.viewer.layers:
+                self.adding_layers = False
+                return
+            if not layer_imports.ready():
+                QTimer.singleShot(LAYER_TURN_MS, next_layer)
+                return
+            missing = [role for role in LAYER_TURNS if role in layers.missing()]
+            if missing:
+                made = layers.ensure(missing[0])
+                self._wire_layers()
+                if missing[0] == "prompts" and self._layers is layers:
+                    self.viewer.layers.selection.active = made
+            self.adding_layers = len(missing) > 1
+            if self.adding_layers:
+                QTimer.singleShot(LAYER_TURN_MS, next_layer)
+
+        self.adding_layers = True
+        QTimer.singleShot(LAYER_TURN_MS, next_layer)
 
     def _ready_text(self) -> str:
         """The status line once an image is picked (a sample's suggested click, where it has one)."""

@@ -44,6 +44,9 @@ def transform_kwargs(image, factor=None) -> dict:
     }
 
 
+#: The plugin layers of one image, bottom to top: clicks stay visible over the masks.
+ROLE_ORDER = ("committed", "current object", "scribbles", "boxes", "prompts")
+
 #: The annotator's label layers (current uint8, committed uint16, scribbles uint8) cost 4 bytes per
 #: voxel; they may use at most this fraction of the machine's memory.
 LABEL_MEMORY_FRACTION = 0.5
@@ -133,7 +136,7 @@ class PluginLayers:
         if layer is not None and layer in self.viewer.layers:
             return layer
         if layer is not None and self.image in self.viewer.layers:
-            self.viewer.layers.append(layer)  # removed by the user: the same layer comes back
+            self._insert(layer, role)  # removed by the user: the same layer comes back, in its place
             return layer
         name = self.name(role)
         for existing in self.viewer.layers:
@@ -146,6 +149,27 @@ class PluginLayers:
                 self._layers[role] = existing
                 return existing
         return None
+
+    def _insert(self, layer, role: str) -> None:
+        """Put ``layer`` into the viewer in :data:`ROLE_ORDER` among this image's plugin layers
+        (prompts on top), leaving the user's active layer active (napari activates what is added:
+        a layer made in the background must not switch the user's tool)."""
+        later = {self._layers.get(r) for r in ROLE_ORDER[ROLE_ORDER.index(role) + 1:]} - {None}
+        index = next((i for i, lay in enumerate(self.viewer.layers) if any(lay is x for x in later)), len(self.viewer.layers))
+        active = self.viewer.layers.selection.active
+        self.viewer.layers.insert(index, layer)
+        self._layers[role] = layer
+        if active is not None and active in self.viewer.layers:
+            self.viewer.layers.selection.active = active
+
+    def missing(self) -> list[str]:
+        """Roles (in :data:`ROLE_ORDER`, bottom first) whose layer is not in the viewer now."""
+        return [role for role in ROLE_ORDER if self._find(role) is None]
+
+    def ensure(self, role: str):
+        """The layer of ``role``, created (or put back) when missing."""
+        return {"prompts": self.prompts, "boxes": self.boxes, "scribbles": self.scribbles,
+                "current object": self.current, "committed": self.committed}[role]()
 
     def owns(self, layer) -> bool:
         return any(layer is lay for lay in self._layers.values())
@@ -160,7 +184,9 @@ class PluginLayers:
         if layer is None:
             kw = transform_kwargs(self.image)
             kw["metadata"] = {**kw["metadata"], "limnet_role": "prompts"}
-            layer = self.viewer.add_points(
+            from napari.layers import Points
+
+            layer = Points(
                 np.zeros((0, self.image.ndim)),
                 ndim=self.image.ndim,
                 name=self.name("prompts"),
@@ -172,7 +198,7 @@ class PluginLayers:
                 **kw,
             )
             layer.events.data.connect(lambda event, lay=layer: recolor(lay))
-            self._layers["prompts"] = layer
+            self._insert(layer, "prompts")
             layer.mode = "add"
         return layer
 
@@ -183,8 +209,10 @@ class PluginLayers:
             kw["metadata"] = {**kw["metadata"], "limnet_role": role, "limnet_level": self.level}
             if colormap is not None:
                 kw["colormap"] = colormap
-            layer = self.viewer.add_labels(data, name=self.name(role), opacity=opacity, **kw)
-            self._layers[role] = layer
+            from napari.layers import Labels
+
+            self._insert(Labels(data, name=self.name(role), opacity=opacity, **kw), role)
+            layer = self._layers[role]
         return layer
 
     def scribbles(self):
@@ -202,19 +230,20 @@ class PluginLayers:
         if layer is None:
             kw = transform_kwargs(self.image)
             kw["metadata"] = {**kw["metadata"], "limnet_role": "boxes"}
-            layer = self.viewer.add_shapes(
+            from napari.layers import Shapes
+
+            layer = Shapes(
                 ndim=self.image.ndim, name=self.name("boxes"), shape_type="rectangle", edge_color=BOX_COLOR,
                 face_color=[0.0, 0.0, 0.0, 0.0], edge_width=max(1.0, 0.004 * max(self.shape[-2:]) * float(np.min(self.image.scale[-2:]))),
                 **kw,
             )
-            self._layers["boxes"] = layer
+            self._insert(layer, "boxes")
         return layer
 
     def ensure_all(self):
-        self.committed()
-        self.current()
-        self.scribbles()
-        self.boxes()
+        """Every plugin layer of this image, created when missing; returns the prompts layer."""
+        for role in ROLE_ORDER:
+            self.ensure(role)
         return self.prompts()
 
     def box_on_slice(self, layer, index: int, lead: tuple[int, ...]):
