@@ -5,7 +5,8 @@
 A QTimer heartbeat ticks every 5 ms on the UI thread; the longest gap between ticks while an
 action runs (minus the tick period) is how long the UI froze. Actions, as a new user does them:
 open the dock through the Plugins menu (a fresh process, so imports count) and wait until its
-layers and the background warm-up are done, first click of a session, later clicks (2D preview + round), a box, Propagate [P], commit, learn (start).
+layers and the background warm-up are done, first click of a session, later clicks (2D preview
++ round), a box, Propagate [P], commit, learn (start).
 Each action is followed by waiting until the widget is idle, while the heartbeat keeps ticking.
 The last row is napari's own cost of adding one Labels layer (no plugin code): the floor under the
 dock opening on this machine.
