@@ -180,3 +180,34 @@ def test_a_deleted_layer_comes_back_in_its_place_not_on_top(ct, qtbot):
     qtbot.waitUntil(lambda: "ct current object" in viewer.layers, timeout=5000)
     assert [lay.name for lay in viewer.layers] == order
     assert widget.layers.current() is viewer.layers["ct current object"]
+
+
+def test_strip_says_it_is_a_weak_guide_after_a_large_correction_on_a_sure_slice(ct, qtbot):
+    """Issue 38 (confidence and G on brain MRI): the user's corrections judge the strip; a large
+    correction on a slice shown as sure fades the strip and G's status line says so."""
+    from gui_helpers import click
+    from napari_limnet.widget.confidence import WEAK_LABEL
+    from napari_limnet.widget.layers import NEGATIVE
+
+    viewer, s = ct
+    widget = plugin_dock(viewer)
+    widget.image_combo.setCurrentText("ct")
+    click_and_segment(widget, viewer, qtbot, *s.click)
+    strip = widget.confidence_strip
+    assert strip.reliable is None and "On this object" not in strip.toolTip()
+    shown = widget.session().controller.state.masks
+    sure = [z for z, c in strip.values.items() if c >= 2 / 3 and z != s.click[0] and z in shown]
+    assert sure, "the CT sample's first round leaves slices the strip calls sure"
+    z = max(sure, key=lambda k: abs(k - s.click[0]))  # the far end of the object
+    mask = np.asarray(viewer.layers["ct current object"].data[z]).astype(bool)
+    ys, xs = np.nonzero(mask)
+    i = int(np.argmin((ys - ys.mean()) ** 2 + (xs - xs.mean()) ** 2))
+    click(widget, viewer, z, int(ys[i]), int(xs[i]), label=NEGATIVE)  # "not the object here": the slice is erased
+    widget.segment()
+    wait_idle(qtbot, widget)
+    assert not np.asarray(viewer.layers["ct current object"].data[z]).any()
+    assert strip.reliable is False and "1 of the 1 slice(s) you corrected substantially was shown as sure" in strip.toolTip()
+    image = strip.grab().toImage()  # the faded colours and the label are painted
+    assert image.width() > 0 and WEAK_LABEL.startswith("weak guide")
+    widget.go_to_least_confident()
+    assert "weak guide on this object" in widget.status.text()

@@ -32,6 +32,7 @@ from .inference.rounds import (
     trim_range, user_limits,
 )
 from .inference.confidence import confidence_and_stakes
+from .inference.strip_check import StripCheck, check_strip
 from .inference.stopping import StoppingConfig, ValleyRule
 from .inference.runner import NetRunner
 from .inference.volume import VolumeSource, check_spacing
@@ -198,6 +199,18 @@ class LimNetController(RoundHistoryMixin, ModelSwitchingMixin):
         stakes = self._confidence_and_stakes()
         todo = [z for z in stakes if z not in self.state.interactions]
         return sorted(todo, key=lambda z: (-stakes[z][1], z))
+
+    def strip_check(self) -> StripCheck:
+        """How the per-slice confidence fared on this object's corrections so far.
+
+        A correction that changed a slice the confidence called sure (>= 2/3) by over 30 % of its
+        area is a miss (:mod:`~napari_limnet.inference.strip_check`); ``.reliable`` is None before
+        any judged correction and False once most were misses (the strip is a weak guide here).
+        """
+        with self._lock:
+            states = list(self._history)
+            clicked = [int(e["z"]) for e in self._log[len(self._log) - (len(states) - 1):]] if len(states) > 1 else []
+        return check_strip(states, clicked, tuple(self.shape[1:]), self.stopping.valley)
 
     def _confidence_and_stakes(self) -> dict[int, tuple[float, float]]:
         """z -> (confidence, expected wrong pixels)."""

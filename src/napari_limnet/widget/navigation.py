@@ -13,13 +13,22 @@ if TYPE_CHECKING:
     from ..annotation_session import AnnotationSession
 
 
+def strip_note(check) -> str:
+    """One sentence on the strip's record (empty before it has one)."""
+    if check.reliable is None:
+        return ""
+    return (f"{check.misses} of the {check.judged} slice(s) you corrected substantially "
+            f"{'was' if check.misses == 1 else 'were'} shown as sure")
+
+
 class NavigationMixin:
     def _update_confidence(self, sess: "AnnotationSession | None") -> None:
         if sess is None or self._layers is None:
             self.confidence_strip.set_data(0, {}, None)
             return
         values, worst = sess.confidence()
-        self.confidence_strip.set_data(self._layers.shape[-3], values, worst)
+        check = sess.controller.strip_check()
+        self.confidence_strip.set_data(self._layers.shape[-3], values, worst, check.reliable, strip_note(check))
         self.confidence_strip.set_current(self._current_z())
 
     def _on_dims_changed(self, event=None) -> None:
@@ -46,4 +55,9 @@ class NavigationMixin:
             show_info("No object yet: click on the object first.")
             return
         self.go_to_slice(worst)
-        self.status.setText(f"Slice {worst} is the least confident: check it and correct it if needed.")
+        text = f"Slice {worst} is the least confident: check it and correct it if needed."
+        check = sess.controller.strip_check()
+        if check.reliable is False:
+            text += (f" The confidence has been a weak guide on this object ({strip_note(check)}): take G's slice as "
+                     "a suggestion (it favours large masks) and also check the slices near the object's ends.")
+        self.status.setText(text)
