@@ -25,6 +25,11 @@ RANKERS = {
     "area x (1 + dist/10)": lambda s: s["area"] * (1.0 + (s["dist"] or 0) / 10.0),
     "stakes x (1 + dist/10)": lambda s: s["stakes"] * (1.0 + (s["dist"] or 0) / 10.0),
     "area x (1 + drift)": lambda s: s["area"] * (1.0 + min(3.0, s["drift_to_inter"] or 0.0)),
+    "area x (1 - conf)": lambda s: s["area"] * (1.0 - s["conf"]) if s["area"] else s["stakes"],
+    "area x (1.25 - conf)": lambda s: s["area"] * (1.25 - s["conf"]) if s["area"] else s["stakes"],
+    "area x (1.5 - conf)": lambda s: s["area"] * (1.5 - s["conf"]) if s["area"] else s["stakes"],
+    "sqrt(area) x (1.25 - conf)": lambda s: (s["area"] ** 0.5) * (1.25 - s["conf"]) if s["area"] else s["stakes"] ** 0.5,
+    "1 - conf": lambda s: 1.0 - s["conf"],
 }
 
 
@@ -43,7 +48,7 @@ def modality(rec) -> str:
     """Training structures split by source: brain MRI, other MRI, CT (dev and synthetic keep their group)."""
     name = rec["case"]
     if rec["group"] != "train":
-        return rec["group"]
+        return "dev " + rec["group"] if not rec["group"].startswith(("synthetic",)) else rec["group"]
     if "deepmriprep" in name or "hippunfold" in name:
         return "train brain MRI"
     return "train MRI (body)" if "mr" in name.split("_")[2] else "train CT"
@@ -136,3 +141,69 @@ def report_strip(paths) -> None:
 
 if __name__ == "__main__" and len(sys.argv) > 1:
     report_strip(sys.argv[1:])
+
+
+def judged_corrections(rec, change=0.3):
+    """Per round index i >= 1 of a session: (strip colour of the corrected slice before it, large change?)
+    for round i's correction, or None when the round is not judged (the product's StripCheck, with the
+    changed pixels approximated by max(|area change|, |wrong-pixel change|) from the recorded rows)."""
+    rounds = rec["rounds"]
+    out = [None]
+    for i in range(1, len(rounds)):
+        z = rounds[i]["clicked"]
+        b = {s["z"]: s for s in rounds[i - 1]["slices"]}.get(z)
+        a = {s["z"]: s for s in rounds[i]["slices"]}.get(z)
+        if b is None or not b["opinion"] or b["interacted"]:
+            out.append(None)
+            continue
+        aa = a["area"] if a else 0
+        ch = max(abs(aa - b["area"]), abs((a["wrong"] if a else b["truth_area"]) - b["wrong"])) / max(b["area"], aa, 1)
+        out.append((b["conf"] >= 2 / 3, ch > change) if ch > change else None)
+    return out
+
+
+ADAPTIVE = {
+    "adaptive: reliable -> area x (1.25 - conf)": 1.25,
+    "adaptive: reliable -> area x (1 - conf)": 1.0,
+    "adaptive: reliable -> area x (1.5 - conf)": 1.5,
+}
+
+
+def report_adaptive(paths) -> None:
+    """G's ranking chosen by the strip's record so far in the session: shipped before any judged
+    correction, area alone when most were misses, area x (k - conf) when the strip has been right."""
+    records = [rec for p in paths for rec in pickle.load(open(p, "rb"))]
+    reach = defaultdict(lambda: defaultdict(list))
+    for rec in records:
+        judged = judged_corrections(rec)
+        for i, r in enumerate(rec["rounds"]):
+            if r.get("robot_next") is None:
+                continue
+            cands = [s for s in r["slices"] if s["opinion"] and not s["interacted"]]
+            wrong = np.array([s["wrong"] for s in cands], float)
+            if len(cands) < 2 or wrong.max() <= 0:
+                continue
+            seen = [j for j in judged[: i + 1] if j is not None]
+            misses = sum(1 for green, _ in seen if green)
+            state = None if not seen else (2 * misses <= len(seen))
+            for g in (modality(rec), "all"):
+                for name, k in ADAPTIVE.items():
+                    if state is None:
+                        f = RANKERS["shipped (area x (2 - conf))"]
+                    elif state:
+                        f = lambda s, k=k: s["area"] * (k - s["conf"]) if s["area"] else s["stakes"]  # noqa: E731
+                    else:
+                        f = RANKERS["area"]
+                    score = np.array([f(s) for s in cands], float)
+                    reach[g][name].append(float(wrong[int(np.argmax(score))] / wrong.max()))
+                score = np.array([s["stakes"] for s in cands], float)
+                reach[g]["shipped"].append(float(wrong[int(np.argmax(score))] / wrong.max()))
+                reach[g]["strip state"].append({None: 0.5, True: 1.0, False: 0.0}[state])
+    print("\nadaptive G (reach; 'strip state' = share reliable, None counted 0.5)")
+    for g in sorted(reach):
+        print(f"  {g:<22} " + "  ".join(f"{n.split('->')[-1].strip() if '->' in n else n}: {np.mean(v):.3f}"
+                                         for n, v in reach[g].items()) + f"  (n={len(reach[g]['shipped'])})")
+
+
+if __name__ == "__main__" and len(sys.argv) > 1:
+    report_adaptive(sys.argv[1:])
