@@ -7,8 +7,10 @@ On the dev volumes of blob-like objects (confocal nuclei, synthetic 3D nuclei), 
 - ``shipped``: the shipped networks;
 - ``label_free``: adapted on the image's own pseudo-objects (:func:`napari_limnet.adaptation.learn_label_free`,
   180 s planned at the nominal CPU speed, seed 0), no object committed;
+- ``label_free_typical``: the same with the pseudo-objects' size range from the size-weighted
+  typical size instead of count percentiles (``--size-rules``: the first rule is ``label_free``);
 - ``label_free+3``: then adapted further on the first 3 listed objects' true masks (60 s), starting
-  from the label-free networks (a user who committed three objects and pressed Learn).
+  from the ``label_free`` networks (a user who committed three objects and pressed Learn).
 
 The robot user annotates every object with 2-pixel click jitter, once per seed; rows are paired
 on the same objects and seeds. All rows are scored on the objects after the first 3 (the ones
@@ -62,6 +64,10 @@ def main(argv=None):
     p.add_argument("--seconds", type=float, default=180.0)
     p.add_argument("--k", type=int, default=3)
     p.add_argument("--out", default="bench_out")
+    p.add_argument("--size-rules", nargs="+", default=["percentiles", "typical"],
+                   help="pseudo-object size rules to compare (the first one also gets the +k row)")
+    p.add_argument("--time-limit-factor", type=float, default=8.0,
+                   help="wall-clock limit of an adaptation as a multiple of --seconds (the planned steps should finish)")
     args = p.parse_args(argv)
     import torch
 
@@ -83,29 +89,39 @@ def main(argv=None):
         print(f"{vol.name}: {pseudo.text()}", flush=True)
         if not pseudo.suitable:
             continue
-        lf, lf_report, _ = learn_label_free(vol.image, vol.spacing, seconds=args.seconds, seed=0, time_limit=4 * args.seconds)
         first = vol.ids[: args.k]
         labels_k = np.where(np.isin(vol.labels, first), vol.labels, 0)
-        plus = adapt(vol.image, labels_k, vol.spacing, seconds=60.0, seed=0, base=lf, time_limit=240.0)
         scored = vol.ids[args.k:]
-        curves = {"shipped": robot_curves(None, vol, vol.ids, args.seeds, args.jitter),
-                  "label_free": robot_curves(lf, vol, vol.ids, args.seeds, args.jitter),
-                  "label_free+3": robot_curves(plus, vol, scored, args.seeds, args.jitter)}
+        curves = {"shipped": robot_curves(None, vol, vol.ids, args.seeds, args.jitter)}
+        learned = {}
+        for i, rule in enumerate(args.size_rules):
+            name = "label_free" if i == 0 else f"label_free_{rule}"
+            lf, lf_report, lf_pseudo = learn_label_free(vol.image, vol.spacing, seconds=args.seconds, seed=0,
+                                                        time_limit=args.time_limit_factor * args.seconds, size_rule=rule)
+            learned[name] = (lf, lf_report, lf_pseudo)
+            curves[name] = robot_curves(lf, vol, vol.ids, args.seeds, args.jitter)
+            print(f"  {name} ({rule}): {lf_pseudo.n_objects} pseudo-objects; {lf_report.text()}", flush=True)
+        lf, lf_report, _ = learned["label_free"]
+        plus = adapt(vol.image, labels_k, vol.spacing, seconds=60.0, seed=0, base=lf, time_limit=240.0)
+        curves[f"label_free+{args.k}"] = robot_curves(plus, vol, scored, args.seeds, args.jitter)
         rows = {}
         for name, c in curves.items():
             rows[name] = {"scored_after_k": pooled(c, scored), "collapsed_first_clicks": collapsed(c, scored)}
-            if name != "label_free+3":
+            if not name.endswith(f"+{args.k}"):
                 rows[name]["all_objects"] = pooled(c, vol.ids)
-        if lf_report.helps:  # what the widget uses: the adapted model only where its held-out check shows a gain
-            rows["label_free_guarded"] = rows["label_free"]
-        else:
-            rows["label_free_guarded"] = rows["shipped"]
+                rows[name]["collapsed_all"] = collapsed(c, vol.ids)
+        for name, (_, rep, _) in learned.items():  # what the widget uses: adapted only where its check shows a gain
+            rows[f"{name}_guarded"] = rows[name] if rep.helps else rows["shipped"]
         paired = {name: (np.array(rows[name]["scored_after_k"]) - np.array(rows["shipped"]["scored_after_k"])).round(4).tolist()
                   for name in rows}
+        paired_all = {name: (np.array(r["all_objects"]) - np.array(rows["shipped"]["all_objects"])).round(4).tolist()
+                      for name, r in rows.items() if "all_objects" in r}
         entry.update({"learn_report": lf_report.to_json(), "rows": rows, "paired_vs_shipped_after_k": paired,
-                      "curves": curves, "adaptation": {k: v for k, v in lf.info["adaptation"].items() if k != "crops"},
+                      "paired_vs_shipped_all": paired_all, "curves": curves,
+                      "learn_reports": {name: rep.to_json() for name, (_, rep, _) in learned.items()},
+                      "adaptations": {name: {k: v for k, v in m.info["adaptation"].items() if k != "crops"}
+                                      for name, (m, _, _) in learned.items()},
                       "seconds": round(time.perf_counter() - t0, 1)})
-        print(f"  held-out pseudo-object check: {lf_report.text()}", flush=True)
         _write(report, args.out)  # after each volume: a stopped run keeps what it measured
         for name, r in rows.items():
             allo = r.get("all_objects")

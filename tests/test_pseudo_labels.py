@@ -54,3 +54,36 @@ def test_learning_without_clicks_refuses_a_ct_and_records_its_pseudo_labels_on_n
     record = models.info["adaptation"]["pseudo_labels"]
     assert pseudo.suitable and record["suitable"] and record["used"] >= 3 and record["seed"] == 0
     assert report.held_out and len(report.shipped) == len(report.adapted) == 3
+
+
+def test_typical_size_is_the_size_weighted_median_and_ignores_specks():
+    from napari_limnet.adaptation.pseudo_labels import typical_size
+
+    sizes = np.array([10] * 30 + [1000] * 8)  # 30 specks, 8 nuclei: the count percentiles sit on the specks
+    assert np.percentile(sizes, 10) == 10 and np.median(sizes) == 10
+    assert typical_size(sizes) == 1000
+    assert typical_size(np.array([5, 7, 9])) == 7
+
+
+def test_typical_size_rule_drops_noise_specks_that_the_percentile_rule_keeps():
+    from napari_limnet.adaptation.pseudo_labels import pseudo_objects
+
+    rng = np.random.default_rng(3)
+    vol = rng.normal(100.0, 3.0, (24, 96, 96)).astype(np.float32)
+    zz, yy, xx = np.mgrid[:24, :96, :96]
+    truth = np.zeros(vol.shape, np.int32)
+    centres = [(12, 20, 20), (12, 20, 70), (12, 70, 20), (12, 70, 70), (12, 45, 45), (6, 45, 85)]
+    for i, (cz, cy, cx) in enumerate(centres, 1):
+        truth[((zz - cz) / 5.0) ** 2 + ((yy - cy) / 8.0) ** 2 + ((xx - cx) / 8.0) ** 2 <= 1] = i
+    vol[truth > 0] += 80.0
+    for _ in range(20):  # bright specks of 3x4x4 voxels: debris, not nuclei
+        z, y, x = rng.integers(3, 20), rng.integers(3, 90), rng.integers(3, 90)
+        if not truth[z - 3:z + 6, y - 3:y + 7, x - 3:x + 7].any():
+            vol[z:z + 3, y:y + 4, x:x + 4] += 150.0
+    lab_p, rep_p = pseudo_objects(vol, size_rule="percentiles")
+    lab_t, rep_t = pseudo_objects(vol, size_rule="typical")
+    assert rep_t.n_objects == len(centres) < rep_p.n_objects
+    assert rep_t.settings["size_rule"] == "typical" and rep_t.settings["typical_size"] > 1000
+    assert rep_t.suitable == rep_p.suitable  # the verdict judges the segmentation, not the size filter
+    with pytest.raises(ValueError, match="size_rule"):
+        pseudo_objects(vol, size_rule="biggest")

@@ -36,15 +36,17 @@ def choose_pseudo_objects(labels: np.ndarray, n: int = MAX_PSEUDO_OBJECTS, seed:
 
 
 def learn_label_free(volume, spacing=None, seconds: float = 180.0, seed: int = 0, progress=None, should_cancel=None,
-                     expected_size: float | None = None, force: bool = False, **adapt_kw):
+                     expected_size: float | None = None, force: bool = False, size_rule: str = "percentiles", **adapt_kw):
     """Adapt to ``volume`` on its own pseudo-objects; returns (models, LearnReport, PseudoReport).
+
+    ``size_rule``: how :func:`~.pseudo_labels.pseudo_objects` picks the size range it keeps.
 
     Raises ValueError with the verdict's reason when the image does not suit it (``force=True``
     adapts anyway, for experiments). ``adapt_kw`` go to :func:`~.adapt.adapt` (e.g. ``base=``).
     """
     if progress is not None:
         progress(0, 1000, "finding objects")
-    labels, pseudo = pseudo_objects(volume, spacing, expected_size=expected_size)
+    labels, pseudo = pseudo_objects(volume, spacing, expected_size=expected_size, size_rule=size_rule)
     if not pseudo.suitable and not force:
         raise ValueError(f"This image does not suit learning without clicks. {pseudo.text()}")
     chosen = choose_pseudo_objects(labels, seed=seed)
