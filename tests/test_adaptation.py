@@ -42,7 +42,8 @@ def test_adapt_changes_copies_and_leaves_the_shipped_nets_untouched(nuc):
     s, labels = nuc
     shipped = shipped_models("cpu")
     before = {n: state_of(getattr(shipped, n)) for n in ("interaction", "propagation", "fusion")}
-    models = adapt(s.image, np.where(labels <= 2, labels, 0), s.spacing, seconds=60, seed=0, steps=FEW)
+    models = adapt(s.image, np.where(labels <= 2, labels, 0), s.spacing, seconds=60, seed=0, steps=FEW,
+                   time_limit=600)  # the planned steps must run even on a loaded machine
     for name in ("interaction", "propagation", "fusion"):
         for k, v in getattr(shipped, name).state_dict().items():
             assert torch.equal(v, before[name][k]), f"shipped {name}.{k} changed"
