@@ -49,7 +49,7 @@ def test_learning_without_clicks_refuses_a_ct_and_records_its_pseudo_labels_on_n
     with pytest.raises(ValueError, match="does not suit learning without clicks"):
         learn_label_free(s.image, s.spacing, seconds=5)
     image, _ = textured_nuclei_volume(1)
-    models, report, pseudo = learn_label_free(image[:, :112, :112], (1.0, 1.0, 1.0), seconds=6, seed=0,
+    models, report, pseudo = learn_label_free(image[:, :160, :160], (1.0, 1.0, 1.0), seconds=6, seed=0,
                                               steps={"interaction": 2, "propagation": 2})
     record = models.info["adaptation"]["pseudo_labels"]
     assert pseudo.suitable and record["suitable"] and record["used"] >= 3 and record["seed"] == 0
