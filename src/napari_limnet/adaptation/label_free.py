@@ -36,7 +36,7 @@ def choose_pseudo_objects(labels: np.ndarray, n: int = MAX_PSEUDO_OBJECTS, seed:
 
 
 def learn_label_free(volume, spacing=None, seconds: float = 180.0, seed: int = 0, progress=None, should_cancel=None,
-                     expected_size: float | None = None, force: bool = False, size_rule: str = "typical", **adapt_kw):
+                     expected_size: float | None = None, force: bool = False, size_rule: str = "percentiles", **adapt_kw):
     """Adapt to ``volume`` on its own pseudo-objects; returns (models, LearnReport, PseudoReport).
 
     ``size_rule``: how :func:`~.pseudo_labels.pseudo_objects` picks the size range it keeps.
