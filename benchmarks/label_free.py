@@ -80,7 +80,9 @@ def main(argv=None):
     sys.path.insert(0, str(here))
     from adaptation import dev_volumes
 
-    report = {"seeds": args.seeds, "jitter": args.jitter, "seconds": args.seconds, "k": args.k, "volumes": {}}
+    report = {"seeds": args.seeds, "jitter": args.jitter, "seconds": args.seconds, "k": args.k,
+              "size_rules": {("label_free" if i == 0 else f"label_free_{r}"): r for i, r in enumerate(args.size_rules)},
+              "volumes": {}}
     for vol in dev_volumes():
         t0 = time.perf_counter()
         _, pseudo = pseudo_objects(vol.image, vol.spacing)

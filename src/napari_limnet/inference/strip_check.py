@@ -72,10 +72,10 @@ def check_strip(states: Sequence[RunState], clicked: Sequence[int], shape2d: tup
     rule = rule or ValleyRule()
     judged = misses = 0
     for before, after, z in zip(states[:-1], states[1:], clicked):
-        if z in before.interactions:
+        if z in before.interactions or changed_share(before, after, z, shape2d) <= LARGE_CHANGE:
             continue
-        opinion = confidence_and_stakes(before, rule).get(z)
-        if opinion is None or changed_share(before, after, z, shape2d) <= LARGE_CHANGE:
+        opinion = confidence_and_stakes(before, rule).get(z)  # only for large changes: what the strip showed
+        if opinion is None:
             continue
         judged += 1
         misses += int(opinion[0] >= SURE)
