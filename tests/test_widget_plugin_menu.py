@@ -211,3 +211,33 @@ def test_strip_says_it_is_a_weak_guide_after_a_large_correction_on_a_sure_slice(
     assert image.width() > 0 and WEAK_LABEL.startswith("weak guide")
     widget.go_to_least_confident()
     assert "weak guide on this object" in widget.status.text()
+
+
+def test_switching_images_while_layers_come_keeps_adding_the_new_images_layers(ct, qtbot):
+    """A second image picked before the first image's layers are all added: all of its layers come,
+    and the flag that says layers are still coming never drops before they are there (the first
+    image's stopped turns no longer clear it; that race spans one event-loop pass, so this test
+    rarely sees it on the code before)."""
+    viewer, s = ct
+    viewer.add_image(s.image.copy(), name="ct2", scale=s.spacing)
+    _, widget = viewer.window.add_plugin_dock_widget("napari-limnet", "LIM-Net Annotator")
+    widget.image_combo.setCurrentText("ct")
+    qtbot.waitUntil(lambda: "ct prompts" in viewer.layers, timeout=20000)
+    widget.image_combo.setCurrentText("ct2")
+    roles = ("prompts", "current object", "boxes", "committed", "scribbles")
+
+    def complete():
+        names = [lay.name for lay in viewer.layers]
+        return all(f"ct2 {role}" in names for role in roles)
+
+    import time
+
+    from qtpy.QtWidgets import QApplication
+
+    end, premature = time.monotonic() + 30, []
+    while not complete() and time.monotonic() < end:
+        QApplication.processEvents()
+        if not widget.adding_layers and not complete():
+            premature.append(time.monotonic())
+        time.sleep(0.001)
+    assert complete() and not premature, "the flag dropped while the second image's layers were still coming"

@@ -85,6 +85,7 @@ class LimNetWidget(PanelMixin, ImageMixin, RoundsMixin, ObjectsMixin, FilesMixin
         self._display_epoch = 0
         self.warming = False
         self.adding_layers = False  # the plugin's layers are still being added, one per turn
+        self._layer_turns = None  # the PluginLayers whose layers are being added
         self._failed_round: tuple | None = None
         self._device_ok = {"cpu"}
         self._warned_images: set[int] = set()  # id() of images already told why they cannot be segmented

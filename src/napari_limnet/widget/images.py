@@ -137,7 +137,8 @@ class ImageMixin:
 
         def next_layer():
             if not self._usable() or self._layers is not layers or layers.image not in self.viewer.layers:
-                self.adding_layers = False
+                if self._layer_turns is layers:  # another image's turns may have started: theirs to clear
+                    self.adding_layers = False
                 return
             if not layer_imports.ready():
                 QTimer.singleShot(LAYER_TURN_MS, next_layer)
@@ -152,6 +153,7 @@ class ImageMixin:
             if self.adding_layers:
                 QTimer.singleShot(LAYER_TURN_MS, next_layer)
 
+        self._layer_turns = layers
         self.adding_layers = True
         QTimer.singleShot(LAYER_TURN_MS, next_layer)
 
