@@ -32,6 +32,7 @@ from .evaluation.robot_user import run_session
 from .evaluation.click_trust import pool_trust, session_trust
 from .inference.prompt import PromptConfig
 from .inference.stopping import PREVIOUS_STOPPING, DriftPlateauRule, LeakCutRule, StoppingConfig
+from .inference.strip_check import SURE
 from .evaluation.benchmark_plot import plot  # noqa: F401 - main() draws it; its own module
 
 #: LIM-Net variants run as their own robot sessions: controller keyword arguments.
@@ -176,8 +177,9 @@ def evaluate_case(case: Case, rounds: int, methods, models=None, precision: str 
     return out
 
 
-#: The confidence strip's colours: red below 1/3, yellow to 2/3, green above (widget/confidence.py).
-STRIP_BINS = (("red", 0.0, 1 / 3), ("yellow", 1 / 3, 2 / 3), ("green", 2 / 3, 1.01))
+#: The confidence strip's colours read as bins: red below 1/3, yellow to 2/3, green (sure, the
+#: threshold the strip's self-check uses) above.
+STRIP_BINS = (("red", 0.0, 1 / 3), ("yellow", 1 / 3, SURE), ("green", SURE, 1.01))
 
 
 def strip_agreement(pairs) -> dict:

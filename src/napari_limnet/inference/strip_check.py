@@ -24,7 +24,8 @@ from .confidence import confidence_and_stakes
 from .rounds import RunState
 from .stopping import ValleyRule
 
-#: The strip's green: confidence at or above this (widget/confidence.py colours the same way).
+#: "Sure" (green on the strip, whose colour runs red 0 -> yellow 0.5 -> green 1): confidence at or
+#: above this; the benchmark's strip bins (``benchmark.STRIP_BINS``) use the same threshold.
 SURE = 2.0 / 3.0
 #: A correction changed its slice "by a large share" when the pixels it flipped exceed this
 #: fraction of the larger of the mask's areas before and after (0.2-0.5 separated alike).
